@@ -1,0 +1,10 @@
+//! Machinery every command shares and that knows no command.
+
+pub mod error;
+pub mod http;
+pub mod logging;
+pub mod poll;
+pub mod progress;
+pub mod secret;
+pub mod tekton;
+pub mod timestamp;

@@ -1,0 +1,4 @@
+//! `stepkit result`: the Konflux test-stream results.
+
+pub mod convert;
+pub mod test_output;
