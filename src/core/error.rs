@@ -33,16 +33,29 @@ impl Kind {
     }
 }
 
-/// Exit code of a command that finished and judged its outcome good.
-pub const EXIT_OK: u8 = 0;
-/// Exit code of a command that finished and judged its outcome bad.
-pub const EXIT_BAD_OUTCOME: u8 = 1;
+/// How a command that finished judged its outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Exit 0: the outcome is good, or the command was told not to judge it.
+    Pass,
+    /// Exit 1: findings at the failing level, a failed job, a rejection, a result in --fail-on.
+    Fail,
+}
+
+impl Verdict {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Verdict::Pass => 0,
+            Verdict::Fail => 1,
+        }
+    }
+}
 
 /// The exit-code table, as printed by `stepkit --help`.
 pub const EXIT_CODE_TABLE: &str = "\
 Exit codes:
   0  done, and the outcome is good (or the command was told not to judge it)
-  1  done, and the outcome is bad (findings, a failed job, a rejection, a result listed in --fail-on)
+  1  done, and the outcome is bad (findings, a failed job, a rejection, a result in --fail-on)
   2  bad usage or bad input (unknown flag, unreadable or invalid file, reference or value)
   3  a remote service failed after retries (network, 5xx, rate limit beyond the deadline)
   4  a deadline passed while waiting (or SIGTERM arrived)
@@ -118,7 +131,11 @@ pub fn kind_of(error: &anyhow::Error) -> Option<Kind> {
     // anyhow finds context values through every layer of context; plain causes are in the chain.
     error
         .downcast_ref::<Error>()
-        .or_else(|| error.chain().find_map(|cause| cause.downcast_ref::<Error>()))
+        .or_else(|| {
+            error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<Error>())
+        })
         .map(Error::kind)
 }
 
@@ -154,7 +171,10 @@ mod tests {
         ];
         for (kind, code) in table {
             assert_eq!(kind.exit_code(), code, "{kind:?}");
-            assert!(EXIT_CODE_TABLE.contains(&format!("  {code}  ")), "{code} is documented");
+            assert!(
+                EXIT_CODE_TABLE.contains(&format!("  {code}  ")),
+                "{code} is documented"
+            );
         }
     }
 
@@ -169,14 +189,23 @@ mod tests {
 
     #[test]
     fn or_kind_keeps_the_cause_and_sets_the_kind() {
-        let io: Result<(), std::io::Error> =
-            Err(std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"));
+        let io: Result<(), std::io::Error> = Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file",
+        ));
         let err = io
             .or_kind(Kind::Usage, || "cannot read --from conftest x.json".into())
             .unwrap_err();
-        assert_eq!(exit_code(&err), 2, "the explicit kind wins over the io root cause");
+        assert_eq!(
+            exit_code(&err),
+            2,
+            "the explicit kind wins over the io root cause"
+        );
         let text = format!("{err:#}");
-        assert!(text.contains("cannot read --from conftest x.json"), "{text}");
+        assert!(
+            text.contains("cannot read --from conftest x.json"),
+            "{text}"
+        );
         assert!(text.contains("no such file"), "{text}");
     }
 
@@ -184,7 +213,9 @@ mod tests {
     fn untagged_errors_are_classified_by_root_cause() {
         let io = anyhow::Error::new(std::io::Error::other("disk full")).context("writing");
         assert_eq!(exit_code(&io), 6);
-        let parse = serde_json::from_str::<u32>("x").context("parsing").unwrap_err();
+        let parse = serde_json::from_str::<u32>("x")
+            .context("parsing")
+            .unwrap_err();
         assert_eq!(exit_code(&parse), 2);
     }
 }
