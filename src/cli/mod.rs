@@ -1,1 +1,120 @@
-//! (in progress)
+//! Command-line definitions (clap derive) and nothing else: each subcommand turns its arguments
+//! into the options struct of one library function and calls it.
+
+mod result;
+
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{Parser, Subcommand};
+
+use crate::core::error::{Verdict, EXIT_CODE_TABLE};
+use crate::core::logging::{LogFormat, LogOptions};
+
+const GROUPS: &str = "\
+Command groups:
+  result     write the Konflux TEST_OUTPUT result from counts or tool output, and validate it
+  prowjob    test a Konflux snapshot with an OpenShift CI Prow job (not in this build yet)
+  gate       approval gates backed by a GitHub issue, for Kratix and Tekton (not in this build yet)
+  workspace  carry a Tekton workspace between Tasks as an OCI artifact (not in this build yet)
+  task       lint Tekton Task, Pipeline and StepAction YAML (not in this build yet)";
+
+const ENVIRONMENT: &str = "\
+Environment:
+  Every flag can also be set through an environment variable, shown in each command's --help:
+  the well-known Tekton or Kratix name where the flag mirrors one (RESULTS_DIR), else
+  STEPKIT_<FLAG> (--fail-on is STEPKIT_FAIL_ON). Flags win over the environment.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stepkit",
+    version,
+    about = "One binary for the steps of CI/CD pipelines: Tekton, Konflux and Kratix",
+    after_help = format!("{GROUPS}\n\n{EXIT_CODE_TABLE}\n\n{ENVIRONMENT}"),
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
+    /// Directory for Tekton result files [default: /tekton/results when it exists, else none]
+    #[arg(long, global = true, env = "RESULTS_DIR", value_name = "DIR")]
+    pub results_dir: Option<PathBuf>,
+
+    /// Log what each step does
+    #[arg(short, long, global = true, env = "STEPKIT_VERBOSE", value_parser = BoolishValueParser::new())]
+    pub verbose: bool,
+
+    /// Log errors only, and show no progress
+    #[arg(short, long, global = true, env = "STEPKIT_QUIET", value_parser = BoolishValueParser::new())]
+    pub quiet: bool,
+
+    /// Log line format on stderr: text or json
+    #[arg(
+        long,
+        global = true,
+        env = "STEPKIT_LOG_FORMAT",
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub log_format: LogFormat,
+}
+
+impl GlobalArgs {
+    pub fn log_options(&self) -> LogOptions {
+        LogOptions {
+            verbose: self.verbose,
+            quiet: self.quiet,
+            format: self.log_format,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The Konflux TEST_OUTPUT result: write it from counts or tool output, validate it
+    #[command(subcommand)]
+    Result(result::ResultCommand),
+}
+
+impl Cli {
+    /// Parses the command line and the environment. An empty environment variable counts as
+    /// unset: Tekton maps an unset param to an empty string, and `STEPKIT_FAILURES=""` must mean
+    /// "not given", not "an invalid number".
+    pub fn parse_with_env() -> Cli {
+        use clap::CommandFactory;
+        let mut names = Vec::new();
+        collect_env_names(&Cli::command(), &mut names);
+        for name in names {
+            if std::env::var_os(&name).is_some_and(|value| value.is_empty()) {
+                // Single-threaded at this point: nothing else reads the environment yet.
+                std::env::remove_var(&name);
+            }
+        }
+        Cli::parse()
+    }
+}
+
+fn collect_env_names(command: &clap::Command, names: &mut Vec<std::ffi::OsString>) {
+    names.extend(
+        command
+            .get_arguments()
+            .filter_map(|arg| arg.get_env().map(ToOwned::to_owned)),
+    );
+    for subcommand in command.get_subcommands() {
+        collect_env_names(subcommand, names);
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Verdict> {
+    match cli.command {
+        Command::Result(command) => result::run(command, &cli.global),
+    }
+}

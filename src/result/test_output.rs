@@ -229,7 +229,12 @@ pub fn validate_value(document: Document, value: &Value) -> Vec<Problem> {
 
 /// 2020-12 counts `1.0` as an integer, but Go's `encoding/json` refuses to decode it into an
 /// `int`, so integration-service would reject the result.
-fn collect_non_integer_counts(document: Document, value: &Value, path: &str, out: &mut Vec<Problem>) {
+fn collect_non_integer_counts(
+    document: Document,
+    value: &Value,
+    path: &str,
+    out: &mut Vec<Problem>,
+) {
     let count_keys: &[&str] = match document {
         Document::TestOutput => &["successes", "failures", "warnings"],
         Document::ScanOutput => &["critical", "high", "medium", "low", "unknown"],
@@ -334,9 +339,15 @@ mod tests {
 
     #[test]
     fn our_own_output_is_valid() {
-        assert_eq!(validate(Document::TestOutput, &to_compact_json(&sample())), vec![]);
+        assert_eq!(
+            validate(Document::TestOutput, &to_compact_json(&sample())),
+            vec![]
+        );
         let scan = ScanOutput::default();
-        assert_eq!(validate(Document::ScanOutput, &to_compact_json(&scan)), vec![]);
+        assert_eq!(
+            validate(Document::ScanOutput, &to_compact_json(&scan)),
+            vec![]
+        );
     }
 
     #[test]
@@ -372,14 +383,24 @@ mod tests {
 
     #[test]
     fn lists_every_problem_with_its_path() {
-        let text = r#"{"result":"PASSED","timestamp":1649843611,"successes":-1,"failures":1.5,"note":3}"#;
+        let text =
+            r#"{"result":"PASSED","timestamp":1649843611,"successes":-1,"failures":1.5,"note":3}"#;
         let problems = validate(Document::TestOutput, text);
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-        for want in ["$", "$.failures", "$.note", "$.result", "$.successes", "$.timestamp"] {
+        for want in [
+            "$",
+            "$.failures",
+            "$.note",
+            "$.result",
+            "$.successes",
+            "$.timestamp",
+        ] {
             assert!(paths.contains(&want), "{want} missing from {problems:?}");
         }
         assert!(
-            problems.iter().any(|p| p.path == "$" && p.message.contains("warnings")),
+            problems
+                .iter()
+                .any(|p| p.path == "$" && p.message.contains("warnings")),
             "missing `warnings` is reported: {problems:?}"
         );
     }
@@ -406,8 +427,14 @@ mod tests {
         let text = r#"{"vulnerabilities":{"critical":1.0,"high":0,"medium":0,"low":0},"unpatched_vulnerabilities":{"critical":0,"high":"2","medium":0,"low":0}}"#;
         let problems = validate(Document::ScanOutput, text);
         let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
-        assert!(paths.contains(&"$.vulnerabilities.critical"), "{problems:?}");
-        assert!(paths.contains(&"$.unpatched_vulnerabilities.high"), "{problems:?}");
+        assert!(
+            paths.contains(&"$.vulnerabilities.critical"),
+            "{problems:?}"
+        );
+        assert!(
+            paths.contains(&"$.unpatched_vulnerabilities.high"),
+            "{problems:?}"
+        );
     }
 
     #[test]
