@@ -53,14 +53,20 @@ mod tests {
     #[test]
     fn formats_rfc3339_with_explicit_utc_offset_and_epoch_as_ten_digits() {
         let at = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap();
-        assert_eq!(format(at, TimestampFormat::Rfc3339), "2026-01-01T00:00:00+00:00");
+        assert_eq!(
+            format(at, TimestampFormat::Rfc3339),
+            "2026-01-01T00:00:00+00:00"
+        );
         assert_eq!(format(at, TimestampFormat::Epoch), "1767225600");
     }
 
     #[test]
     fn converts_other_offsets_to_utc() {
         let at = parse("2026-01-01T02:00:00+02:00").unwrap();
-        assert_eq!(format(at, TimestampFormat::Rfc3339), "2026-01-01T00:00:00+00:00");
+        assert_eq!(
+            format(at, TimestampFormat::Rfc3339),
+            "2026-01-01T00:00:00+00:00"
+        );
     }
 
     #[test]
