@@ -1,7 +1,9 @@
 //! Machinery every command shares and that knows no command.
 
+pub mod duration;
 pub mod error;
 pub mod http;
+pub mod image_ref;
 pub mod logging;
 pub mod poll;
 pub mod progress;
