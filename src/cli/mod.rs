@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive) and nothing else: each subcommand turns its arguments
 //! into the options struct of one library function and calls it.
 
+mod prowjob;
 mod result;
 
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ use crate::core::logging::{LogFormat, LogOptions};
 const GROUPS: &str = "\
 Command groups:
   result     write the Konflux TEST_OUTPUT result from counts or tool output, and validate it
-  prowjob    test a Konflux snapshot with an OpenShift CI Prow job (not in this build yet)
+  prowjob    test a Konflux snapshot with an OpenShift CI Prow job, through Gangway
   gate       approval gates backed by a GitHub issue, for Kratix and Tekton (not in this build yet)
   workspace  carry a Tekton workspace between Tasks as an OCI artifact (not in this build yet)
   task       lint Tekton Task, Pipeline and StepAction YAML (not in this build yet)";
@@ -81,6 +82,9 @@ pub enum Command {
     /// The Konflux TEST_OUTPUT result: write it from counts or tool output, validate it
     #[command(subcommand)]
     Result(result::ResultCommand),
+    /// Test a Konflux snapshot with an OpenShift CI Prow job, through Gangway
+    #[command(subcommand)]
+    Prowjob(prowjob::ProwjobCommand),
 }
 
 impl Cli {
@@ -116,5 +120,28 @@ fn collect_env_names(command: &clap::Command, names: &mut Vec<std::ffi::OsString
 pub fn run(cli: Cli) -> anyhow::Result<Verdict> {
     match cli.command {
         Command::Result(command) => result::run(command, &cli.global),
+        Command::Prowjob(command) => prowjob::run(command, &cli.global),
     }
+}
+
+/// Runs an async command to completion on a runtime made for it.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("the async runtime starts")
+        .block_on(future)
+}
+
+/// Machine-readable output goes to stdout; a closed pipe is not worth a panic.
+fn print_line(line: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|_| stdout.flush())
+        .or_else(|err| match err.kind() {
+            std::io::ErrorKind::BrokenPipe => Ok(()),
+            _ => Err(err),
+        })?;
+    Ok(())
 }

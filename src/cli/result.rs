@@ -1,12 +1,11 @@
 //! `stepkit result emit | validate`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
 
-use super::GlobalArgs;
+use super::{print_line, GlobalArgs};
 use crate::core::error::{Error, Verdict};
 use crate::core::tekton::{self, Budget, ResultsFrom};
 use crate::core::timestamp::TimestampFormat;
@@ -255,18 +254,6 @@ fn validate(args: ValidateArgs) -> anyhow::Result<Verdict> {
         tracing::info!("{} is valid", args.file.display());
     }
     Ok(validation.verdict())
-}
-
-/// Machine-readable output goes to stdout; a closed pipe is not worth a panic.
-fn print_line(line: &str) -> anyhow::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{line}")
-        .and_then(|_| stdout.flush())
-        .or_else(|err| match err.kind() {
-            std::io::ErrorKind::BrokenPipe => Ok(()),
-            _ => Err(err),
-        })?;
-    Ok(())
 }
 
 /// `--from KIND FILE` or `--from KIND=FILE` (the form the environment variable takes). clap
