@@ -54,7 +54,10 @@ impl LogOptions {
 pub fn init(options: LogOptions) {
     let filter = tracing_subscriber::filter::Targets::new()
         .with_default(LevelFilter::WARN.min(options.level()))
-        .with_target("stepkit", options.level());
+        .with_target("stepkit", options.level())
+        // octocrab logs every non-2xx answer as an ERROR, including the ones stepkit then retries
+        // or expects (a 404 that means "not there yet"); stepkit reports what matters itself.
+        .with_target("octocrab", LevelFilter::OFF);
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(options.level());
