@@ -6,5 +6,6 @@
 
 pub mod cli;
 pub mod core;
+pub mod gate;
 pub mod prowjob;
 pub mod result;

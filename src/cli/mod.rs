@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive) and nothing else: each subcommand turns its arguments
 //! into the options struct of one library function and calls it.
 
+mod gate;
 mod prowjob;
 mod result;
 
@@ -16,7 +17,7 @@ const GROUPS: &str = "\
 Command groups:
   result     write the Konflux TEST_OUTPUT result from counts or tool output, and validate it
   prowjob    test a Konflux snapshot with an OpenShift CI Prow job, through Gangway
-  gate       approval gates backed by a GitHub issue, for Kratix and Tekton (not in this build yet)
+  gate       approval gates backed by a GitHub issue, for Kratix and Tekton
   workspace  carry a Tekton workspace between Tasks as an OCI artifact (not in this build yet)
   task       lint Tekton Task, Pipeline and StepAction YAML (not in this build yet)";
 
@@ -85,6 +86,9 @@ pub enum Command {
     /// Test a Konflux snapshot with an OpenShift CI Prow job, through Gangway
     #[command(subcommand)]
     Prowjob(prowjob::ProwjobCommand),
+    /// Approval gates backed by a GitHub issue, for Kratix and Tekton
+    #[command(subcommand)]
+    Gate(gate::GateCommand),
 }
 
 impl Cli {
@@ -121,6 +125,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Verdict> {
     match cli.command {
         Command::Result(command) => result::run(command, &cli.global),
         Command::Prowjob(command) => prowjob::run(command, &cli.global),
+        Command::Gate(command) => gate::run(command, &cli.global),
     }
 }
 
