@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests run for real, as "command:package". The workspace tests add the OCI
-# registry (docker-registry, skopeo) and the lint tests shellcheck when those commands land.
-needed=()
+# Debian packages the tests run for real, as "command:package": the OCI registry the workspace
+# tests push to, skopeo and curl to look at what they pushed as other clients do, htpasswd for the
+# registry with basic auth, and zstd for the system tar to read zstd archives.
+needed=(docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils curl:curl zstd:zstd)
 missing=()
 for entry in "${needed[@]}"; do
   command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")

@@ -9,3 +9,4 @@ pub mod core;
 pub mod gate;
 pub mod prowjob;
 pub mod result;
+pub mod workspace;

@@ -4,6 +4,7 @@
 mod gate;
 mod prowjob;
 mod result;
+mod workspace;
 
 use std::path::PathBuf;
 
@@ -18,7 +19,7 @@ Command groups:
   result     write the Konflux TEST_OUTPUT result from counts or tool output, and validate it
   prowjob    test a Konflux snapshot with an OpenShift CI Prow job, through Gangway
   gate       approval gates backed by a GitHub issue, for Kratix and Tekton
-  workspace  carry a Tekton workspace between Tasks as an OCI artifact (not in this build yet)
+  workspace  carry a Tekton workspace between Tasks as an OCI artifact
   task       lint Tekton Task, Pipeline and StepAction YAML (not in this build yet)";
 
 const ENVIRONMENT: &str = "\
@@ -89,6 +90,9 @@ pub enum Command {
     /// Approval gates backed by a GitHub issue, for Kratix and Tekton
     #[command(subcommand)]
     Gate(gate::GateCommand),
+    /// Carry a Tekton workspace between Tasks as an OCI artifact
+    #[command(subcommand)]
+    Workspace(workspace::WorkspaceCommand),
 }
 
 impl Cli {
@@ -126,6 +130,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Verdict> {
         Command::Result(command) => result::run(command, &cli.global),
         Command::Prowjob(command) => prowjob::run(command, &cli.global),
         Command::Gate(command) => gate::run(command, &cli.global),
+        Command::Workspace(command) => workspace::run(command, &cli.global),
     }
 }
 

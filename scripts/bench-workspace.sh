@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Measures `stepkit workspace push | pull` against the Trusted Artifacts pipeline done by hand
+# (tar | gzip -n to a file, sha256sum, curl upload; curl | tar -xz to restore), on a local
+# docker-registry, for a generated workspace-like tree. Prints wall time, MB/s and peak RSS.
+#
+#   ./scripts/bench-workspace.sh            # 300 MB and 1 GiB trees
+#   SIZES_MB="300" ./scripts/bench-workspace.sh
+#
+# Needs docker-registry, curl, zstd, GNU time (/usr/bin/time) and python3; installs the Debian
+# packages when missing. Everything stays on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for entry in docker-registry:docker-registry curl:curl /usr/bin/time:time python3:python3; do
+  command -v "${entry%%:*}" >/dev/null 2>&1 || need+=("${entry#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+fi
+
+cargo build --release --locked -q
+stepkit=$PWD/target/release/stepkit
+work=$(mktemp -d)
+registry_pid=""
+cleanup() {
+  [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null && wait "$registry_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/registry.yml" <<YAML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $work/registry}, delete: {enabled: true}}
+http: {addr: 127.0.0.1:$port, secret: bench-only}
+YAML
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
+registry=127.0.0.1:$port
+
+# A workspace-like tree: 45% many small source-like files, 55% large files, half of those random.
+generate() {
+  python3 - "$1" "$2" <<'PY'
+import os, random, sys
+root, total = sys.argv[1], int(sys.argv[2]) * 1024 * 1024
+rng = random.Random(42)
+words = [("".join(rng.choice("abcdefghijklmnopqrstuvwxyz_") for _ in range(rng.randint(2, 12)))) for _ in range(5000)]
+small_budget, n = int(total * 0.45), 0
+while small_budget > 0:
+    d = os.path.join(root, "src", f"pkg{n // 200}")
+    os.makedirs(d, exist_ok=True)
+    size = rng.randint(500, 12000)
+    text = " ".join(rng.choice(words) for _ in range(size // 6)) + "\n"
+    with open(os.path.join(d, f"file{n}.go"), "w") as f:
+        f.write(text)
+    small_budget -= len(text); n += 1
+large_budget, i = int(total * 0.55), 0
+os.makedirs(os.path.join(root, "artifacts"), exist_ok=True)
+while large_budget > 0:
+    size = min(large_budget, 32 * 1024 * 1024)
+    with open(os.path.join(root, "artifacts", f"blob{i}.bin"), "wb") as f:
+        if i % 2 == 0:
+            f.write(os.urandom(size))
+        else:
+            chunk = (" ".join(rng.choice(words) for _ in range(200)) + "\n").encode()
+            f.write((chunk * (size // len(chunk) + 1))[:size])
+    large_budget -= size; i += 1
+PY
+}
+
+# Runs a command under GNU time; prints "seconds peak_rss_mib".
+measure() {
+  /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || { cat "$work/stderr" >&2; return 1; }
+  awk '{printf "%s %.0f\n", $1, $2 / 1024}' "$work/time"
+}
+
+row() { # name size_mb seconds rss
+  awk -v n="$1" -v mb="$2" -v s="$3" -v r="$4" 'BEGIN { printf "%-34s %8.2f s %8.1f MB/s %6s MiB\n", n, s, mb / s, r }'
+}
+
+ta_push() { # tree repo
+  tar --use-compress-program='gzip -n' -cf "$work/ta.tgz" -C "$1" .
+  digest="sha256:$(sha256sum "$work/ta.tgz" | cut -d' ' -f1)"
+  location=$(curl -fsS -X POST -D - -o /dev/null "http://$registry/v2/$2/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location" {print $2}')
+  case "$location" in http*) ;; *) location="http://$registry$location" ;; esac
+  sep='?'; case "$location" in *\?*) sep='&' ;; esac
+  curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --upload-file "$work/ta.tgz" "$location${sep}digest=$digest" -o /dev/null
+  echo "$digest" >"$work/ta.digest"
+}
+ta_pull() { # repo dest
+  mkdir -p "$2"
+  curl -fsS "http://$registry/v2/$1/blobs/$(cat "$work/ta.digest")" | tar -xzpf - -C "$2"
+}
+export -f ta_push ta_pull
+export work registry
+
+printf '%-34s %10s %13s %10s\n' "" "wall" "throughput" "peak RSS"
+for size in ${SIZES_MB:-300 1024}; do
+  tree=$work/tree-$size
+  generate "$tree" "$size"
+  actual=$(du -sm --apparent-size "$tree" | cut -f1)
+  echo "== tree of $actual MB ($(find "$tree" -type f | wc -l) files)"
+
+  read -r s r < <(measure bash -c "ta_push '$tree' bench/ta-$size")
+  ta_push_s=$s; row "Trusted Artifacts by hand: push" "$actual" "$s" "$r"
+  read -r s r < <(measure bash -c "ta_pull bench/ta-$size '$work/ta-out-$size'")
+  ta_pull_s=$s; row "Trusted Artifacts by hand: pull" "$actual" "$s" "$r"
+
+  for form in zstd gzip-ta; do
+    flags=(--compression zstd); [ "$form" = gzip-ta ] && flags=(--trusted-artifacts)
+    read -r s r < <(measure "$stepkit" -q workspace push "$tree" --to "$registry/bench/$form-$size:run" \
+      --insecure-registry "$registry" --result "$work/ref-$form" "${flags[@]}")
+    push_s=$s; row "stepkit $form: push" "$actual" "$s" "$r"
+    read -r s r < <(measure "$stepkit" -q workspace pull "$(cat "$work/ref-$form")" "$work/out-$form-$size" \
+      --insecure-registry "$registry")
+    pull_s=$s; row "stepkit $form: pull" "$actual" "$s" "$r"
+    diff -r "$tree" "$work/out-$form-$size" >/dev/null || { echo "stepkit $form: restored tree differs" >&2; exit 1; }
+    awk -v a="$ta_push_s" -v b="$ta_pull_s" -v c="$push_s" -v d="$pull_s" -v f="$form" \
+      'BEGIN { printf "  round trip vs Trusted Artifacts by hand (%s): %.1fx faster\n", f, (a + b) / (c + d) }'
+  done
+  rm -rf "$tree" "$work"/out-* "$work"/ta-out-* "$work/ta.tgz"
+done

@@ -1,0 +1,240 @@
+//! `stepkit workspace push | pull`.
+
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, Subcommand};
+
+use super::{block_on, print_line, GlobalArgs};
+use crate::core::error::{Error, Verdict};
+use crate::workspace::archive::Compression;
+use crate::workspace::auth::AuthEnv;
+use crate::workspace::pull::{pull, PullOptions};
+use crate::workspace::push::{push, PushOptions, ResultTarget, Source};
+use crate::workspace::registry::RegistryOptions;
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Pack PATH (or RESULT=PATH pairs) and push it; print and write the pinned reference
+    Push(Box<PushArgs>),
+    /// Restore REF into DEST (or REF=DEST pairs), verifying every digest first
+    Pull(PullArgs),
+}
+
+/// Registry access shared by push and pull.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Registry (HOST:PORT) to reach over plain HTTP; repeatable or comma-separated
+    #[arg(
+        long,
+        env = "STEPKIT_INSECURE_REGISTRY",
+        value_delimiter = ',',
+        value_name = "HOST:PORT"
+    )]
+    insecure_registry: Vec<String>,
+
+    /// PEM file of extra CA certificates for the registry
+    #[arg(long, env = "STEPKIT_CA_FILE", value_name = "PATH")]
+    ca_file: Option<PathBuf>,
+
+    /// Attempts for each request that fails on a 5xx or a dropped connection
+    #[arg(long, env = "STEPKIT_RETRIES", default_value_t = 3, value_name = "N")]
+    retries: u32,
+
+    /// Time allowed for one registry request
+    #[arg(long, env = "STEPKIT_REQUEST_TIMEOUT", default_value = "5m", value_parser = crate::core::duration::parse_duration, value_name = "DURATION")]
+    request_timeout: std::time::Duration,
+
+    /// Where blobs are spooled [default: the system temporary directory]
+    #[arg(long, env = "STEPKIT_TMP_DIR", value_name = "DIR")]
+    tmp_dir: Option<PathBuf>,
+}
+
+impl RegistryArgs {
+    fn options(&self) -> RegistryOptions {
+        RegistryOptions {
+            insecure_registries: self.insecure_registry.clone(),
+            ca_file: self.ca_file.clone(),
+            retries: self.retries.max(1),
+            timeout: self.request_timeout,
+            ..RegistryOptions::default()
+        }
+    }
+
+    fn temp_dir(&self) -> PathBuf {
+        self.tmp_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// A directory or file [default: .], or RESULT=PATH pairs as Trusted Artifacts `create` takes
+    /// them (RESULT: a result file path, or a result name)
+    #[arg(value_name = "PATH")]
+    paths: Vec<String>,
+
+    /// REGISTRY/REPO[:TAG]; {{workspace}} is replaced by --workspace-name
+    #[arg(long, env = "STEPKIT_TO", value_name = "REF")]
+    to: String,
+
+    /// Fills {{workspace}} [default: PATH's base name]
+    #[arg(long, env = "STEPKIT_WORKSPACE_NAME", value_name = "NAME")]
+    workspace_name: Option<String>,
+
+    /// Also write the pinned reference (no newline) to this file
+    #[arg(long = "result", env = "STEPKIT_RESULT_FILE", value_name = "FILE")]
+    result_file: Option<PathBuf>,
+
+    /// Also write the pinned reference as this result in the results directory
+    #[arg(long, env = "STEPKIT_RESULT_NAME", value_name = "NAME")]
+    result_name: Option<String>,
+
+    /// zstd (fast, stepkit to stepkit) or gzip
+    #[arg(
+        long,
+        env = "STEPKIT_COMPRESSION",
+        default_value = "zstd",
+        value_name = "FORMAT"
+    )]
+    compression: Compression,
+
+    /// The Trusted Artifacts form: a gzip tarball referenced as oci:REPO@sha256:<blob digest>
+    #[arg(long, env = "STEPKIT_TRUSTED_ARTIFACTS", value_parser = BoolishValueParser::new())]
+    trusted_artifacts: bool,
+
+    /// Leave out paths matching GLOB; repeatable or comma-separated
+    #[arg(
+        long,
+        env = "STEPKIT_EXCLUDE",
+        value_delimiter = ',',
+        value_name = "GLOB"
+    )]
+    exclude: Vec<String>,
+
+    /// Adds the quay.expires-after annotation, e.g. 1d (Trusted Artifacts' IMAGE_EXPIRES_AFTER)
+    #[arg(long, env = "IMAGE_EXPIRES_AFTER", value_name = "AGE")]
+    expires_after: Option<String>,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// REF [DEST], or REF=DEST pairs as Trusted Artifacts `use` takes them; REF is
+    /// oci:REPO@sha256:…, REPO@sha256:… or REPO:TAG
+    #[arg(value_name = "REF", required = true)]
+    refs: Vec<String>,
+
+    /// Keep setuid, setgid and sticky bits
+    #[arg(long, env = "STEPKIT_PRESERVE_SPECIAL_BITS", value_parser = BoolishValueParser::new())]
+    preserve_special_bits: bool,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+pub fn run(command: WorkspaceCommand, global: &GlobalArgs) -> anyhow::Result<Verdict> {
+    match command {
+        WorkspaceCommand::Push(args) => run_push(*args, global),
+        WorkspaceCommand::Pull(args) => run_pull(args),
+    }
+}
+
+fn run_push(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
+    let mut sources = Vec::new();
+    for arg in &args.paths {
+        match arg.split_once('=') {
+            Some((result, path)) if !result.is_empty() && !path.is_empty() => {
+                let target = if result.contains('/') {
+                    ResultTarget::File(PathBuf::from(result))
+                } else {
+                    ResultTarget::Named(result.to_owned())
+                };
+                sources.push(Source {
+                    path: PathBuf::from(path),
+                    results: vec![target],
+                });
+            }
+            Some(_) => {
+                return Err(Error::usage(format!("{arg:?}: expected RESULT=PATH")).into());
+            }
+            None => sources.push(Source {
+                path: PathBuf::from(arg),
+                results: Vec::new(),
+            }),
+        }
+    }
+    if sources.is_empty() {
+        sources.push(Source {
+            path: PathBuf::from("."),
+            results: Vec::new(),
+        });
+    }
+    if args.result_file.is_some() || args.result_name.is_some() {
+        if sources.len() > 1 {
+            return Err(Error::usage(
+                "--result and --result-name name one reference: with several sources use RESULT=PATH pairs",
+            )
+            .into());
+        }
+        let results = &mut sources[0].results;
+        results.extend(args.result_file.map(ResultTarget::File));
+        results.extend(args.result_name.map(ResultTarget::Named));
+    }
+    let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+    let options = PushOptions {
+        sources,
+        to: args.to,
+        workspace_name: args.workspace_name,
+        compression: args.compression,
+        trusted_artifacts: args.trusted_artifacts,
+        excludes: args.exclude,
+        expires_after: args.expires_after,
+        source_date_epoch,
+        temp_dir: args.registry.temp_dir(),
+        results_dir: global.results_dir.clone(),
+        registry: args.registry.options(),
+        auth: AuthEnv::from_env(),
+    };
+    let pushed = block_on(push(&options))?;
+    for reference in &pushed.references {
+        print_line(reference)?;
+    }
+    Ok(Verdict::Pass)
+}
+
+fn run_pull(args: PullArgs) -> anyhow::Result<Verdict> {
+    let refs = &args.refs;
+    let pairs: Vec<(String, PathBuf)> = if refs.iter().all(|r| r.contains('=')) {
+        refs.iter()
+            .map(|pair| {
+                let (reference, dest) = pair.rsplit_once('=').expect("checked above");
+                (reference.to_owned(), PathBuf::from(dest))
+            })
+            .collect()
+    } else {
+        match refs.as_slice() {
+            [reference] => vec![(reference.clone(), PathBuf::from("."))],
+            [reference, dest] if !dest.contains('=') => {
+                vec![(reference.clone(), PathBuf::from(dest))]
+            }
+            _ => {
+                return Err(Error::usage(
+                    "expected REF [DEST], or REF=DEST pairs (all of them pairs)",
+                )
+                .into())
+            }
+        }
+    };
+    let options = PullOptions {
+        pairs,
+        preserve_special_bits: args.preserve_special_bits,
+        temp_dir: args.registry.temp_dir(),
+        registry: args.registry.options(),
+        auth: AuthEnv::from_env(),
+    };
+    let pulled = block_on(pull(&options))?;
+    tracing::info!("restored {} files, {} bytes", pulled.files, pulled.bytes);
+    Ok(Verdict::Pass)
+}

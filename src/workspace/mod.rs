@@ -1,0 +1,12 @@
+//! `stepkit workspace`: carry a Tekton workspace between Tasks as an OCI artifact.
+//!
+//! `archive` turns a directory into a deterministic, compressed tar stream and back (safely);
+//! `registry` moves blobs and manifests, verifying every digest; `reference` and `auth` read
+//! what users and Trusted Artifacts write. `push` and `pull` glue them together.
+
+pub mod archive;
+pub mod auth;
+pub mod pull;
+pub mod push;
+pub mod reference;
+pub mod registry;
