@@ -180,17 +180,7 @@ impl HttpClient {
                 }
             };
 
-            let backoff = backoff_delay(
-                attempt,
-                self.config.base_delay,
-                self.config.max_delay,
-                fastrand::f64(),
-            );
-            let wait = match &failure.server_wait {
-                // Never sooner than the server asked, nor sooner than our smallest pause.
-                Some(server) => server.wait.max(self.config.base_delay),
-                None => backoff,
-            };
+            let wait = retry_wait(attempt, failure.server_wait.as_ref(), &self.config);
             let attempts = plural(attempt, "attempt");
             if Instant::now() + wait > deadline {
                 let deadline_text = human_duration(self.config.deadline);
@@ -460,6 +450,20 @@ pub struct ServerWait {
     pub until: SystemTime,
     /// Whether it is a rate limit (as opposed to, say, a 503 with `Retry-After`).
     pub rate_limited: bool,
+}
+
+/// How long to wait before attempt `attempt + 1`: what the server asked for (never less than
+/// the smallest pause), else exponential backoff with full jitter.
+pub fn retry_wait(attempt: u32, server: Option<&ServerWait>, config: &HttpConfig) -> Duration {
+    match server {
+        Some(server) => server.wait.max(config.base_delay),
+        None => backoff_delay(
+            attempt,
+            config.base_delay,
+            config.max_delay,
+            fastrand::f64(),
+        ),
+    }
 }
 
 /// The wait a response asks for: `Retry-After` first, else `x-ratelimit-reset` when

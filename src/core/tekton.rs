@@ -296,6 +296,23 @@ pub fn write_results(budget: Budget, results: &[ResultFile]) -> anyhow::Result<(
     Ok(())
 }
 
+/// Writes `results` (name, value) into the results directory (`--results-dir`, `RESULTS_DIR`,
+/// or `/tekton/results` when it exists), checking the budget first; nothing to do without one.
+pub fn write_named_results(
+    results_dir: Option<&Path>,
+    budget: Budget,
+    results: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let Some(dir) = self::results_dir(results_dir) else {
+        return Ok(());
+    };
+    let files: Vec<ResultFile> = results
+        .iter()
+        .map(|(name, value)| ResultFile::in_dir(&dir, name, (*value).to_owned()))
+        .collect();
+    write_results(budget, &files)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,7 +21,7 @@ use time::OffsetDateTime;
 
 use crate::core::error::Error;
 use crate::core::secret::Secret;
-use crate::core::tekton::{self, Budget, ResultFile};
+use crate::core::tekton::{self, Budget};
 use crate::gate::github::{GitHub, GitHubConfig, Issue, RepoName};
 use crate::gate::kratix::{ApprovalState, ApprovalStatus, KratixDir};
 use crate::gate::policy::Policy;
@@ -194,9 +194,11 @@ impl Outputs {
                 );
                 dir.write_status(&status, &format!("Awaiting approval: {}", issue.html_url))
             }
-            Outputs::Tekton { results_dir } => {
-                write_tekton_results(results_dir.as_deref(), &[("ISSUE_URL", &issue.html_url)])
-            }
+            Outputs::Tekton { results_dir } => tekton::write_named_results(
+                results_dir.as_deref(),
+                Budget::default(),
+                &[("ISSUE_URL", &issue.html_url)],
+            ),
         }
     }
 
@@ -226,8 +228,9 @@ impl Outputs {
                     .as_ref()
                     .map(|i| i.html_url.as_str())
                     .unwrap_or("");
-                write_tekton_results(
+                tekton::write_named_results(
                     results_dir.as_deref(),
+                    Budget::default(),
                     &[
                         ("APPROVAL_STATE", outcome.state.as_str()),
                         ("ISSUE_URL", url),
@@ -253,18 +256,4 @@ fn approval_status(request: &Request, repo: Option<&str>, outcome: &Outcome) -> 
         reason: outcome.reason.clone(),
         etag: outcome.etag.clone(),
     }
-}
-
-fn write_tekton_results(
-    dir: Option<&std::path::Path>,
-    results: &[(&str, &str)],
-) -> anyhow::Result<()> {
-    let Some(dir) = dir else {
-        return Ok(());
-    };
-    let files: Vec<ResultFile> = results
-        .iter()
-        .map(|(name, value)| ResultFile::in_dir(dir, name, (*value).to_owned()))
-        .collect();
-    tekton::write_results(Budget::default(), &files)
 }

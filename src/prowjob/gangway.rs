@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use crate::core::error::{Error, Kind};
 use crate::core::http::{
-    backoff_delay, is_retryable_status, request_label, requested_wait, status_error, HttpClient,
+    is_retryable_status, request_label, requested_wait, retry_wait, status_error, HttpClient,
     ServerWait,
 };
 use crate::core::progress::human_duration;
@@ -680,15 +680,7 @@ impl GangwayClient {
                 .into());
             }
             let config = self.http.config();
-            let wait = match &server_wait {
-                Some(server) => server.wait.max(config.base_delay),
-                None => backoff_delay(
-                    attempt,
-                    config.base_delay,
-                    config.max_delay,
-                    fastrand::f64(),
-                ),
-            };
+            let wait = retry_wait(attempt, server_wait.as_ref(), config);
             if Instant::now() + wait > deadline {
                 let deadline_text = human_duration(config.deadline);
                 let message = match &server_wait {
@@ -1066,15 +1058,7 @@ impl GangwayClient {
                     (problem, None)
                 }
             };
-            let wait = match &server_wait {
-                Some(server) => server.wait.max(config.base_delay),
-                None => backoff_delay(
-                    attempt,
-                    config.base_delay,
-                    config.max_delay,
-                    fastrand::f64(),
-                ),
-            };
+            let wait = retry_wait(attempt, server_wait.as_ref(), config);
             if Instant::now() + wait > deadline {
                 return Err(Error::remote(format!(
                     "{action}: failed after {}, and the deadline ({}) leaves no time for \

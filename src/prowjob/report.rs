@@ -13,7 +13,7 @@ use crate::core::http::{HttpClient, HttpConfig};
 use crate::core::poll::{poll_until, Cancel, Poll, PollOptions};
 use crate::core::progress::human_duration;
 use crate::core::secret::Secret;
-use crate::core::tekton::{self, Budget, ResultFile};
+use crate::core::tekton::{self, Budget};
 use crate::prowjob::gangway::{DeckClient, GangwayClient, JobExecution, JobStatus};
 use crate::result::emit::{EmitOptions, OutputPaths};
 use crate::result::test_output::Outcome;
@@ -264,16 +264,15 @@ fn finish(
     outcome: Outcome,
     note: String,
 ) -> anyhow::Result<()> {
+    tekton::write_named_results(
+        options.results_dir.as_deref(),
+        options.budget,
+        &[
+            ("PROWJOB_STATUS", status),
+            ("PROWJOB_URL", url.unwrap_or("")),
+        ],
+    )?;
     let results_dir = tekton::results_dir(options.results_dir.as_deref());
-    if let Some(dir) = &results_dir {
-        tekton::write_results(
-            options.budget,
-            &[
-                ResultFile::in_dir(dir, "PROWJOB_STATUS", status.to_owned()),
-                ResultFile::in_dir(dir, "PROWJOB_URL", url.unwrap_or("").to_owned()),
-            ],
-        )?;
-    }
     if !options.test_output {
         return Ok(());
     }

@@ -12,7 +12,7 @@ use crate::core::http::{HttpClient, HttpConfig};
 use crate::core::image_ref::ImageReference;
 use crate::core::poll::{poll_until, Cancel, Poll, PollOptions};
 use crate::core::secret::Secret;
-use crate::core::tekton::{self, Budget, ResultFile};
+use crate::core::tekton::{self, Budget};
 use crate::prowjob::ci_operator::{
     fetch_config, ArtifactsBuildRoot, CiOperatorConfig, ConfigLocation, EnvMode, Patch, TestFilter,
 };
@@ -397,12 +397,5 @@ async fn wait_for_url(
 }
 
 fn write_results(options: &TriggerOptions, results: &[(&str, &str)]) -> anyhow::Result<()> {
-    let Some(dir) = tekton::results_dir(options.results_dir.as_deref()) else {
-        return Ok(());
-    };
-    let files: Vec<ResultFile> = results
-        .iter()
-        .map(|(name, value)| ResultFile::in_dir(&dir, name, (*value).to_owned()))
-        .collect();
-    tekton::write_results(options.budget, &files)
+    tekton::write_named_results(options.results_dir.as_deref(), options.budget, results)
 }

@@ -857,15 +857,7 @@ impl Registry {
         self.store_auth().await;
         let base = self.base();
 
-        let exists = self
-            .retrying(&what, || async {
-                self.client
-                    .blob_exists(&base, digest)
-                    .await
-                    .map_err(classify)
-            })
-            .await
-            .map_err(|failure| self.error(&what, failure))?;
+        let exists = self.blob_exists(&what, &base, digest).await?;
         if exists {
             tracing::info!(
                 "blob {digest} is already in {}; not uploading it",
@@ -895,18 +887,27 @@ impl Registry {
     }
 
     /// Makes sure the empty config blob (`{}`) is in the repository.
+    /// Whether the registry holds `digest` (a HEAD, retried), as part of doing `what`.
+    async fn blob_exists(
+        &self,
+        what: &str,
+        base: &Reference,
+        digest: &str,
+    ) -> anyhow::Result<bool> {
+        self.retrying(what, || async {
+            self.client
+                .blob_exists(base, digest)
+                .await
+                .map_err(classify)
+        })
+        .await
+        .map_err(|failure| self.error(what, failure))
+    }
+
     async fn ensure_empty_config(&self) -> anyhow::Result<()> {
         let what = format!("pushing the empty config blob to {}", self.name());
         let base = self.base();
-        let exists = self
-            .retrying(&what, || async {
-                self.client
-                    .blob_exists(&base, EMPTY_CONFIG_DIGEST)
-                    .await
-                    .map_err(classify)
-            })
-            .await
-            .map_err(|failure| self.error(&what, failure))?;
+        let exists = self.blob_exists(&what, &base, EMPTY_CONFIG_DIGEST).await?;
         if !exists {
             self.retrying(&what, || async {
                 self.client
