@@ -196,6 +196,8 @@ fn the_trusted_artifacts_form_restores_with_plain_curl_and_tar_and_inspects_with
             "--to",
             &to,
             "--trusted-artifacts",
+            "--expires-after",
+            "1d",
             &format!("{}={}", result.display(), tree.display()),
         ],
     );
@@ -250,6 +252,7 @@ fn the_trusted_artifacts_form_restores_with_plain_curl_and_tar_and_inspects_with
         "source"
     );
     assert!(manifest["annotations"]["org.opencontainers.image.created"].is_string());
+    assert_eq!(manifest["annotations"]["quay.expires-after"], "1d");
 
     // And stepkit restores its own Trusted Artifacts reference.
     let again = work.path().join("stepkit-restored");

@@ -63,6 +63,8 @@ pub const MEDIA_TYPE_TAR_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zs
 pub const MEDIA_TYPE_TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 /// zstd level used when none is given.
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+/// Bytes of input per zstd worker job: bounds memory; part of what makes digests reproducible.
+const ZSTD_JOB_SIZE: u32 = 2 << 20;
 /// gzip level: `gzip`'s own default, as Trusted Artifacts' `gzip -n` uses.
 pub const GZIP_LEVEL: u32 = 6;
 /// A file of this name in the source (push) or DEST (pull) skips the operation, as in Trusted
@@ -729,6 +731,9 @@ impl<W: Write> Compressor<W> {
                 // Always multithreaded, even with one worker: zstd's MT output is the same for
                 // any worker count but differs from its single-threaded output.
                 encoder.multithread(workers.max(1))?;
+                // Smaller jobs than zstd's default (4× the window, rounded up) keep each worker's
+                // in-flight buffers small, so a push stays within a pod's usual memory limits.
+                encoder.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_SIZE))?;
                 encoder.include_checksum(true)?;
                 Compressor::Zstd(encoder)
             }
