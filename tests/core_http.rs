@@ -257,7 +257,7 @@ async fn keeps_retrying_500_until_the_deadline_and_says_how_often_it_tried() {
 
 #[tokio::test]
 async fn a_404_is_returned_without_retry_and_its_error_is_a_refusal_with_the_body_redacted() {
-    let canary = "ghp_CANARY0123456789secret";
+    let canary = "canary-token-CANARY0123456789secret";
     let (base, fake) = start_fake(move |_, _| {
         (
             StatusCode::NOT_FOUND,

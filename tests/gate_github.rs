@@ -19,10 +19,10 @@ use stepkit::gate::github::{
 const REPO: &str = "acme/platform";
 const ARCHIVE: &str = "acme/archive";
 /// The gate's own token; it authenticates as `gate-bot`, with write access.
-const TOKEN: &str = "ghp_gateBotToken0000000000000000000000000";
+const TOKEN: &str = "gate-bot-token-00000000000000000000000000";
 /// A token that must never appear in any error text.
-const CANARY: &str = "ghp_CANARYcanary0123456789abcdefCANARY01";
-const READER_TOKEN: &str = "ghp_readerToken000000000000000000000000000";
+const CANARY: &str = "canary-token-CANARYcanary0123456789abcdef01";
+const READER_TOKEN: &str = "reader-token-0000000000000000000000000000";
 const GATE_LABEL: &str = "approval gate";
 
 /// The certificate every TLS fake in this process serves, trusted through `SSL_CERT_FILE`

@@ -11,7 +11,7 @@ use std::time::Duration;
 use github_fake::{FakeGitHub, Fault, Role};
 use support::kratix::{Kratix, PipelineRun};
 
-const CANARY: &str = "ghp_CANARYcanaryCANARYcanary0123456789ab";
+const CANARY: &str = "canary-token-CANARYcanaryCANARYcanary0123456789ab";
 const REPO: &str = "acme/platform-approvals";
 const OBJECT: &str = include_str!("fixtures/gate/object.yaml");
 const CREATE: &[&str] = &["gate", "create-issue"];

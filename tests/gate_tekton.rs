@@ -12,7 +12,7 @@ use std::time::Duration;
 use github_fake::{FakeGitHub, Role};
 use support::{run, stepkit, Run};
 
-const CANARY: &str = "ghp_CANARYcanaryCANARYcanary0123456789ab";
+const CANARY: &str = "canary-token-CANARYcanaryCANARYcanary0123456789ab";
 const REPO: &str = "acme/deploy-approvals";
 const REQUEST: &str = "image: quay.io/acme/app@sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9\nenvironment: production\n";
 
@@ -161,7 +161,10 @@ async fn bad_input_and_refusals_have_their_exit_codes() {
         (vec![("GITHUB_REPOSITORY", "not-a-repo")], 2, "not-a-repo"),
         (vec![("GITHUB_TOKEN", "")], 2, "GITHUB_TOKEN"),
         (
-            vec![("GITHUB_TOKEN", "ghp_someoneElsesTokenThatIsNotValid000000")],
+            vec![(
+                "GITHUB_TOKEN",
+                "someone-elses-token-that-is-not-valid-000000",
+            )],
             5,
             "401",
         ),

@@ -109,7 +109,7 @@ mod tests {
     use super::*;
     use crate::core::error::exit_code;
 
-    const CANARY: &str = "ghp_canaryCANARYcanary0123456789abcdef";
+    const CANARY: &str = "canary-token-CANARYcanary0123456789abcdef";
 
     #[test]
     fn debug_and_display_never_show_the_value() {
