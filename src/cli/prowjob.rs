@@ -97,7 +97,7 @@ pub struct TriggerArgs {
         default_value = "config",
         value_name = "MODE"
     )]
-    env_mode: EnvModeArg,
+    env_mode: EnvMode,
 
     /// Organization of the ci-operator config, when it is not the component's repository
     #[arg(long, env = "PROWJOB_ORG", value_name = "ORG")]
@@ -309,7 +309,7 @@ fn run_trigger(args: TriggerArgs, global: &GlobalArgs) -> anyhow::Result<Verdict
         include_images: args.include_images,
         include_operator: args.include_operator,
         envs,
-        env_mode: args.env_mode.0,
+        env_mode: args.env_mode,
         config_org: args.prowjob_org,
         config_repo: args.prowjob_repo,
         fallback_org: args.org,
@@ -417,22 +417,6 @@ impl std::str::FromStr for FilterTests {
             "off" => Ok(FilterTests::Off),
             _ => Err(format!(
                 "unknown --filter-tests {text:?}: expected auto or off"
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct EnvModeArg(EnvMode);
-
-impl std::str::FromStr for EnvModeArg {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.to_ascii_lowercase().as_str() {
-            "config" => Ok(EnvModeArg(EnvMode::Config)),
-            "override" => Ok(EnvModeArg(EnvMode::Override)),
-            _ => Err(format!(
-                "unknown --env-mode {text:?}: expected config or override"
             )),
         }
     }

@@ -115,7 +115,7 @@ pub struct EmitArgs {
         default_value = "rfc3339",
         value_name = "FORMAT"
     )]
-    timestamp_format: TimestampFormatArg,
+    timestamp_format: TimestampFormat,
 
     /// Use this timestamp instead of the current time
     #[arg(long, env = "STEPKIT_TIMESTAMP", value_name = "TIME")]
@@ -165,7 +165,7 @@ pub struct EmitArgs {
         default_value = "termination-message",
         value_name = "MODE"
     )]
-    results_from: ResultsFromArg,
+    results_from: ResultsFrom,
 
     /// Exit 2 (after writing an ERROR result) when an input cannot be read or parsed
     #[arg(long, env = "STEPKIT_STRICT_INPUT", value_parser = BoolishValueParser::new())]
@@ -195,7 +195,7 @@ pub struct ValidateArgs {
         default_value = "test-output",
         value_name = "KIND"
     )]
-    document: DocumentArg,
+    document: Document,
 }
 
 pub fn run(command: ResultCommand, global: &GlobalArgs) -> anyhow::Result<Verdict> {
@@ -217,7 +217,7 @@ fn emit(args: EmitArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         sarif_mode: args.sarif_mode,
         on_empty: args.on_empty,
         allow_inconsistent: args.allow_inconsistent,
-        timestamp_format: args.timestamp_format.0,
+        timestamp_format: args.timestamp_format,
         timestamp: args.timestamp,
         image_url: args.image_url,
         image_digests: args.image_digest,
@@ -231,7 +231,7 @@ fn emit(args: EmitArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         budget: Budget {
             max_bytes: args.max_result_bytes,
             reserve: args.result_reserve_bytes,
-            results_from: args.results_from.0,
+            results_from: args.results_from,
         },
         strict_input: args.strict_input,
         fail_on: args.fail_on,
@@ -243,7 +243,7 @@ fn emit(args: EmitArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
 
 fn validate(args: ValidateArgs) -> anyhow::Result<Verdict> {
     let path = (args.file.as_os_str() != "-").then_some(args.file.as_path());
-    let validation = crate::result::validate(args.document.0, path)?;
+    let validation = crate::result::validate(args.document, path)?;
     for problem in &validation.problems {
         print_line(&format!("error: {problem}"))?;
     }
@@ -284,54 +284,4 @@ fn parse_inputs(values: &[String]) -> anyhow::Result<Vec<Input>> {
         inputs.push(Input { kind, path });
     }
     Ok(inputs)
-}
-
-/// clap-side names for library enums, so the library stays free of clap.
-#[derive(Debug, Clone)]
-struct TimestampFormatArg(TimestampFormat);
-
-impl std::str::FromStr for TimestampFormatArg {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.to_ascii_lowercase().as_str() {
-            "rfc3339" => Ok(TimestampFormatArg(TimestampFormat::Rfc3339)),
-            "epoch" => Ok(TimestampFormatArg(TimestampFormat::Epoch)),
-            _ => Err(format!(
-                "unknown timestamp format {text:?}: expected rfc3339 or epoch"
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct ResultsFromArg(ResultsFrom);
-
-impl std::str::FromStr for ResultsFromArg {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.to_ascii_lowercase().as_str() {
-            "termination-message" => Ok(ResultsFromArg(ResultsFrom::TerminationMessage)),
-            "sidecar-logs" => Ok(ResultsFromArg(ResultsFrom::SidecarLogs)),
-            _ => Err(format!(
-                "unknown results-from {text:?}: expected termination-message or sidecar-logs"
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct DocumentArg(Document);
-
-impl std::str::FromStr for DocumentArg {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.to_ascii_lowercase().as_str() {
-            "test-output" => Ok(DocumentArg(Document::TestOutput)),
-            "scan-output" => Ok(DocumentArg(Document::ScanOutput)),
-            "images-processed" => Ok(DocumentArg(Document::ImagesProcessed)),
-            _ => Err(format!(
-                "unknown document {text:?}: expected test-output, scan-output or images-processed"
-            )),
-        }
-    }
 }

@@ -21,6 +21,7 @@ use tokio::time::Instant;
 
 use crate::core::error::Error;
 use crate::core::progress::human_duration;
+use crate::core::secret::redact_values;
 
 /// The `User-Agent` of every request.
 pub const USER_AGENT: &str = concat!("stepkit/", env!("CARGO_PKG_VERSION"));
@@ -336,7 +337,7 @@ pub async fn status_error(method: &Method, response: Response, redact: &[&str]) 
         _ => "",
     };
     message.push_str(hint);
-    let message = redact_text(&message, redact);
+    let message = redact_values(&message, redact);
     let error = match status.as_u16() {
         401 | 403 | 404 | 410 => Error::refused(message),
         429 => Error::remote(message),
@@ -375,7 +376,7 @@ async fn read_error_body(mut response: Response, redact: &[&str]) -> String {
     }
     let text = String::from_utf8_lossy(&bytes);
     let (shown, cut) = cut_outside_secrets(&text, ERROR_BODY_LIMIT, redact);
-    let mut body = redact_text(shown.trim(), redact);
+    let mut body = redact_values(shown.trim(), redact);
     if cut || !complete {
         body.push_str(" [...]");
     }
@@ -408,18 +409,6 @@ fn cut_outside_secrets<'a>(text: &'a str, limit: usize, secrets: &[&str]) -> (&'
             None => return (&text[..cut], true),
         }
     }
-}
-
-/// `text` with every non-empty string of `secrets` replaced by `[redacted]`.
-pub fn redact_text(text: &str, secrets: &[&str]) -> String {
-    let mut text = text.to_owned();
-    // Longest first, so a secret that contains another is replaced whole.
-    let mut secrets: Vec<&str> = secrets.iter().copied().filter(|s| !s.is_empty()).collect();
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for secret in secrets {
-        text = text.replace(secret, "[redacted]");
-    }
-    text
 }
 
 /// Whether [`HttpClient::send_idempotent`] retries an answer with this status: 429, 500, 502,
@@ -793,12 +782,6 @@ mod tests {
             request_label(&Method::GET, &url),
             "GET https://example.com/a/b"
         );
-    }
-
-    #[test]
-    fn redaction_replaces_every_secret_and_ignores_empty_ones() {
-        let text = redact_text("token abc and abcdef, twice abc", &["", "abc", "abcdef"]);
-        assert_eq!(text, "token [redacted] and [redacted], twice [redacted]");
     }
 
     #[test]

@@ -84,12 +84,18 @@ impl Secret {
 
 /// `text` with every occurrence of each secret replaced by `[redacted]`.
 pub fn redact_all(text: &str, secrets: &[Secret]) -> String {
-    secrets
-        .iter()
-        .filter(|secret| !secret.0.is_empty())
-        .fold(text.to_owned(), |text, secret| {
-            text.replace(&secret.0, REDACTED)
-        })
+    let values: Vec<&str> = secrets.iter().map(Secret::expose).collect();
+    redact_values(text, &values)
+}
+
+/// `text` with every non-empty string of `values` replaced by `[redacted]`, longest first, so a
+/// secret that contains another is replaced whole.
+pub fn redact_values(text: &str, values: &[&str]) -> String {
+    let mut values: Vec<&str> = values.iter().copied().filter(|v| !v.is_empty()).collect();
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values
+        .into_iter()
+        .fold(text.to_owned(), |text, value| text.replace(value, REDACTED))
 }
 
 impl fmt::Debug for Secret {
@@ -173,5 +179,11 @@ mod tests {
             "bad credentials [redacted] (token [redacted])"
         );
         assert_eq!(redact_all("plain", &[Secret::new("")]), "plain");
+    }
+
+    #[test]
+    fn a_secret_containing_another_is_replaced_whole_and_empty_ones_are_ignored() {
+        let text = redact_values("token abc and abcdef, twice abc", &["", "abc", "abcdef"]);
+        assert_eq!(text, "token [redacted] and [redacted], twice [redacted]");
     }
 }

@@ -44,6 +44,20 @@ pub enum ResultsFrom {
     SidecarLogs,
 }
 
+impl std::str::FromStr for ResultsFrom {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "termination-message" => Ok(ResultsFrom::TerminationMessage),
+            "sidecar-logs" => Ok(ResultsFrom::SidecarLogs),
+            _ => Err(format!(
+                "unknown results-from {text:?}: expected termination-message or sidecar-logs"
+            )),
+        }
+    }
+}
+
 /// The size budget results must fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {

@@ -15,6 +15,20 @@ pub enum TimestampFormat {
     Epoch,
 }
 
+impl std::str::FromStr for TimestampFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "rfc3339" => Ok(TimestampFormat::Rfc3339),
+            "epoch" => Ok(TimestampFormat::Epoch),
+            _ => Err(format!(
+                "unknown timestamp format {text:?}: expected rfc3339 or epoch"
+            )),
+        }
+    }
+}
+
 /// Formats `at` in UTC with the given format.
 pub fn format(at: OffsetDateTime, fmt: TimestampFormat) -> String {
     let utc = at.to_offset(UtcOffset::UTC);

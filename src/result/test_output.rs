@@ -163,6 +163,21 @@ pub enum Document {
     ImagesProcessed,
 }
 
+impl FromStr for Document {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "test-output" => Ok(Document::TestOutput),
+            "scan-output" => Ok(Document::ScanOutput),
+            "images-processed" => Ok(Document::ImagesProcessed),
+            _ => Err(format!(
+                "unknown document {text:?}: expected test-output, scan-output or images-processed"
+            )),
+        }
+    }
+}
+
 impl Document {
     fn validator(self) -> &'static jsonschema::Validator {
         static TEST_OUTPUT: LazyLock<jsonschema::Validator> =
