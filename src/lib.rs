@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod core;
 pub mod gate;
+pub mod lint;
 pub mod prowjob;
 pub mod result;
 pub mod workspace;

@@ -4,6 +4,7 @@
 mod gate;
 mod prowjob;
 mod result;
+mod task;
 mod workspace;
 
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ Command groups:
   prowjob    test a Konflux snapshot with an OpenShift CI Prow job, through Gangway
   gate       approval gates backed by a GitHub issue, for Kratix and Tekton
   workspace  carry a Tekton workspace between Tasks as an OCI artifact
-  task       lint Tekton Task, Pipeline and StepAction YAML (not in this build yet)";
+  task       lint Tekton Task, Pipeline and StepAction YAML the way a catalog's CI must";
 
 const ENVIRONMENT: &str = "\
 Environment:
@@ -93,6 +94,9 @@ pub enum Command {
     /// Carry a Tekton workspace between Tasks as an OCI artifact
     #[command(subcommand)]
     Workspace(workspace::WorkspaceCommand),
+    /// Lint Tekton Task, Pipeline and StepAction YAML
+    #[command(subcommand)]
+    Task(task::TaskCommand),
 }
 
 impl Cli {
@@ -131,6 +135,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Verdict> {
         Command::Prowjob(command) => prowjob::run(command, &cli.global),
         Command::Gate(command) => gate::run(command, &cli.global),
         Command::Workspace(command) => workspace::run(command, &cli.global),
+        Command::Task(command) => task::run(command, &cli.global),
     }
 }
 
@@ -145,9 +150,14 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 
 /// Machine-readable output goes to stdout; a closed pipe is not worth a panic.
 fn print_line(line: &str) -> anyhow::Result<()> {
+    print_text(&format!("{line}\n"))
+}
+
+/// Prints `text` as it is (it carries its own newlines).
+fn print_text(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{line}")
+    write!(stdout, "{text}")
         .and_then(|_| stdout.flush())
         .or_else(|err| match err.kind() {
             std::io::ErrorKind::BrokenPipe => Ok(()),

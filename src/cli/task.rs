@@ -1,0 +1,111 @@
+//! `stepkit task lint`.
+
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{Args, Subcommand};
+
+use super::GlobalArgs;
+use crate::core::error::Verdict;
+use crate::lint::report::Format;
+use crate::lint::{FailOn, LintOptions, Profile, Versioning};
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Validate Tekton Task, Pipeline, StepAction, TaskRun and PipelineRun YAML
+    #[command(after_help = "Exit status: 0 no finding at the --fail-on level, 1 findings at that level, \
+2 bad flags, config or no input.\n\nSuppress a finding in the YAML itself:\n  \
+# stepkit-lint-disable-next-line RULE[,RULE] -- reason\n  \
+VALUE  # stepkit-lint-disable-line RULE\n  \
+# stepkit-lint-disable-file RULE")]
+    Lint(LintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Files and directories to lint (directories recursively, *.yaml and *.yml); - reads stdin
+    #[arg(value_name = "PATH", required_unless_present = "list_rules")]
+    pub paths: Vec<PathBuf>,
+
+    /// Rule set: core (any Tekton YAML), catalog (tektoncd/catalog), konflux, partner
+    #[arg(long, env = "STEPKIT_PROFILE", value_name = "PROFILE")]
+    pub profile: Option<Profile>,
+
+    /// Config file [default: .stepkit-lint.yaml in the working directory or above]
+    #[arg(long, env = "STEPKIT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Set a rule's severity: error, warning, info or off (repeatable)
+    #[arg(long = "rule", env = "STEPKIT_RULE", value_name = "ID=SEVERITY", value_delimiter = ',')]
+    pub rules: Vec<String>,
+
+    /// Turn a rule off (repeatable)
+    #[arg(long = "disable", env = "STEPKIT_DISABLE", value_name = "ID", value_delimiter = ',')]
+    pub disable: Vec<String>,
+
+    /// Exit 1 when a finding at this level or above is reported: error, warning, info, never
+    #[arg(long, env = "STEPKIT_FAIL_ON", value_name = "LEVEL")]
+    pub fail_on: Option<FailOn>,
+
+    /// Output format [default: github under GitHub Actions, else human]
+    #[arg(long, env = "STEPKIT_FORMAT", value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    /// Layout of versions: directory (<kind>/<name>/<version>/<name>.yaml) or git (<kind>/<name>/<name>.yaml)
+    #[arg(long, env = "STEPKIT_VERSIONING", value_name = "LAYOUT")]
+    pub versioning: Option<Versioning>,
+
+    /// Skip files and directories matching this glob (repeatable)
+    #[arg(long, env = "STEPKIT_EXCLUDE", value_name = "GLOB", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+
+    /// Do not run shellcheck on scripts
+    #[arg(long, env = "STEPKIT_NO_SHELLCHECK", value_parser = BoolishValueParser::new())]
+    pub no_shellcheck: bool,
+
+    /// Also write the Konflux TEST_OUTPUT result (to the results dir, or this file)
+    #[arg(long, env = "STEPKIT_TEST_OUTPUT", value_parser = BoolishValueParser::new())]
+    pub test_output: bool,
+
+    /// Where TEST_OUTPUT goes [default: RESULTS_DIR/TEST_OUTPUT]
+    #[arg(long, env = "STEPKIT_TEST_OUTPUT_PATH", value_name = "FILE")]
+    pub test_output_path: Option<PathBuf>,
+
+    /// Print the rule catalogue and exit
+    #[arg(long)]
+    pub list_rules: bool,
+}
+
+pub fn run(command: TaskCommand, global: &GlobalArgs) -> anyhow::Result<Verdict> {
+    match command {
+        TaskCommand::Lint(args) => {
+            let format = args.format.unwrap_or_else(|| {
+                if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+                    Format::Github
+                } else {
+                    Format::Human
+                }
+            });
+            let options = LintOptions {
+                paths: args.paths,
+                profile: args.profile,
+                config: args.config,
+                rules: args.rules,
+                disable: args.disable,
+                fail_on: args.fail_on,
+                format,
+                versioning: args.versioning,
+                exclude: args.exclude,
+                shellcheck: !args.no_shellcheck,
+                test_output: args.test_output || args.test_output_path.is_some(),
+                test_output_path: args.test_output_path,
+                results_dir: global.results_dir.clone(),
+                list_rules: args.list_rules,
+                verbose: global.verbose,
+            };
+            let (output, verdict) = crate::lint::run(&options)?;
+            super::print_text(&output)?;
+            Ok(verdict)
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! What to check and how strictly: the profile, per-rule severities and options, from
+//! `.stepkit-lint.yaml` (found upward from the working directory, or `--config`) and then the
+//! command line, which wins.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+use super::finding::Severity;
+use super::rules;
+use crate::core::error::Error;
+
+pub const CONFIG_FILE_NAME: &str = ".stepkit-lint.yaml";
+
+/// Which rule set applies; the order is the column order of [`rules::Rule::defaults`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Webhook validation, security and hygiene: for any Tekton definitions.
+    #[default]
+    Core = 0,
+    /// core + tektoncd/catalog layout, labels and annotations.
+    Catalog = 1,
+    /// core + Konflux build-definitions and Conforma expectations.
+    Konflux = 2,
+    /// konflux + partner-task rules (integratable, skippable, OWNERS).
+    Partner = 3,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        <Profile as clap::ValueEnum>::from_str(s, false)
+            .map_err(|_| format!("unknown profile {s:?}: expected core, catalog, konflux or partner"))
+    }
+}
+
+/// How versions are laid out on disk: `<kind>/<name>/<version>/<name>.yaml`, or one file per
+/// name with versions in git history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Versioning {
+    #[default]
+    Directory,
+    Git,
+}
+
+/// The lowest severity that makes the command exit 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FailOn {
+    #[default]
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+impl FailOn {
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
+}
+
+/// shellcheck settings.
+#[derive(Debug, Clone)]
+pub struct ShellcheckOptions {
+    pub enabled: bool,
+    pub path: PathBuf,
+    /// The lowest shellcheck level reported: error, warning, info or style.
+    pub min_level: String,
+    /// SC codes never reported (`SC2086` or `2086`).
+    pub exclude: Vec<String>,
+}
+
+impl Default for ShellcheckOptions {
+    fn default() -> Self {
+        ShellcheckOptions { enabled: true, path: PathBuf::from("shellcheck"), min_level: "warning".into(), exclude: Vec::new() }
+    }
+}
+
+/// What rules may read besides the document.
+#[derive(Debug, Clone)]
+pub struct RuleOptions {
+    pub profile: Profile,
+    pub versioning: Versioning,
+    /// image-registry-allowlist: allowed image prefixes.
+    pub allowed_registries: Vec<String>,
+    /// required-results: task name → results it must declare.
+    pub required_results: BTreeMap<String, Vec<String>>,
+    /// categories: the Tekton Hub category list.
+    pub categories: Vec<String>,
+    /// script-too-long: the longest script allowed.
+    pub script_max_lines: usize,
+    pub shellcheck: ShellcheckOptions,
+}
+
+/// Conforma's `allowed_step_image_registry_prefixes` rule data.
+pub const KONFLUX_REGISTRIES: &[&str] = &[
+    "quay.io/redhat-appstudio/",
+    "quay.io/konflux-ci/",
+    "registry.access.redhat.com/",
+    "registry.redhat.io/",
+    "quay.io/opdev/preflight",
+];
+
+/// The Tekton Hub category list (tektoncd/hub config.yaml), bundled so lint needs no network.
+pub const HUB_CATEGORIES: &[&str] = &[
+    "Automation",
+    "Build Tools",
+    "CLI",
+    "Cloud",
+    "Code Quality",
+    "Continuous Integration",
+    "Deployment",
+    "Developer Tools",
+    "Image Build",
+    "Integration & Delivery",
+    "Git",
+    "Kubernetes",
+    "Messaging",
+    "Monitoring",
+    "Networking",
+    "Openshift",
+    "Publishing",
+    "Security",
+    "Storage",
+    "Testing",
+];
+
+impl Default for RuleOptions {
+    fn default() -> Self {
+        RuleOptions {
+            profile: Profile::Core,
+            versioning: Versioning::Directory,
+            allowed_registries: KONFLUX_REGISTRIES.iter().map(|s| s.to_string()).collect(),
+            required_results: BTreeMap::from([
+                ("clair-scan".to_string(), vec!["SCAN_OUTPUT".to_string()]),
+                ("rpms-signature-scan".to_string(), vec!["RPMS_DATA".to_string()]),
+            ]),
+            categories: HUB_CATEGORIES.iter().map(|s| s.to_string()).collect(),
+            script_max_lines: 100,
+            shellcheck: ShellcheckOptions::default(),
+        }
+    }
+}
+
+/// The validated configuration of one run.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    pub options: RuleOptions,
+    /// Rule id → severity the user chose (None = off).
+    pub overrides: BTreeMap<String, Option<Severity>>,
+    pub exclude: Vec<String>,
+    pub fail_on: FailOn,
+    pub verbose: bool,
+}
+
+impl Config {
+    /// The severity `rule` reports at, or None when it is off.
+    pub fn severity_of(&self, rule: &str) -> Option<Severity> {
+        match self.overrides.get(rule) {
+            Some(chosen) => *chosen,
+            None => rules::find(rule).and_then(|r| r.default_in(self.options.profile)),
+        }
+    }
+
+    /// A diagnostic's severity: the user's choice, else the instance's own, else the default.
+    pub fn effective_severity(&self, rule: &str, instance: Option<Severity>) -> Option<Severity> {
+        match self.overrides.get(rule) {
+            Some(chosen) => *chosen,
+            None => {
+                let default = rules::find(rule).and_then(|r| r.default_in(self.options.profile))?;
+                Some(instance.unwrap_or(default))
+            }
+        }
+    }
+
+    pub fn is_excluded(&self, path: &Path) -> bool {
+        let path = path.to_string_lossy();
+        let path = path.trim_start_matches("./");
+        self.exclude.iter().any(|pattern| glob_match(pattern, path))
+    }
+
+    /// Sets a rule's severity (`off` turns it off), refusing unknown rule ids.
+    pub fn set_rule(&mut self, id: &str, severity: &str) -> anyhow::Result<()> {
+        if rules::find(id).is_none() {
+            return Err(Error::usage(format!("unknown rule {id:?}; `stepkit task lint --list-rules` lists them")).into());
+        }
+        let severity = match severity {
+            "off" => None,
+            other => Some(other.parse::<Severity>().map_err(|e| Error::usage(format!("rule {id}: {e} or off")))?),
+        };
+        self.overrides.insert(id.to_string(), severity);
+        Ok(())
+    }
+
+    /// Applies a config file on top of this configuration.
+    pub fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading lint config {}", path.display()))?;
+        let file: ConfigFile = serde_yaml::from_str(&text)
+            .map_err(|e| Error::usage(format!("lint config {}: {e}", path.display())))?;
+        if let Some(profile) = file.profile {
+            self.options.profile = profile;
+        }
+        if let Some(versioning) = file.versioning {
+            self.options.versioning = versioning;
+        }
+        if let Some(fail_on) = file.fail_on {
+            self.fail_on = fail_on;
+        }
+        self.exclude.extend(file.exclude);
+        for (id, setting) in file.rules {
+            let (severity, options) = match setting {
+                RuleSetting::Severity(s) => (Some(s), RuleSettingOptions::default()),
+                RuleSetting::Detailed { severity, options } => (severity, options),
+            };
+            if let Some(severity) = severity {
+                self.set_rule(&id, &severity).with_context(|| format!("lint config {}", path.display()))?;
+            } else if rules::find(&id).is_none() {
+                return Err(Error::usage(format!("lint config {}: unknown rule {id:?}", path.display())).into());
+            }
+            if let Some(registries) = options.allowed_registries {
+                self.options.allowed_registries = registries;
+            }
+            if let Some(categories) = options.categories {
+                self.options.categories = categories;
+            }
+            if let Some(required) = options.required_results {
+                self.options.required_results = required;
+            }
+            if let Some(max) = options.max_lines {
+                self.options.script_max_lines = max;
+            }
+        }
+        if let Some(shellcheck) = file.shellcheck {
+            let options = &mut self.options.shellcheck;
+            options.enabled = shellcheck.enabled.unwrap_or(options.enabled);
+            if let Some(path) = shellcheck.path {
+                options.path = path;
+            }
+            if let Some(level) = shellcheck.severity {
+                if !matches!(level.as_str(), "error" | "warning" | "info" | "style") {
+                    return Err(Error::usage(format!(
+                        "lint config {}: shellcheck.severity {level:?}: expected error, warning, info or style",
+                        path.display()
+                    ))
+                    .into());
+                }
+                options.min_level = level;
+            }
+            options.exclude.extend(shellcheck.exclude);
+        }
+        Ok(())
+    }
+}
+
+/// The nearest `.stepkit-lint.yaml` in `dir` or above it.
+pub fn find_config_file(dir: &Path) -> Option<PathBuf> {
+    dir.ancestors().map(|d| d.join(CONFIG_FILE_NAME)).find(|p| p.is_file())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ConfigFile {
+    profile: Option<Profile>,
+    versioning: Option<Versioning>,
+    fail_on: Option<FailOn>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    #[serde(default)]
+    rules: BTreeMap<String, RuleSetting>,
+    shellcheck: Option<ShellcheckSetting>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RuleSetting {
+    Severity(String),
+    Detailed {
+        severity: Option<String>,
+        #[serde(flatten)]
+        options: RuleSettingOptions,
+    },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct RuleSettingOptions {
+    allowed_registries: Option<Vec<String>>,
+    categories: Option<Vec<String>>,
+    required_results: Option<BTreeMap<String, Vec<String>>>,
+    max_lines: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShellcheckSetting {
+    enabled: Option<bool>,
+    path: Option<PathBuf>,
+    severity: Option<String>,
+    #[serde(default)]
+    exclude: Vec<String>,
+}
+
+/// `*` matches within a path segment, `**` across segments, `?` one character. A pattern
+/// without `/` matches any segment (`vendor` excludes every `vendor` directory).
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+    if !pattern.contains('/') {
+        return path.split('/').any(|segment| glob_segment(pattern.as_bytes(), segment.as_bytes()));
+    }
+    let pattern: Vec<&str> = pattern.split('/').collect();
+    let path: Vec<&str> = path.split('/').collect();
+    glob_segments(&pattern, &path)
+}
+
+fn glob_segments(pattern: &[&str], path: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => true, // a directory pattern matches everything below it
+        Some((&"**", rest)) => (0..=path.len()).any(|skip| glob_segments(rest, &path[skip..])),
+        Some((first, rest)) => match path.split_first() {
+            Some((segment, path_rest)) => glob_segment(first.as_bytes(), segment.as_bytes()) && glob_segments(rest, path_rest),
+            None => false,
+        },
+    }
+}
+
+fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob_segment(rest, &text[skip..])),
+        Some((b'?', rest)) => !text.is_empty() && glob_segment(rest, &text[1..]),
+        Some((c, rest)) => text.first() == Some(c) && glob_segment(rest, &text[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_segments_and_subtrees() {
+        assert!(glob_match("vendor", "a/vendor/x.yaml"));
+        assert!(glob_match("task/*/tests", "task/git-clone/tests/run.yaml"));
+        assert!(glob_match("**/tests/*.yaml", "task/a/0.1/tests/run.yaml"));
+        assert!(glob_match("*.yml", "x/a.yml"));
+        assert!(!glob_match("task/*/tests", "task/a/0.1/tests/run.yaml"));
+    }
+
+    #[test]
+    fn user_severity_beats_instance_and_default() {
+        let mut config = Config::default();
+        assert_eq!(config.effective_severity("capabilities-add", Some(Severity::Error)), Some(Severity::Error));
+        assert_eq!(config.effective_severity("capabilities-add", None), Some(Severity::Warning));
+        config.set_rule("capabilities-add", "info").unwrap();
+        assert_eq!(config.effective_severity("capabilities-add", Some(Severity::Error)), Some(Severity::Info));
+        config.set_rule("capabilities-add", "off").unwrap();
+        assert_eq!(config.effective_severity("capabilities-add", None), None);
+        assert!(config.set_rule("no-such-rule", "error").is_err());
+    }
+
+    #[test]
+    fn profiles_switch_rules_on() {
+        let mut config = Config::default();
+        assert_eq!(config.severity_of("categories"), None);
+        config.options.profile = Profile::Catalog;
+        assert_eq!(config.severity_of("categories"), Some(Severity::Error));
+    }
+}

@@ -1,0 +1,497 @@
+//! `stepkit task lint`: validate Tekton Task, Pipeline, StepAction, TaskRun and PipelineRun
+//! definitions the way a catalog's CI must, offline and with positions for every finding.
+//!
+//! The pipeline: find the files, parse each into positioned YAML (in parallel), classify the
+//! documents and decode them into the typed model, run every check, resolve each diagnostic's
+//! field path to a line and column, apply suppressions and severities, sort.
+
+pub mod config;
+pub mod expr;
+pub mod finding;
+pub mod model;
+pub mod report;
+pub mod rules;
+pub mod suppress;
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use rayon::prelude::*;
+
+use crate::core::error::Error;
+pub use config::{Config, FailOn, Profile, RuleOptions, Versioning};
+use finding::{Diagnostic, FieldPath, Finding, Location, Severity};
+use model::{Kind, Metadata, Resource};
+use yaml::{Node, Pos};
+
+/// One input file, parsed.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// As the user named it (or found under a named directory); `-` for stdin.
+    pub path: PathBuf,
+    pub text: String,
+    pub stream: yaml::Stream,
+}
+
+impl SourceFile {
+    pub fn parse(path: PathBuf, text: String) -> SourceFile {
+        let stream = yaml::parse_stream(&text);
+        SourceFile { path, text, stream }
+    }
+
+    pub fn display_path(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The directory the file is in, when it came from disk.
+    pub fn dir(&self) -> Option<&Path> {
+        if self.path.as_os_str() == "-" {
+            None
+        } else {
+            self.path.parent()
+        }
+    }
+}
+
+/// One Tekton document.
+#[derive(Debug)]
+pub struct TektonDoc {
+    /// Index into [`Corpus::files`].
+    pub file: usize,
+    /// Index of the document within its file.
+    pub index: usize,
+    pub api_version: String,
+    pub kind: Kind,
+    /// `kind` as written (`ClusterTask` decodes as a Task).
+    pub raw_kind: String,
+    pub metadata: Metadata,
+    /// None when the spec has a shape the model cannot read (reported as unknown-field).
+    pub resource: Option<Resource>,
+    pub root: Node,
+}
+
+impl TektonDoc {
+    pub fn name(&self) -> &str {
+        self.metadata.name.as_deref().unwrap_or("")
+    }
+
+    /// `tekton.dev/v1beta1` → `v1beta1`.
+    pub fn version(&self) -> &str {
+        self.api_version.rsplit('/').next().unwrap_or("")
+    }
+
+    pub fn is_deprecated(&self) -> bool {
+        self.metadata
+            .annotations
+            .get("tekton.dev/deprecated")
+            .or_else(|| self.metadata.labels.get("tekton.dev/deprecated"))
+            .is_some_and(|v| v.as_str() == Some("true") || v.as_bool() == Some(true))
+    }
+}
+
+/// Everything being linted together: cross-document rules (Pipeline → Task references,
+/// duplicates) look things up here.
+#[derive(Debug, Default)]
+pub struct Corpus {
+    pub files: Vec<SourceFile>,
+    pub docs: Vec<TektonDoc>,
+    /// Documents that are YAML but not Tekton: (file, document index, why).
+    pub skipped: Vec<(usize, usize, String)>,
+}
+
+impl Corpus {
+    pub fn build(files: Vec<SourceFile>) -> Corpus {
+        let classified: Vec<(Vec<TektonDoc>, Vec<(usize, usize, String)>)> =
+            files.par_iter().enumerate().map(|(i, file)| classify(i, file)).collect();
+        let mut corpus = Corpus { files, ..Default::default() };
+        for (docs, skipped) in classified {
+            corpus.docs.extend(docs);
+            corpus.skipped.extend(skipped);
+        }
+        corpus
+    }
+
+    pub fn file(&self, doc: &TektonDoc) -> &SourceFile {
+        &self.files[doc.file]
+    }
+
+    /// Documents of `kind` named `name`.
+    pub fn find<'a>(&'a self, kind: Kind, name: &'a str) -> impl Iterator<Item = &'a TektonDoc> + 'a {
+        self.docs.iter().filter(move |d| d.kind == kind && d.name() == name)
+    }
+}
+
+fn classify(file_index: usize, file: &SourceFile) -> (Vec<TektonDoc>, Vec<(usize, usize, String)>) {
+    let mut docs = Vec::new();
+    let mut skipped = Vec::new();
+    for (index, document) in file.stream.documents.iter().enumerate() {
+        let root = &document.root;
+        if root.is_null() {
+            continue;
+        }
+        let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+        let raw_kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+        let kind = Kind::parse(raw_kind);
+        let (Some(kind), true) = (kind, api_version.starts_with("tekton.dev/")) else {
+            let what = if raw_kind.is_empty() { "no kind".to_string() } else { format!("{api_version} {raw_kind}") };
+            skipped.push((file_index, index, what));
+            continue;
+        };
+        let metadata = root
+            .get("metadata")
+            .map(|m| serde_json::from_value::<Metadata>(m.to_json()).unwrap_or_default())
+            .unwrap_or_default();
+        let spec = root.get("spec").map(Node::to_json).unwrap_or(serde_json::Value::Null);
+        let resource = Resource::decode(kind, spec).ok();
+        docs.push(TektonDoc {
+            file: file_index,
+            index,
+            api_version: api_version.to_string(),
+            kind,
+            raw_kind: raw_kind.to_string(),
+            metadata,
+            resource,
+            root: root.clone(),
+        });
+    }
+    (docs, skipped)
+}
+
+/// What a lint run found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub findings: Vec<Finding>,
+    pub files: usize,
+    pub documents: usize,
+    /// Non-Tekton documents, as `path: what` (shown with --verbose).
+    pub skipped: Vec<String>,
+}
+
+impl Report {
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == severity).count()
+    }
+
+    /// Whether findings reach the `--fail-on` level.
+    pub fn fails(&self, fail_on: FailOn) -> bool {
+        match fail_on.threshold() {
+            None => false,
+            Some(level) => self.findings.iter().any(|f| f.severity >= level),
+        }
+    }
+}
+
+/// Reads the inputs: files, directories (recursively, `*.yaml`/`*.yml`), `-` for stdin.
+pub fn read_inputs(inputs: &[PathBuf], config: &Config) -> anyhow::Result<Vec<SourceFile>> {
+    let mut paths = Vec::new();
+    let mut stdin = None;
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("reading YAML from stdin")?;
+            stdin = Some(text);
+        } else if input.is_dir() {
+            collect_yaml(input, config, &mut paths).with_context(|| format!("reading directory {}", input.display()))?;
+        } else if input.is_file() {
+            paths.push(input.clone());
+        } else {
+            return Err(Error::usage(format!("input {}: no such file or directory", input.display())).into());
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    let mut files: Vec<SourceFile> = paths
+        .into_par_iter()
+        .map(|path| {
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            Ok(SourceFile::parse(path, text))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    if let Some(text) = stdin {
+        files.push(SourceFile::parse(PathBuf::from("-"), text));
+    }
+    Ok(files)
+}
+
+fn collect_yaml(dir: &Path, config: &Config, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || config.is_excluded(&path) {
+            continue;
+        }
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            collect_yaml(&path, config, out)?;
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Lints already-read files.
+pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
+    let corpus = Corpus::build(files);
+    let enabled = |rule: &str| config.severity_of(rule).is_some();
+
+    // (file index, document index or None for file-level, diagnostic)
+    let mut diagnostics: Vec<(usize, Option<usize>, Diagnostic)> = corpus
+        .docs
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(doc_index, doc)| {
+            let check = rules::Check { doc, file: corpus.file(doc), corpus: &corpus, options: &config.options };
+            let mut sink = rules::Sink::new(&enabled);
+            decode_problems(doc, &mut sink);
+            for run in rules::CHECKS {
+                run(&check, &mut sink);
+            }
+            sink.into_diagnostics().into_iter().map(move |d| (doc.file, Some(doc_index), d))
+        })
+        .collect();
+
+    let mut sink = rules::Sink::new(&enabled);
+    for (file_index, file) in corpus.files.iter().enumerate() {
+        syntax_problems(file, &mut sink);
+        diagnostics.extend(sink.out.drain(..).map(|d| (file_index, None, d)));
+    }
+    for run in rules::CORPUS_CHECKS {
+        for (file, doc, diagnostic) in run(&corpus, &config.options, &enabled) {
+            diagnostics.push((file, doc, diagnostic));
+        }
+    }
+
+    if config.verbose {
+        for (file, index, what) in &corpus.skipped {
+            let pos = corpus.files[*file].stream.documents[*index].root.pos;
+            let message = format!("not a Tekton object ({what}); skipped");
+            sink.report("not-tekton", Location::Pos(pos), message);
+            diagnostics.extend(sink.out.drain(..).map(|d| (*file, None, d)));
+        }
+    }
+
+    let suppressions: Vec<suppress::Suppressions> =
+        corpus.files.par_iter().map(|f| suppress::Suppressions::parse(&f.text)).collect();
+    let mut findings: Vec<Finding> = diagnostics
+        .into_iter()
+        .filter_map(|(file_index, doc_index, diagnostic)| {
+            let file = &corpus.files[file_index];
+            let doc = doc_index.map(|i| &corpus.docs[i]);
+            let severity = config.effective_severity(diagnostic.rule, diagnostic.severity)?;
+            let finding = resolve(file, doc, diagnostic, severity);
+            (!suppressions[file_index].suppresses(&finding.rule, finding.line)).then_some(finding)
+        })
+        .collect();
+    findings.sort_by(|a, b| {
+        (&a.path, a.line, a.column, &a.rule, &a.message).cmp(&(&b.path, b.line, b.column, &b.rule, &b.message))
+    });
+    findings.dedup();
+
+    let skipped = corpus
+        .skipped
+        .iter()
+        .map(|(file, index, what)| format!("{} (document {}): {what}", corpus.files[*file].display_path(), index + 1))
+        .collect();
+    Report { findings, files: corpus.files.len(), documents: corpus.docs.len(), skipped }
+}
+
+/// A document whose spec the typed model cannot read: the rules that need the model skip it.
+fn decode_problems(doc: &TektonDoc, sink: &mut rules::Sink) {
+    if doc.resource.is_some() {
+        return;
+    }
+    let spec = doc.root.get("spec").map(Node::to_json).unwrap_or(serde_json::Value::Null);
+    if let Err(problem) = Resource::decode(doc.kind, spec) {
+        let path = problem.split(':').next().unwrap_or("spec");
+        sink.report("unknown-field", Location::Field(FieldPath::parse(path)), format!("{problem}; fix the shape of this field"));
+    }
+}
+
+fn syntax_problems(file: &SourceFile, sink: &mut rules::Sink) {
+    if let Some(error) = &file.stream.error {
+        sink.report("yaml-syntax", Location::Pos(error.pos), format!("YAML syntax error: {}", error.message));
+    }
+    for document in &file.stream.documents {
+        for duplicate in &document.duplicate_keys {
+            sink.report(
+                "yaml-syntax",
+                Location::Pos(duplicate.pos),
+                format!("key {:?} appears twice in the same mapping; Kubernetes keeps only the last one", duplicate.key),
+            );
+        }
+    }
+}
+
+/// Turns a diagnostic's location into a line and column.
+fn resolve(file: &SourceFile, doc: Option<&TektonDoc>, diagnostic: Diagnostic, severity: Severity) -> Finding {
+    let (pos, field) = match (&diagnostic.location, doc) {
+        (Location::Pos(pos), _) => (*pos, String::new()),
+        (Location::File, _) | (_, None) => (Pos { line: 1, column: 1 }, String::new()),
+        (Location::Field(path), Some(doc)) => {
+            let (node, key, found) = path.locate(&doc.root);
+            // A collection is reported at its key (`steps:`), a scalar at its value.
+            let pos = match (key, found, node.as_str()) {
+                (Some(key), true, None) => key.pos,
+                (Some(key), false, _) => key.pos,
+                _ => node.pos,
+            };
+            (pos, path.to_string())
+        }
+        (Location::Key(path), Some(doc)) => {
+            let (node, key, _) = path.locate(&doc.root);
+            (key.map_or(node.pos, |k| k.pos), path.to_string())
+        }
+        (Location::InScalar { path, line, column }, Some(doc)) => {
+            let (node, _, _) = path.locate(&doc.root);
+            (node.position_in_scalar(*line, *column), path.to_string())
+        }
+    };
+    Finding {
+        rule: diagnostic.rule.to_string(),
+        severity,
+        message: diagnostic.message,
+        path: file.display_path(),
+        line: pos.line,
+        column: pos.column,
+        kind: doc.map(|d| d.raw_kind.clone()),
+        name: doc.and_then(|d| d.metadata.name.clone()),
+        field,
+    }
+}
+
+/// Lints `inputs` with `config`: the library entry point of `stepkit task lint`.
+pub fn lint(inputs: &[PathBuf], config: &Config) -> anyhow::Result<Report> {
+    let files = read_inputs(inputs, config)?;
+    if files.is_empty() {
+        return Err(Error::usage("no YAML files found in the inputs (*.yaml, *.yml)").into());
+    }
+    Ok(lint_files(files, config))
+}
+
+/// Everything `stepkit task lint` was asked, before the config file is read.
+#[derive(Debug, Clone)]
+pub struct LintOptions {
+    pub paths: Vec<PathBuf>,
+    pub profile: Option<Profile>,
+    pub config: Option<PathBuf>,
+    /// `ID=SEVERITY` overrides, applied after the config file.
+    pub rules: Vec<String>,
+    pub disable: Vec<String>,
+    pub fail_on: Option<FailOn>,
+    pub format: report::Format,
+    pub versioning: Option<Versioning>,
+    pub exclude: Vec<String>,
+    pub shellcheck: bool,
+    pub test_output: bool,
+    pub test_output_path: Option<PathBuf>,
+    pub results_dir: Option<PathBuf>,
+    pub list_rules: bool,
+    pub verbose: bool,
+}
+
+impl LintOptions {
+    /// The configuration: defaults, then the config file, then the command line.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut config = Config::default();
+        let file = match &self.config {
+            Some(path) if !path.is_file() => {
+                return Err(Error::usage(format!("--config {}: no such file", path.display())).into())
+            }
+            Some(path) => Some(path.clone()),
+            None => std::env::current_dir().ok().and_then(|dir| config::find_config_file(&dir)),
+        };
+        if let Some(file) = file {
+            config.apply_file(&file)?;
+        }
+        if let Some(profile) = self.profile {
+            config.options.profile = profile;
+        }
+        if let Some(versioning) = self.versioning {
+            config.options.versioning = versioning;
+        }
+        if let Some(fail_on) = self.fail_on {
+            config.fail_on = fail_on;
+        }
+        for setting in &self.rules {
+            let (id, severity) = setting
+                .split_once('=')
+                .ok_or_else(|| Error::usage(format!("--rule {setting:?}: expected ID=SEVERITY, e.g. run-as-root=error")))?;
+            config.set_rule(id.trim(), severity.trim())?;
+        }
+        for id in &self.disable {
+            config.set_rule(id.trim(), "off")?;
+        }
+        config.exclude.extend(self.exclude.iter().cloned());
+        config.options.shellcheck.enabled &= self.shellcheck;
+        config.verbose = self.verbose;
+        Ok(config)
+    }
+}
+
+/// `stepkit task lint`: lint, write TEST_OUTPUT, and return what to print on stdout with the
+/// verdict (fail when findings reach `--fail-on`).
+pub fn run(options: &LintOptions) -> anyhow::Result<(String, crate::core::error::Verdict)> {
+    use crate::core::error::Verdict;
+    let config = options.config()?;
+    if options.list_rules {
+        return Ok((report::rule_list(), Verdict::Pass));
+    }
+    let report = lint(&options.paths, &config)?;
+    for skipped in &report.skipped {
+        tracing::debug!("skipped {skipped}");
+    }
+    if options.test_output {
+        write_test_output(&report, options)?;
+    }
+    let verdict = if report.fails(config.fail_on) { Verdict::Fail } else { Verdict::Pass };
+    Ok((report::render(&report, options.format), verdict))
+}
+
+/// TEST_OUTPUT for a lint step: errors → FAILURE, only warnings → WARNING, else SUCCESS;
+/// counts are files without findings, files with errors, files with only warnings.
+fn write_test_output(report: &Report, options: &LintOptions) -> anyhow::Result<()> {
+    use crate::result::emit::{EmitOptions, OutputPaths};
+    use crate::result::test_output::Outcome;
+    use std::collections::BTreeMap;
+
+    let mut worst: BTreeMap<&str, Severity> = BTreeMap::new();
+    for finding in &report.findings {
+        let entry = worst.entry(finding.path.as_str()).or_insert(finding.severity);
+        *entry = (*entry).max(finding.severity);
+    }
+    let failures = worst.values().filter(|s| **s == Severity::Error).count() as u64;
+    let warnings = worst.values().filter(|s| **s == Severity::Warning).count() as u64;
+    let successes = (report.files as u64).saturating_sub(failures + warnings);
+    let outcome = if failures > 0 {
+        Outcome::Failure
+    } else if warnings > 0 {
+        Outcome::Warning
+    } else {
+        Outcome::Success
+    };
+    let note = format!(
+        "stepkit task lint: {} errors, {} warnings, {} infos in {} files",
+        report.count(Severity::Error),
+        report.count(Severity::Warning),
+        report.count(Severity::Info),
+        report.files
+    );
+    let results_dir = crate::core::tekton::results_dir(options.results_dir.as_deref());
+    let emit = EmitOptions {
+        result: Some(outcome),
+        successes: Some(successes),
+        failures: Some(failures),
+        warnings: Some(warnings),
+        note: Some(note),
+        outputs: OutputPaths::resolve(results_dir.as_deref(), options.test_output_path.clone(), None, None, false),
+        ..EmitOptions::default()
+    };
+    crate::result::emit(&emit)?;
+    Ok(())
+}

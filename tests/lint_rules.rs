@@ -1,0 +1,163 @@
+//! `task lint` against its fixtures, through the library:
+//! - `tests/fixtures/lint/rules/<rule-id>/bad*` (a file or a directory) must report `<rule-id>`,
+//!   and `good*` must not. A `# lint: --profile X [--versioning git]` line in a fixture selects the
+//!   profile; `# expect-line: N` lines say on which lines the rule must fire.
+//! - `tests/fixtures/lint/valid/*.yaml`: modern, valid Tekton gives no error in the core profile.
+//! - `tests/fixtures/lint/golden/*.yaml`: the JSON report equals the `.json` beside it
+//!   (`STEPKIT_BLESS=1` rewrites them).
+//! - tasks/ and examples/ pass the catalog profile with no error.
+
+use std::path::{Path, PathBuf};
+
+use stepkit::lint::finding::Severity;
+use stepkit::lint::{self, report, Config, Profile, Versioning};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lint")
+}
+
+/// The first `# lint:` header in the fixture (or in any YAML file of a fixture directory).
+fn config_for(fixture: &Path) -> Config {
+    let mut config = Config::default();
+    let texts: Vec<String> = if fixture.is_dir() {
+        walk(fixture).iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
+    } else {
+        vec![std::fs::read_to_string(fixture).unwrap()]
+    };
+    for line in texts.iter().flat_map(|t| t.lines()) {
+        let Some(args) = line.trim().strip_prefix("# lint:") else { continue };
+        let args: Vec<&str> = args.split_whitespace().collect();
+        for pair in args.windows(2) {
+            match pair[0] {
+                "--profile" => config.options.profile = pair[1].parse::<Profile>().unwrap(),
+                "--versioning" => {
+                    config.options.versioning = if pair[1] == "git" { Versioning::Git } else { Versioning::Directory }
+                }
+                "--rule" => {
+                    let (id, severity) = pair[1].split_once('=').unwrap();
+                    config.set_rule(id, severity).unwrap();
+                }
+                _ => {}
+            }
+        }
+        break;
+    }
+    config
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn expected_lines(fixture: &Path) -> Vec<usize> {
+    if fixture.is_dir() {
+        return Vec::new();
+    }
+    std::fs::read_to_string(fixture)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("# expect-line:"))
+        .map(|n| n.trim().parse().expect("expect-line takes a line number"))
+        .collect()
+}
+
+#[test]
+fn every_rule_fixture_fires_on_bad_and_not_on_good() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for rule_dir in std::fs::read_dir(fixtures().join("rules")).unwrap() {
+        let rule_dir = rule_dir.unwrap().path();
+        let rule = rule_dir.file_name().unwrap().to_string_lossy().to_string();
+        assert!(lint::rules::find(&rule).is_some(), "fixture directory {rule} names no rule");
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&rule_dir).unwrap().map(|e| e.unwrap().path()).collect();
+        entries.sort();
+        let (mut bad, mut good) = (0, 0);
+        for fixture in entries {
+            let name = fixture.file_name().unwrap().to_string_lossy().to_string();
+            let should_fire = if name.starts_with("bad") {
+                bad += 1;
+                true
+            } else if name.starts_with("good") {
+                good += 1;
+                false
+            } else {
+                continue;
+            };
+            checked += 1;
+            let config = config_for(&fixture);
+            let report = lint::lint(std::slice::from_ref(&fixture), &config).unwrap();
+            let hits: Vec<_> = report.findings.iter().filter(|f| f.rule == rule).collect();
+            if should_fire && hits.is_empty() {
+                problems.push(format!("{rule}/{name}: expected {rule}, got {:?}", report.findings));
+            }
+            if !should_fire && !hits.is_empty() {
+                problems.push(format!("{rule}/{name}: {rule} must not fire, got {hits:?}"));
+            }
+            for line in expected_lines(&fixture) {
+                if !hits.iter().any(|f| f.line == line) {
+                    problems.push(format!("{rule}/{name}: expected {rule} on line {line}, got {hits:?}"));
+                }
+            }
+        }
+        if bad == 0 || good == 0 {
+            problems.push(format!("{rule}: needs at least one bad* and one good* fixture"));
+        }
+    }
+    assert!(checked > 0);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn valid_modern_tekton_has_no_errors_in_the_core_profile() {
+    let files = walk(&fixtures().join("valid"));
+    assert!(!files.is_empty());
+    for file in files {
+        let report = lint::lint(std::slice::from_ref(&file), &Config::default()).unwrap();
+        let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
+        assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
+        assert!(report.documents > 0, "{}: no Tekton documents", file.display());
+    }
+}
+
+#[test]
+fn golden_json_reports() {
+    let bless = std::env::var_os("STEPKIT_BLESS").is_some();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut compared = 0;
+    for file in walk(&fixtures().join("golden")) {
+        let relative = file.strip_prefix(root).unwrap().to_path_buf();
+        let config = config_for(&file);
+        let report = lint::lint(std::slice::from_ref(&relative), &config).unwrap();
+        let actual = report::render(&report, report::Format::Json);
+        let expected_path = file.with_extension("json");
+        if bless {
+            std::fs::write(&expected_path, &actual).unwrap();
+        }
+        let expected = std::fs::read_to_string(&expected_path)
+            .unwrap_or_else(|_| panic!("{} missing; run with STEPKIT_BLESS=1", expected_path.display()));
+        assert_eq!(actual, expected, "{}", relative.display());
+        compared += 1;
+    }
+    assert!(compared > 0);
+}
+
+#[test]
+fn shipped_tasks_and_examples_pass_the_catalog_profile() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut config = Config::default();
+    config.options.profile = Profile::Catalog;
+    let report = lint::lint(&[root.join("tasks"), root.join("examples")], &config).unwrap();
+    let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert!(report.documents >= 10);
+}
