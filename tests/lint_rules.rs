@@ -154,8 +154,10 @@ fn golden_json_reports() {
 #[test]
 fn shipped_tasks_and_examples_pass_the_catalog_profile() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The repository's own config: catalog profile, catalog metadata rules off for examples/.
     let mut config = Config::default();
-    config.options.profile = Profile::Catalog;
+    config.apply_file(&root.join(".stepkit-lint.yaml")).unwrap();
+    assert_eq!(config.options.profile, Profile::Catalog);
     let report = lint::lint(&[root.join("tasks"), root.join("examples")], &config).unwrap();
     let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
     assert!(errors.is_empty(), "{errors:#?}");

@@ -152,12 +152,21 @@ impl Default for RuleOptions {
     }
 }
 
+/// Rule severities for the files matching some globs (examples are not catalog entries).
+#[derive(Debug, Clone, Default)]
+pub struct PathOverride {
+    pub files: Vec<String>,
+    pub rules: BTreeMap<String, Option<Severity>>,
+}
+
 /// The validated configuration of one run.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     pub options: RuleOptions,
     /// Rule id → severity the user chose (None = off).
     pub overrides: BTreeMap<String, Option<Severity>>,
+    /// Per-path severities from the config file; later entries win.
+    pub path_overrides: Vec<PathOverride>,
     pub exclude: Vec<String>,
     pub fail_on: FailOn,
     pub verbose: bool,
@@ -169,6 +178,28 @@ impl Config {
         match self.overrides.get(rule) {
             Some(chosen) => *chosen,
             None => rules::find(rule).and_then(|r| r.default_in(self.options.profile)),
+        }
+    }
+
+    /// Whether `rule` can report anywhere (in some file, by a per-path setting).
+    pub fn is_enabled(&self, rule: &str) -> bool {
+        self.severity_of(rule).is_some()
+            || self.path_overrides.iter().any(|o| o.rules.get(rule).is_some_and(Option::is_some))
+    }
+
+    /// [`Config::effective_severity`] for a finding in the file at `path`: a per-path setting
+    /// for the rule wins over everything else.
+    pub fn severity_at(&self, path: &str, rule: &str, instance: Option<Severity>) -> Option<Severity> {
+        let path = path.replace('\\', "/");
+        let per_path = self
+            .path_overrides
+            .iter()
+            .rev()
+            .filter(|o| o.files.iter().any(|glob| glob_match(glob, &path)))
+            .find_map(|o| o.rules.get(rule));
+        match per_path {
+            Some(chosen) => *chosen,
+            None => self.effective_severity(rule, instance),
         }
     }
 
@@ -217,6 +248,22 @@ impl Config {
             self.fail_on = fail_on;
         }
         self.exclude.extend(file.exclude);
+        for entry in file.overrides {
+            let mut rules = BTreeMap::new();
+            for (id, severity) in entry.rules {
+                if rules::find(&id).is_none() {
+                    return Err(Error::usage(format!("lint config {}: overrides: unknown rule {id:?}", path.display())).into());
+                }
+                let severity = match severity.as_str() {
+                    "off" => None,
+                    other => Some(other.parse::<Severity>().map_err(|e| {
+                        Error::usage(format!("lint config {}: overrides: rule {id}: {e} or off", path.display()))
+                    })?),
+                };
+                rules.insert(id, severity);
+            }
+            self.path_overrides.push(PathOverride { files: entry.files, rules });
+        }
         for (id, setting) in file.rules {
             let (severity, options) = match setting {
                 RuleSetting::Severity(s) => (Some(s), RuleSettingOptions::default()),
@@ -277,7 +324,16 @@ struct ConfigFile {
     exclude: Vec<String>,
     #[serde(default)]
     rules: BTreeMap<String, RuleSetting>,
+    #[serde(default)]
+    overrides: Vec<OverrideSetting>,
     shellcheck: Option<ShellcheckSetting>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideSetting {
+    files: Vec<String>,
+    rules: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -311,15 +367,21 @@ struct ShellcheckSetting {
 }
 
 /// `*` matches within a path segment, `**` across segments, `?` one character. A pattern
-/// without `/` matches any segment (`vendor` excludes every `vendor` directory).
+/// without `/` matches any segment (`vendor` excludes every `vendor` directory); one with `/`
+/// matches from any directory down (`examples/**` matches `/repo/examples/a.yaml`), unless it
+/// starts with `/`.
 pub fn glob_match(pattern: &str, path: &str) -> bool {
     let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
     if !pattern.contains('/') {
         return path.split('/').any(|segment| glob_segment(pattern.as_bytes(), segment.as_bytes()));
     }
-    let pattern: Vec<&str> = pattern.split('/').collect();
-    let path: Vec<&str> = path.split('/').collect();
-    glob_segments(&pattern, &path)
+    let anchored = pattern.starts_with('/');
+    let pattern: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
+    let path: Vec<&str> = path.trim_start_matches("./").trim_start_matches('/').split('/').collect();
+    if anchored {
+        return glob_segments(&pattern, &path);
+    }
+    (0..path.len()).any(|start| glob_segments(&pattern, &path[start..]))
 }
 
 fn glob_segments(pattern: &[&str], path: &[&str]) -> bool {
@@ -353,6 +415,20 @@ mod tests {
         assert!(glob_match("**/tests/*.yaml", "task/a/0.1/tests/run.yaml"));
         assert!(glob_match("*.yml", "x/a.yml"));
         assert!(!glob_match("task/*/tests", "task/a/0.1/tests/run.yaml"));
+        assert!(glob_match("examples/**", "/repo/examples/kratix/promise.yaml"));
+        assert!(!glob_match("/examples/**", "/repo/examples/kratix/promise.yaml"));
+    }
+
+    #[test]
+    fn per_path_settings_win_for_matching_files_only() {
+        let mut config = Config::default();
+        config.options.profile = Profile::Catalog;
+        config.path_overrides.push(PathOverride {
+            files: vec!["examples/**".into()],
+            rules: BTreeMap::from([("categories".to_string(), None)]),
+        });
+        assert_eq!(config.severity_at("examples/a/pipeline.yaml", "categories", None), None);
+        assert_eq!(config.severity_at("tasks/a/0.1/a.yaml", "categories", None), Some(Severity::Error));
     }
 
     #[test]

@@ -238,7 +238,7 @@ fn collect_yaml(dir: &Path, config: &Config, out: &mut Vec<PathBuf>) -> std::io:
 /// Lints already-read files.
 pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
     let corpus = Corpus::build(files);
-    let enabled = |rule: &str| config.severity_of(rule).is_some();
+    let enabled = |rule: &str| config.is_enabled(rule);
 
     // (file index, document index or None for file-level, diagnostic)
     let mut diagnostics: Vec<(usize, Option<usize>, Diagnostic)> = corpus
@@ -283,7 +283,7 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
         .filter_map(|(file_index, doc_index, diagnostic)| {
             let file = &corpus.files[file_index];
             let doc = doc_index.map(|i| &corpus.docs[i]);
-            let severity = config.effective_severity(diagnostic.rule, diagnostic.severity)?;
+            let severity = config.severity_at(&file.display_path(), diagnostic.rule, diagnostic.severity)?;
             let finding = resolve(file, doc, diagnostic, severity);
             (!suppressions[file_index].suppresses(&finding.rule, finding.line)).then_some(finding)
         })
