@@ -13,11 +13,13 @@ use crate::lint::{FailOn, LintOptions, Profile, Versioning};
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
     /// Validate Tekton Task, Pipeline, StepAction, TaskRun and PipelineRun YAML
-    #[command(after_help = "Exit status: 0 no finding at the --fail-on level, 1 findings at that level, \
+    #[command(
+        after_help = "Exit status: 0 no finding at the --fail-on level, 1 findings at that level, \
 2 bad flags, config or no input.\n\nSuppress a finding in the YAML itself:\n  \
 # stepkit-lint-disable-next-line RULE[,RULE] -- reason\n  \
 VALUE  # stepkit-lint-disable-line RULE\n  \
-# stepkit-lint-disable-file RULE")]
+# stepkit-lint-disable-file RULE"
+    )]
     Lint(LintArgs),
 }
 
@@ -36,11 +38,21 @@ pub struct LintArgs {
     pub config: Option<PathBuf>,
 
     /// Set a rule's severity: error, warning, info or off (repeatable)
-    #[arg(long = "rule", env = "STEPKIT_RULE", value_name = "ID=SEVERITY", value_delimiter = ',')]
+    #[arg(
+        long = "rule",
+        env = "STEPKIT_RULE",
+        value_name = "ID=SEVERITY",
+        value_delimiter = ','
+    )]
     pub rules: Vec<String>,
 
     /// Turn a rule off (repeatable)
-    #[arg(long = "disable", env = "STEPKIT_DISABLE", value_name = "ID", value_delimiter = ',')]
+    #[arg(
+        long = "disable",
+        env = "STEPKIT_DISABLE",
+        value_name = "ID",
+        value_delimiter = ','
+    )]
     pub disable: Vec<String>,
 
     /// Exit 1 when a finding at this level or above is reported: error, warning, info, never
@@ -56,7 +68,12 @@ pub struct LintArgs {
     pub versioning: Option<Versioning>,
 
     /// Skip files and directories matching this glob (repeatable)
-    #[arg(long, env = "STEPKIT_EXCLUDE", value_name = "GLOB", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "STEPKIT_EXCLUDE",
+        value_name = "GLOB",
+        value_delimiter = ','
+    )]
     pub exclude: Vec<String>,
 
     /// Do not run shellcheck on scripts

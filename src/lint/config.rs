@@ -32,8 +32,9 @@ pub enum Profile {
 impl std::str::FromStr for Profile {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        <Profile as clap::ValueEnum>::from_str(s, false)
-            .map_err(|_| format!("unknown profile {s:?}: expected core, catalog, konflux or partner"))
+        <Profile as clap::ValueEnum>::from_str(s, false).map_err(|_| {
+            format!("unknown profile {s:?}: expected core, catalog, konflux or partner")
+        })
     }
 }
 
@@ -82,7 +83,12 @@ pub struct ShellcheckOptions {
 
 impl Default for ShellcheckOptions {
     fn default() -> Self {
-        ShellcheckOptions { enabled: true, path: PathBuf::from("shellcheck"), min_level: "warning".into(), exclude: Vec::new() }
+        ShellcheckOptions {
+            enabled: true,
+            path: PathBuf::from("shellcheck"),
+            min_level: "warning".into(),
+            exclude: Vec::new(),
+        }
     }
 }
 
@@ -143,7 +149,10 @@ impl Default for RuleOptions {
             allowed_registries: KONFLUX_REGISTRIES.iter().map(|s| s.to_string()).collect(),
             required_results: BTreeMap::from([
                 ("clair-scan".to_string(), vec!["SCAN_OUTPUT".to_string()]),
-                ("rpms-signature-scan".to_string(), vec!["RPMS_DATA".to_string()]),
+                (
+                    "rpms-signature-scan".to_string(),
+                    vec!["RPMS_DATA".to_string()],
+                ),
             ]),
             categories: HUB_CATEGORIES.iter().map(|s| s.to_string()).collect(),
             script_max_lines: 100,
@@ -184,12 +193,20 @@ impl Config {
     /// Whether `rule` can report anywhere (in some file, by a per-path setting).
     pub fn is_enabled(&self, rule: &str) -> bool {
         self.severity_of(rule).is_some()
-            || self.path_overrides.iter().any(|o| o.rules.get(rule).is_some_and(Option::is_some))
+            || self
+                .path_overrides
+                .iter()
+                .any(|o| o.rules.get(rule).is_some_and(Option::is_some))
     }
 
     /// [`Config::effective_severity`] for a finding in the file at `path`: a per-path setting
     /// for the rule wins over everything else.
-    pub fn severity_at(&self, path: &str, rule: &str, instance: Option<Severity>) -> Option<Severity> {
+    pub fn severity_at(
+        &self,
+        path: &str,
+        rule: &str,
+        instance: Option<Severity>,
+    ) -> Option<Severity> {
         let path = path.replace('\\', "/");
         let per_path = self
             .path_overrides
@@ -223,11 +240,18 @@ impl Config {
     /// Sets a rule's severity (`off` turns it off), refusing unknown rule ids.
     pub fn set_rule(&mut self, id: &str, severity: &str) -> anyhow::Result<()> {
         if rules::find(id).is_none() {
-            return Err(Error::usage(format!("unknown rule {id:?}; `stepkit task lint --list-rules` lists them")).into());
+            return Err(Error::usage(format!(
+                "unknown rule {id:?}; `stepkit task lint --list-rules` lists them"
+            ))
+            .into());
         }
         let severity = match severity {
             "off" => None,
-            other => Some(other.parse::<Severity>().map_err(|e| Error::usage(format!("rule {id}: {e} or off")))?),
+            other => Some(
+                other
+                    .parse::<Severity>()
+                    .map_err(|e| Error::usage(format!("rule {id}: {e} or off")))?,
+            ),
         };
         self.overrides.insert(id.to_string(), severity);
         Ok(())
@@ -235,7 +259,8 @@ impl Config {
 
     /// Applies a config file on top of this configuration.
     pub fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading lint config {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading lint config {}", path.display()))?;
         let file: ConfigFile = serde_yaml::from_str(&text)
             .map_err(|e| Error::usage(format!("lint config {}: {e}", path.display())))?;
         if let Some(profile) = file.profile {
@@ -252,17 +277,27 @@ impl Config {
             let mut rules = BTreeMap::new();
             for (id, severity) in entry.rules {
                 if rules::find(&id).is_none() {
-                    return Err(Error::usage(format!("lint config {}: overrides: unknown rule {id:?}", path.display())).into());
+                    return Err(Error::usage(format!(
+                        "lint config {}: overrides: unknown rule {id:?}",
+                        path.display()
+                    ))
+                    .into());
                 }
                 let severity = match severity.as_str() {
                     "off" => None,
                     other => Some(other.parse::<Severity>().map_err(|e| {
-                        Error::usage(format!("lint config {}: overrides: rule {id}: {e} or off", path.display()))
+                        Error::usage(format!(
+                            "lint config {}: overrides: rule {id}: {e} or off",
+                            path.display()
+                        ))
                     })?),
                 };
                 rules.insert(id, severity);
             }
-            self.path_overrides.push(PathOverride { files: entry.files, rules });
+            self.path_overrides.push(PathOverride {
+                files: entry.files,
+                rules,
+            });
         }
         for (id, setting) in file.rules {
             let (severity, options) = match setting {
@@ -270,9 +305,14 @@ impl Config {
                 RuleSetting::Detailed { severity, options } => (severity, options),
             };
             if let Some(severity) = severity {
-                self.set_rule(&id, &severity).with_context(|| format!("lint config {}", path.display()))?;
+                self.set_rule(&id, &severity)
+                    .with_context(|| format!("lint config {}", path.display()))?;
             } else if rules::find(&id).is_none() {
-                return Err(Error::usage(format!("lint config {}: unknown rule {id:?}", path.display())).into());
+                return Err(Error::usage(format!(
+                    "lint config {}: unknown rule {id:?}",
+                    path.display()
+                ))
+                .into());
             }
             if let Some(registries) = options.allowed_registries {
                 self.options.allowed_registries = registries;
@@ -311,7 +351,9 @@ impl Config {
 
 /// The nearest `.stepkit-lint.yaml` in `dir` or above it.
 pub fn find_config_file(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors().map(|d| d.join(CONFIG_FILE_NAME)).find(|p| p.is_file())
+    dir.ancestors()
+        .map(|d| d.join(CONFIG_FILE_NAME))
+        .find(|p| p.is_file())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -373,11 +415,17 @@ struct ShellcheckSetting {
 pub fn glob_match(pattern: &str, path: &str) -> bool {
     let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
     if !pattern.contains('/') {
-        return path.split('/').any(|segment| glob_segment(pattern.as_bytes(), segment.as_bytes()));
+        return path
+            .split('/')
+            .any(|segment| glob_segment(pattern.as_bytes(), segment.as_bytes()));
     }
     let anchored = pattern.starts_with('/');
     let pattern: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
-    let path: Vec<&str> = path.trim_start_matches("./").trim_start_matches('/').split('/').collect();
+    let path: Vec<&str> = path
+        .trim_start_matches("./")
+        .trim_start_matches('/')
+        .split('/')
+        .collect();
     if anchored {
         return glob_segments(&pattern, &path);
     }
@@ -389,7 +437,9 @@ fn glob_segments(pattern: &[&str], path: &[&str]) -> bool {
         None => true, // a directory pattern matches everything below it
         Some((&"**", rest)) => (0..=path.len()).any(|skip| glob_segments(rest, &path[skip..])),
         Some((first, rest)) => match path.split_first() {
-            Some((segment, path_rest)) => glob_segment(first.as_bytes(), segment.as_bytes()) && glob_segments(rest, path_rest),
+            Some((segment, path_rest)) => {
+                glob_segment(first.as_bytes(), segment.as_bytes()) && glob_segments(rest, path_rest)
+            }
             None => false,
         },
     }
@@ -415,8 +465,14 @@ mod tests {
         assert!(glob_match("**/tests/*.yaml", "task/a/0.1/tests/run.yaml"));
         assert!(glob_match("*.yml", "x/a.yml"));
         assert!(!glob_match("task/*/tests", "task/a/0.1/tests/run.yaml"));
-        assert!(glob_match("examples/**", "/repo/examples/kratix/promise.yaml"));
-        assert!(!glob_match("/examples/**", "/repo/examples/kratix/promise.yaml"));
+        assert!(glob_match(
+            "examples/**",
+            "/repo/examples/kratix/promise.yaml"
+        ));
+        assert!(!glob_match(
+            "/examples/**",
+            "/repo/examples/kratix/promise.yaml"
+        ));
     }
 
     #[test]
@@ -427,17 +483,32 @@ mod tests {
             files: vec!["examples/**".into()],
             rules: BTreeMap::from([("categories".to_string(), None)]),
         });
-        assert_eq!(config.severity_at("examples/a/pipeline.yaml", "categories", None), None);
-        assert_eq!(config.severity_at("tasks/a/0.1/a.yaml", "categories", None), Some(Severity::Error));
+        assert_eq!(
+            config.severity_at("examples/a/pipeline.yaml", "categories", None),
+            None
+        );
+        assert_eq!(
+            config.severity_at("tasks/a/0.1/a.yaml", "categories", None),
+            Some(Severity::Error)
+        );
     }
 
     #[test]
     fn user_severity_beats_instance_and_default() {
         let mut config = Config::default();
-        assert_eq!(config.effective_severity("capabilities-add", Some(Severity::Error)), Some(Severity::Error));
-        assert_eq!(config.effective_severity("capabilities-add", None), Some(Severity::Warning));
+        assert_eq!(
+            config.effective_severity("capabilities-add", Some(Severity::Error)),
+            Some(Severity::Error)
+        );
+        assert_eq!(
+            config.effective_severity("capabilities-add", None),
+            Some(Severity::Warning)
+        );
         config.set_rule("capabilities-add", "info").unwrap();
-        assert_eq!(config.effective_severity("capabilities-add", Some(Severity::Error)), Some(Severity::Info));
+        assert_eq!(
+            config.effective_severity("capabilities-add", Some(Severity::Error)),
+            Some(Severity::Info)
+        );
         config.set_rule("capabilities-add", "off").unwrap();
         assert_eq!(config.effective_severity("capabilities-add", None), None);
         assert!(config.set_rule("no-such-rule", "error").is_err());

@@ -45,7 +45,11 @@ impl Reference {
     /// Where a finding about this reference in the string at `path` points.
     pub fn location(&self, path: &FieldPath, text: &str) -> Location {
         let (line, column) = self.line_col(text);
-        Location::InScalar { path: path.clone(), line, column }
+        Location::InScalar {
+            path: path.clone(),
+            line,
+            column,
+        }
     }
 }
 
@@ -70,7 +74,14 @@ pub fn references(text: &str) -> Vec<Reference> {
         let parsed = close.and_then(|close| Some((close, parse(&text[body_start..close])?)));
         if let Some((close, (segments, star, index))) = parsed {
             let expression = &text[body_start..close];
-            found.push(Reference { expression: expression.to_string(), start, end: close + 1, segments, star, index });
+            found.push(Reference {
+                expression: expression.to_string(),
+                start,
+                end: close + 1,
+                segments,
+                star,
+                index,
+            });
             i = close + 1;
         } else {
             i = body_start;
@@ -127,7 +138,8 @@ fn parse(expression: &str) -> Option<(Vec<String>, bool, Option<usize>)> {
                     index = Some(i);
                 } else {
                     let quoted = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\''));
-                    let quoted = quoted.or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')));
+                    let quoted = quoted
+                        .or_else(|| inner.strip_prefix('"').and_then(|s| s.strip_suffix('"')));
                     segments.push(quoted?.to_string());
                 }
                 rest = &rest[close + 1..];
@@ -143,8 +155,20 @@ fn parse(expression: &str) -> Option<(Vec<String>, bool, Option<usize>)> {
         segments.push(current);
     }
     let root = segments.first()?;
-    const ROOTS: &[&str] =
-        &["params", "inputs", "outputs", "results", "workspaces", "context", "steps", "step", "tasks", "finally", "credentials", "artifacts"];
+    const ROOTS: &[&str] = &[
+        "params",
+        "inputs",
+        "outputs",
+        "results",
+        "workspaces",
+        "context",
+        "steps",
+        "step",
+        "tasks",
+        "finally",
+        "credentials",
+        "artifacts",
+    ];
     if !ROOTS.contains(&root.as_str()) || segments.len() < 2 {
         return None;
     }
@@ -152,7 +176,11 @@ fn parse(expression: &str) -> Option<(Vec<String>, bool, Option<usize>)> {
 }
 
 /// Calls `visit` for every string scalar under `node` with its path (map keys are not visited).
-pub fn walk_strings<'a>(node: &'a Node, path: &FieldPath, visit: &mut dyn FnMut(&FieldPath, &'a Node, &'a str)) {
+pub fn walk_strings<'a>(
+    node: &'a Node,
+    path: &FieldPath,
+    visit: &mut dyn FnMut(&FieldPath, &'a Node, &'a str),
+) {
     match &node.value {
         super::yaml::Value::Scalar { text, .. } => visit(path, node, text),
         super::yaml::Value::Seq(items) => {
@@ -199,7 +227,10 @@ mod tests {
         let r = one(text);
         assert_eq!(r.segments, ["workspaces", "src", "path"]);
         assert_eq!(r.line_col(text), (1, 7));
-        assert_eq!(one("$(tasks.build.results.IMAGE_URL)").segments, ["tasks", "build", "results", "IMAGE_URL"]);
+        assert_eq!(
+            one("$(tasks.build.results.IMAGE_URL)").segments,
+            ["tasks", "build", "results", "IMAGE_URL"]
+        );
         assert_eq!(one("$(context.taskRun.name)").root(), "context");
         assert!(one("$(params.x)").is_whole("$(params.x)"));
     }
@@ -207,7 +238,9 @@ mod tests {
     #[test]
     fn shell_command_substitution_is_not_a_reference() {
         assert!(references("echo $(date +%s) $(cat /x)").is_empty());
-        assert!(references("$(echo $(params.x))").iter().all(|r| r.segments == ["params", "x"]));
+        assert!(references("$(echo $(params.x))")
+            .iter()
+            .all(|r| r.segments == ["params", "x"]));
         assert_eq!(references("$(basename $(params.path))").len(), 1);
         assert!(references("$(whoami)").is_empty());
     }

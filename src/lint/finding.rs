@@ -32,7 +32,9 @@ impl std::str::FromStr for Severity {
             "info" => Ok(Severity::Info),
             "warning" | "warn" => Ok(Severity::Warning),
             "error" => Ok(Severity::Error),
-            other => Err(format!("unknown severity {other:?}: expected error, warning or info")),
+            other => Err(format!(
+                "unknown severity {other:?}: expected error, warning or info"
+            )),
         }
     }
 }
@@ -114,7 +116,10 @@ impl FieldPath {
         for segment in &self.0 {
             let next = match segment {
                 Segment::Field(name) => node.entry(name).map(|(k, v)| (Some(k), v)),
-                Segment::Index(i) => node.as_seq().and_then(|items| items.get(*i)).map(|v| (None, v)),
+                Segment::Index(i) => node
+                    .as_seq()
+                    .and_then(|items| items.get(*i))
+                    .map(|v| (None, v)),
             };
             match next {
                 Some((k, v)) => {
@@ -133,7 +138,9 @@ impl fmt::Display for FieldPath {
         let mut first = true;
         for segment in &self.0 {
             match segment {
-                Segment::Field(name) if name.contains('.') || name.contains('/') => write!(f, "[{name:?}]")?,
+                Segment::Field(name) if name.contains('.') || name.contains('/') => {
+                    write!(f, "[{name:?}]")?
+                }
                 Segment::Field(name) => {
                     if !first {
                         f.write_str(".")?;
@@ -156,7 +163,11 @@ pub enum Location {
     /// The key of a mapping entry (for "this field should not be here").
     Key(FieldPath),
     /// A character inside a string node: 0-based line and column in the string's value.
-    InScalar { path: FieldPath, line: usize, column: usize },
+    InScalar {
+        path: FieldPath,
+        line: usize,
+        column: usize,
+    },
     /// An exact source position (syntax errors, shellcheck output).
     Pos(Pos),
     /// The file as a whole (layout, missing README): line 1.
@@ -198,16 +209,27 @@ mod tests {
 
     #[test]
     fn paths_print_like_tekton_field_errors() {
-        let path = FieldPath::root().field("spec").item("steps", 1).field("image");
+        let path = FieldPath::root()
+            .field("spec")
+            .item("steps", 1)
+            .field("image");
         assert_eq!(path.to_string(), "spec.steps[1].image");
         assert_eq!(FieldPath::parse("spec.steps[1].image"), path);
-        let label = FieldPath::root().field("metadata").field("labels").field("app.kubernetes.io/version");
-        assert_eq!(label.to_string(), "metadata.labels[\"app.kubernetes.io/version\"]");
+        let label = FieldPath::root()
+            .field("metadata")
+            .field("labels")
+            .field("app.kubernetes.io/version");
+        assert_eq!(
+            label.to_string(),
+            "metadata.labels[\"app.kubernetes.io/version\"]"
+        );
     }
 
     #[test]
     fn a_missing_field_locates_its_parent() {
-        let doc = super::super::yaml::parse_stream("spec:\n  steps:\n    - name: a\n").documents.remove(0);
+        let doc = super::super::yaml::parse_stream("spec:\n  steps:\n    - name: a\n")
+            .documents
+            .remove(0);
         let (node, _, found) = FieldPath::parse("spec.steps[0].image").locate(&doc.root);
         assert!(!found);
         assert_eq!(node.pos.line, 3);

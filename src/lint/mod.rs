@@ -96,15 +96,30 @@ impl TektonDoc {
 pub struct Corpus {
     pub files: Vec<SourceFile>,
     pub docs: Vec<TektonDoc>,
-    /// Documents that are YAML but not Tekton: (file, document index, why).
-    pub skipped: Vec<(usize, usize, String)>,
+    /// Documents that are YAML but not Tekton.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A YAML document that is not a Tekton object.
+#[derive(Debug)]
+pub struct Skipped {
+    pub file: usize,
+    pub index: usize,
+    /// `apiVersion kind`, or why it has none.
+    pub what: String,
 }
 
 impl Corpus {
     pub fn build(files: Vec<SourceFile>) -> Corpus {
-        let classified: Vec<(Vec<TektonDoc>, Vec<(usize, usize, String)>)> =
-            files.par_iter().enumerate().map(|(i, file)| classify(i, file)).collect();
-        let mut corpus = Corpus { files, ..Default::default() };
+        let classified: Vec<(Vec<TektonDoc>, Vec<Skipped>)> = files
+            .par_iter()
+            .enumerate()
+            .map(|(i, file)| classify(i, file))
+            .collect();
+        let mut corpus = Corpus {
+            files,
+            ..Default::default()
+        };
         for (docs, skipped) in classified {
             corpus.docs.extend(docs);
             corpus.skipped.extend(skipped);
@@ -117,12 +132,18 @@ impl Corpus {
     }
 
     /// Documents of `kind` named `name`.
-    pub fn find<'a>(&'a self, kind: Kind, name: &'a str) -> impl Iterator<Item = &'a TektonDoc> + 'a {
-        self.docs.iter().filter(move |d| d.kind == kind && d.name() == name)
+    pub fn find<'a>(
+        &'a self,
+        kind: Kind,
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a TektonDoc> + 'a {
+        self.docs
+            .iter()
+            .filter(move |d| d.kind == kind && d.name() == name)
     }
 }
 
-fn classify(file_index: usize, file: &SourceFile) -> (Vec<TektonDoc>, Vec<(usize, usize, String)>) {
+fn classify(file_index: usize, file: &SourceFile) -> (Vec<TektonDoc>, Vec<Skipped>) {
     let mut docs = Vec::new();
     let mut skipped = Vec::new();
     for (index, document) in file.stream.documents.iter().enumerate() {
@@ -134,15 +155,26 @@ fn classify(file_index: usize, file: &SourceFile) -> (Vec<TektonDoc>, Vec<(usize
         let raw_kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
         let kind = Kind::parse(raw_kind);
         let (Some(kind), true) = (kind, api_version.starts_with("tekton.dev/")) else {
-            let what = if raw_kind.is_empty() { "no kind".to_string() } else { format!("{api_version} {raw_kind}") };
-            skipped.push((file_index, index, what));
+            let what = if raw_kind.is_empty() {
+                "no kind".to_string()
+            } else {
+                format!("{api_version} {raw_kind}")
+            };
+            skipped.push(Skipped {
+                file: file_index,
+                index,
+                what,
+            });
             continue;
         };
         let metadata = root
             .get("metadata")
             .map(|m| serde_json::from_value::<Metadata>(m.to_json()).unwrap_or_default())
             .unwrap_or_default();
-        let spec = root.get("spec").map(Node::to_json).unwrap_or(serde_json::Value::Null);
+        let spec = root
+            .get("spec")
+            .map(Node::to_json)
+            .unwrap_or(serde_json::Value::Null);
         let resource = Resource::decode(kind, spec).ok();
         docs.push(TektonDoc {
             file: file_index,
@@ -170,7 +202,10 @@ pub struct Report {
 
 impl Report {
     pub fn count(&self, severity: Severity) -> usize {
-        self.findings.iter().filter(|f| f.severity == severity).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == severity)
+            .count()
     }
 
     /// Whether findings reach the `--fail-on` level.
@@ -189,14 +224,20 @@ pub fn read_inputs(inputs: &[PathBuf], config: &Config) -> anyhow::Result<Vec<So
     for input in inputs {
         if input.as_os_str() == "-" {
             let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("reading YAML from stdin")?;
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("reading YAML from stdin")?;
             stdin = Some(text);
         } else if input.is_dir() {
-            collect_yaml(input, config, &mut paths).with_context(|| format!("reading directory {}", input.display()))?;
+            collect_yaml(input, config, &mut paths)
+                .with_context(|| format!("reading directory {}", input.display()))?;
         } else if input.is_file() {
             paths.push(input.clone());
         } else {
-            return Err(Error::usage(format!("input {}: no such file or directory", input.display())).into());
+            return Err(Error::usage(format!(
+                "input {}: no such file or directory",
+                input.display()
+            ))
+            .into());
         }
     }
     paths.sort();
@@ -204,7 +245,8 @@ pub fn read_inputs(inputs: &[PathBuf], config: &Config) -> anyhow::Result<Vec<So
     let mut files: Vec<SourceFile> = paths
         .into_par_iter()
         .map(|path| {
-            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
             Ok(SourceFile::parse(path, text))
         })
@@ -246,13 +288,20 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
         .par_iter()
         .enumerate()
         .flat_map_iter(|(doc_index, doc)| {
-            let check = rules::Check { doc, file: corpus.file(doc), corpus: &corpus, options: &config.options };
+            let check = rules::Check {
+                doc,
+                file: corpus.file(doc),
+                corpus: &corpus,
+                options: &config.options,
+            };
             let mut sink = rules::Sink::new(&enabled);
             decode_problems(doc, &mut sink);
             for run in rules::CHECKS {
                 run(&check, &mut sink);
             }
-            sink.into_diagnostics().into_iter().map(move |d| (doc.file, Some(doc_index), d))
+            sink.into_diagnostics()
+                .into_iter()
+                .map(move |d| (doc.file, Some(doc_index), d))
         })
         .collect();
 
@@ -268,37 +317,56 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
     }
 
     if config.verbose {
-        for (file, index, what) in &corpus.skipped {
-            let pos = corpus.files[*file].stream.documents[*index].root.pos;
-            let message = format!("not a Tekton object ({what}); skipped");
+        for skipped in &corpus.skipped {
+            let pos = corpus.files[skipped.file].stream.documents[skipped.index]
+                .root
+                .pos;
+            let message = format!("not a Tekton object ({}); skipped", skipped.what);
             sink.report("not-tekton", Location::Pos(pos), message);
-            diagnostics.extend(sink.out.drain(..).map(|d| (*file, None, d)));
+            diagnostics.extend(sink.out.drain(..).map(|d| (skipped.file, None, d)));
         }
     }
 
-    let suppressions: Vec<suppress::Suppressions> =
-        corpus.files.par_iter().map(|f| suppress::Suppressions::parse(&f.text)).collect();
+    let suppressions: Vec<suppress::Suppressions> = corpus
+        .files
+        .par_iter()
+        .map(|f| suppress::Suppressions::parse(&f.text))
+        .collect();
     let mut findings: Vec<Finding> = diagnostics
         .into_iter()
         .filter_map(|(file_index, doc_index, diagnostic)| {
             let file = &corpus.files[file_index];
             let doc = doc_index.map(|i| &corpus.docs[i]);
-            let severity = config.severity_at(&file.display_path(), diagnostic.rule, diagnostic.severity)?;
+            let severity =
+                config.severity_at(&file.display_path(), diagnostic.rule, diagnostic.severity)?;
             let finding = resolve(file, doc, diagnostic, severity);
             (!suppressions[file_index].suppresses(&finding.rule, finding.line)).then_some(finding)
         })
         .collect();
     findings.sort_by(|a, b| {
-        (&a.path, a.line, a.column, &a.rule, &a.message).cmp(&(&b.path, b.line, b.column, &b.rule, &b.message))
+        (&a.path, a.line, a.column, &a.rule, &a.message)
+            .cmp(&(&b.path, b.line, b.column, &b.rule, &b.message))
     });
     findings.dedup();
 
     let skipped = corpus
         .skipped
         .iter()
-        .map(|(file, index, what)| format!("{} (document {}): {what}", corpus.files[*file].display_path(), index + 1))
+        .map(|s| {
+            format!(
+                "{} (document {}): {}",
+                corpus.files[s.file].display_path(),
+                s.index + 1,
+                s.what
+            )
+        })
         .collect();
-    Report { findings, files: corpus.files.len(), documents: corpus.docs.len(), skipped }
+    Report {
+        findings,
+        files: corpus.files.len(),
+        documents: corpus.docs.len(),
+        skipped,
+    }
 }
 
 /// A document whose spec the typed model cannot read: the rules that need the model skip it.
@@ -306,16 +374,28 @@ fn decode_problems(doc: &TektonDoc, sink: &mut rules::Sink) {
     if doc.resource.is_some() {
         return;
     }
-    let spec = doc.root.get("spec").map(Node::to_json).unwrap_or(serde_json::Value::Null);
+    let spec = doc
+        .root
+        .get("spec")
+        .map(Node::to_json)
+        .unwrap_or(serde_json::Value::Null);
     if let Err(problem) = Resource::decode(doc.kind, spec) {
         let path = problem.split(':').next().unwrap_or("spec");
-        sink.report("unknown-field", Location::Field(FieldPath::parse(path)), format!("{problem}; fix the shape of this field"));
+        sink.report(
+            "unknown-field",
+            Location::Field(FieldPath::parse(path)),
+            format!("{problem}; fix the shape of this field"),
+        );
     }
 }
 
 fn syntax_problems(file: &SourceFile, sink: &mut rules::Sink) {
     if let Some(error) = &file.stream.error {
-        sink.report("yaml-syntax", Location::Pos(error.pos), format!("YAML syntax error: {}", error.message));
+        sink.report(
+            "yaml-syntax",
+            Location::Pos(error.pos),
+            format!("YAML syntax error: {}", error.message),
+        );
     }
     for document in &file.stream.documents {
         for duplicate in &document.duplicate_keys {
@@ -329,7 +409,12 @@ fn syntax_problems(file: &SourceFile, sink: &mut rules::Sink) {
 }
 
 /// Turns a diagnostic's location into a line and column.
-fn resolve(file: &SourceFile, doc: Option<&TektonDoc>, diagnostic: Diagnostic, severity: Severity) -> Finding {
+fn resolve(
+    file: &SourceFile,
+    doc: Option<&TektonDoc>,
+    diagnostic: Diagnostic,
+    severity: Severity,
+) -> Finding {
     let (pos, field) = match (&diagnostic.location, doc) {
         (Location::Pos(pos), _) => (*pos, String::new()),
         (Location::File, _) | (_, None) => (Pos { line: 1, column: 1 }, String::new()),
@@ -401,10 +486,14 @@ impl LintOptions {
         let mut config = Config::default();
         let file = match &self.config {
             Some(path) if !path.is_file() => {
-                return Err(Error::usage(format!("--config {}: no such file", path.display())).into())
+                return Err(
+                    Error::usage(format!("--config {}: no such file", path.display())).into(),
+                )
             }
             Some(path) => Some(path.clone()),
-            None => std::env::current_dir().ok().and_then(|dir| config::find_config_file(&dir)),
+            None => std::env::current_dir()
+                .ok()
+                .and_then(|dir| config::find_config_file(&dir)),
         };
         if let Some(file) = file {
             config.apply_file(&file)?;
@@ -419,9 +508,11 @@ impl LintOptions {
             config.fail_on = fail_on;
         }
         for setting in &self.rules {
-            let (id, severity) = setting
-                .split_once('=')
-                .ok_or_else(|| Error::usage(format!("--rule {setting:?}: expected ID=SEVERITY, e.g. run-as-root=error")))?;
+            let (id, severity) = setting.split_once('=').ok_or_else(|| {
+                Error::usage(format!(
+                    "--rule {setting:?}: expected ID=SEVERITY, e.g. run-as-root=error"
+                ))
+            })?;
             config.set_rule(id.trim(), severity.trim())?;
         }
         for id in &self.disable {
@@ -449,8 +540,15 @@ pub fn run(options: &LintOptions) -> anyhow::Result<(String, crate::core::error:
     if options.test_output {
         write_test_output(&report, options)?;
     }
-    let verdict = if report.fails(config.fail_on) { Verdict::Fail } else { Verdict::Pass };
-    Ok((report::render(&report, options.format), verdict))
+    let verdict = if report.fails(config.fail_on) {
+        Verdict::Fail
+    } else {
+        Verdict::Pass
+    };
+    Ok((
+        report::render_with(&report, options.format, report::stdout_wants_color()),
+        verdict,
+    ))
 }
 
 /// TEST_OUTPUT for a lint step: errors → FAILURE, only warnings → WARNING, else SUCCESS;
@@ -462,7 +560,9 @@ fn write_test_output(report: &Report, options: &LintOptions) -> anyhow::Result<(
 
     let mut worst: BTreeMap<&str, Severity> = BTreeMap::new();
     for finding in &report.findings {
-        let entry = worst.entry(finding.path.as_str()).or_insert(finding.severity);
+        let entry = worst
+            .entry(finding.path.as_str())
+            .or_insert(finding.severity);
         *entry = (*entry).max(finding.severity);
     }
     let failures = worst.values().filter(|s| **s == Severity::Error).count() as u64;
@@ -489,7 +589,13 @@ fn write_test_output(report: &Report, options: &LintOptions) -> anyhow::Result<(
         failures: Some(failures),
         warnings: Some(warnings),
         note: Some(note),
-        outputs: OutputPaths::resolve(results_dir.as_deref(), options.test_output_path.clone(), None, None, false),
+        outputs: OutputPaths::resolve(
+            results_dir.as_deref(),
+            options.test_output_path.clone(),
+            None,
+            None,
+            false,
+        ),
         ..EmitOptions::default()
     };
     crate::result::emit(&emit)?;

@@ -53,6 +53,8 @@ impl Kind {
 }
 
 /// The typed body of one Tekton document.
+// One per document, never moved around in bulk: boxing the larger specs would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Resource {
     Task(TaskSpec),
@@ -65,7 +67,11 @@ pub enum Resource {
 impl Resource {
     pub fn decode(kind: Kind, spec: Json) -> Result<Resource, String> {
         fn typed<T: serde::de::DeserializeOwned>(spec: Json) -> Result<T, String> {
-            let spec = if spec.is_null() { Json::Object(Default::default()) } else { spec };
+            let spec = if spec.is_null() {
+                Json::Object(Default::default())
+            } else {
+                spec
+            };
             serde_path_to_error::deserialize(spec).map_err(|e| {
                 let path = e.path().to_string();
                 if path == "." {
@@ -484,15 +490,21 @@ mod tests {
                 {"name": "b", "ref": {"name": "sa"}, "params": [{"name": "p", "value": ["x"]}]}
             ]
         });
-        let Resource::Task(task) = Resource::decode(Kind::Task, spec).unwrap() else { panic!() };
+        let Resource::Task(task) = Resource::decode(Kind::Task, spec).unwrap() else {
+            panic!()
+        };
         assert_eq!(task.params[0].effective_type(), "object");
         assert_eq!(task.steps[0].container.image.as_deref(), Some("alpine"));
-        assert_eq!(task.steps[1].ref_.as_ref().unwrap().name.as_deref(), Some("sa"));
+        assert_eq!(
+            task.steps[1].ref_.as_ref().unwrap().name.as_deref(),
+            Some("sa")
+        );
     }
 
     #[test]
     fn a_wrong_shape_names_its_path() {
-        let error = Resource::decode(Kind::Task, json!({"steps": [{"name": "a", "env": "X=1"}]})).unwrap_err();
+        let error = Resource::decode(Kind::Task, json!({"steps": [{"name": "a", "env": "X=1"}]}))
+            .unwrap_err();
         assert!(error.starts_with("spec.steps[0]"), "{error}");
     }
 }

@@ -25,7 +25,9 @@ impl Suppressions {
         }
         for (i, line) in text.lines().enumerate() {
             let line_number = i + 1;
-            let Some(at) = line.find(PREFIX) else { continue };
+            let Some(at) = line.find(PREFIX) else {
+                continue;
+            };
             // Only inside a comment.
             if !line[..at].trim_end().ends_with('#') {
                 continue;
@@ -36,7 +38,11 @@ impl Suppressions {
                 None => (directive, ""),
             };
             let ids = rest.split(" --").next().unwrap_or("");
-            let ids = ids.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+            let ids = ids
+                .split([',', ' '])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
             match scope {
                 "-next-line" => {
                     let target = next_content_line(text, line_number);
@@ -51,7 +57,8 @@ impl Suppressions {
     }
 
     pub fn suppresses(&self, rule: &str, line: usize) -> bool {
-        self.file.iter().any(|r| r == rule) || self.lines.iter().any(|(l, r)| *l == line && r == rule)
+        self.file.iter().any(|r| r == rule)
+            || self.lines.iter().any(|(l, r)| *l == line && r == rule)
     }
 }
 

@@ -18,7 +18,10 @@ pub struct Pos {
 
 impl Pos {
     fn from_marker(mark: Marker) -> Pos {
-        Pos { line: mark.line(), column: mark.col() + 1 }
+        Pos {
+            line: mark.line(),
+            column: mark.col() + 1,
+        }
     }
 }
 
@@ -39,7 +42,11 @@ pub struct Node {
 
 #[derive(Debug, Clone)]
 pub enum Value {
-    Scalar { text: String, style: ScalarStyle, tag: Option<String> },
+    Scalar {
+        text: String,
+        style: ScalarStyle,
+        tag: Option<String>,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -79,7 +86,10 @@ pub fn parse_stream(src: &str) -> Stream {
         message: e.info().to_string(),
         pos: Pos::from_marker(*e.marker()),
     });
-    Stream { documents: builder.documents, error }
+    Stream {
+        documents: builder.documents,
+        error,
+    }
 }
 
 impl Node {
@@ -134,11 +144,20 @@ impl Node {
     pub fn to_json(&self) -> serde_json::Value {
         match &self.value {
             Value::Scalar { text, style, tag } => scalar_to_json(text, *style, tag.as_deref()),
-            Value::Seq(items) => serde_json::Value::Array(items.iter().map(Node::to_json).collect()),
+            Value::Seq(items) => {
+                serde_json::Value::Array(items.iter().map(Node::to_json).collect())
+            }
             Value::Map(entries) => serde_json::Value::Object(
                 entries
                     .iter()
-                    .map(|(k, v)| (k.as_str().map(str::to_string).unwrap_or_else(|| k.to_json().to_string()), v.to_json()))
+                    .map(|(k, v)| {
+                        (
+                            k.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| k.to_json().to_string()),
+                            v.to_json(),
+                        )
+                    })
                     .collect(),
             ),
         }
@@ -150,14 +169,26 @@ impl Node {
         match self.style() {
             // A block scalar's node position is its first content line, at its indentation.
             Some(ScalarStyle::Literal | ScalarStyle::Folded) => {
-                let leading_blank_lines = self.as_str().map_or(0, |t| t.len() - t.trim_start_matches('\n').len());
-                Pos { line: self.pos.line + line - leading_blank_lines.min(line), column: self.pos.column + column }
+                let leading_blank_lines = self
+                    .as_str()
+                    .map_or(0, |t| t.len() - t.trim_start_matches('\n').len());
+                Pos {
+                    line: self.pos.line + line - leading_blank_lines.min(line),
+                    column: self.pos.column + column,
+                }
             }
-            Some(ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) if line == 0 => {
-                Pos { line: self.pos.line, column: self.pos.column + 1 + column }
-            }
-            Some(_) if line == 0 => Pos { line: self.pos.line, column: self.pos.column + column },
-            _ => Pos { line: self.pos.line + line, column: 1 },
+            Some(ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) if line == 0 => Pos {
+                line: self.pos.line,
+                column: self.pos.column + 1 + column,
+            },
+            Some(_) if line == 0 => Pos {
+                line: self.pos.line,
+                column: self.pos.column + column,
+            },
+            _ => Pos {
+                line: self.pos.line + line,
+                column: 1,
+            },
         }
     }
 }
@@ -185,11 +216,16 @@ fn scalar_to_json(text: &str, style: ScalarStyle, tag: Option<&str>) -> serde_js
             return J::from(i);
         }
     }
-    let looks_numeric = text.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.');
+    let looks_numeric = text
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.');
     if looks_numeric && !text.ends_with('.') {
         if let Ok(f) = text.parse::<f64>() {
             if f.is_finite() {
-                return serde_json::Number::from_f64(f).map(J::Number).unwrap_or(J::String(text.to_string()));
+                return serde_json::Number::from_f64(f)
+                    .map(J::Number)
+                    .unwrap_or(J::String(text.to_string()));
             }
         }
     }
@@ -214,13 +250,19 @@ impl Builder {
             self.anchors.insert(anchor, node.clone());
         }
         let Some((parent, _)) = self.stack.last_mut() else {
-            self.documents.push(Document { root: node, duplicate_keys: std::mem::take(&mut self.duplicate_keys) });
+            self.documents.push(Document {
+                root: node,
+                duplicate_keys: std::mem::take(&mut self.duplicate_keys),
+            });
             return;
         };
         match &mut parent.value {
             Value::Seq(items) => items.push(node),
             Value::Map(entries) => {
-                let pending = self.pending_keys.last_mut().expect("a mapping has a key slot");
+                let pending = self
+                    .pending_keys
+                    .last_mut()
+                    .expect("a mapping has a key slot");
                 match pending.take() {
                     None => {
                         // The parser marks a block mapping at its first `:`; its first key is
@@ -232,8 +274,12 @@ impl Builder {
                     }
                     Some(key) => {
                         if let Some(name) = key.as_str() {
-                            if name != "<<" && entries.iter().any(|(k, _)| k.as_str() == Some(name)) {
-                                self.duplicate_keys.push(DuplicateKey { key: name.to_string(), pos: key.pos });
+                            if name != "<<" && entries.iter().any(|(k, _)| k.as_str() == Some(name))
+                            {
+                                self.duplicate_keys.push(DuplicateKey {
+                                    key: name.to_string(),
+                                    pos: key.pos,
+                                });
                             }
                         }
                         entries.push((key, node));
@@ -245,7 +291,9 @@ impl Builder {
     }
 
     fn close(&mut self) {
-        let Some((mut node, anchor)) = self.stack.pop() else { return };
+        let Some((mut node, anchor)) = self.stack.pop() else {
+            return;
+        };
         if let Value::Map(entries) = &mut node.value {
             self.pending_keys.pop();
             apply_merge_keys(entries);
@@ -259,7 +307,9 @@ fn apply_merge_keys(entries: &mut Vec<(Node, Node)>) {
     if !entries.iter().any(|(k, _)| is_merge_key(k)) {
         return;
     }
-    let (merges, mut own): (Vec<_>, Vec<_>) = std::mem::take(entries).into_iter().partition(|(k, _)| is_merge_key(k));
+    let (merges, mut own): (Vec<_>, Vec<_>) = std::mem::take(entries)
+        .into_iter()
+        .partition(|(k, _)| is_merge_key(k));
     for (_, source) in merges {
         let sources = match source.value {
             Value::Seq(items) => items,
@@ -268,7 +318,10 @@ fn apply_merge_keys(entries: &mut Vec<(Node, Node)>) {
         for source in sources {
             if let Value::Map(inherited) = source.value {
                 for (k, v) in inherited {
-                    if !own.iter().any(|(existing, _)| existing.as_str() == k.as_str()) {
+                    if !own
+                        .iter()
+                        .any(|(existing, _)| existing.as_str() == k.as_str())
+                    {
                         own.push((k, v));
                     }
                 }
@@ -298,17 +351,43 @@ impl MarkedEventReceiver for Builder {
                     TScalarStyle::Folded => ScalarStyle::Folded,
                     _ => ScalarStyle::Plain,
                 };
-                self.add(Node { value: Value::Scalar { text, style, tag: tag_name(tag) }, pos }, anchor);
+                self.add(
+                    Node {
+                        value: Value::Scalar {
+                            text,
+                            style,
+                            tag: tag_name(tag),
+                        },
+                        pos,
+                    },
+                    anchor,
+                );
             }
-            Event::SequenceStart(anchor, _) => self.stack.push((Node { value: Value::Seq(Vec::new()), pos }, anchor)),
+            Event::SequenceStart(anchor, _) => self.stack.push((
+                Node {
+                    value: Value::Seq(Vec::new()),
+                    pos,
+                },
+                anchor,
+            )),
             Event::MappingStart(anchor, _) => {
-                self.stack.push((Node { value: Value::Map(Vec::new()), pos }, anchor));
+                self.stack.push((
+                    Node {
+                        value: Value::Map(Vec::new()),
+                        pos,
+                    },
+                    anchor,
+                ));
                 self.pending_keys.push(None);
             }
             Event::SequenceEnd | Event::MappingEnd => self.close(),
             Event::Alias(id) => {
                 let node = self.anchors.get(&id).cloned().unwrap_or(Node {
-                    value: Value::Scalar { text: String::new(), style: ScalarStyle::Plain, tag: None },
+                    value: Value::Scalar {
+                        text: String::new(),
+                        style: ScalarStyle::Plain,
+                        tag: None,
+                    },
                     pos,
                 });
                 self.add(node, 0);
@@ -325,11 +404,24 @@ mod tests {
 
     #[test]
     fn positions_are_one_based_and_point_at_values() {
-        let stream = parse_stream("kind: Task\nspec:\n  steps:\n    - name: a\n      image: alpine\n");
+        let stream =
+            parse_stream("kind: Task\nspec:\n  steps:\n    - name: a\n      image: alpine\n");
         let root = &stream.documents[0].root;
-        let step = &root.get("spec").unwrap().get("steps").unwrap().as_seq().unwrap()[0];
+        let step = &root
+            .get("spec")
+            .unwrap()
+            .get("steps")
+            .unwrap()
+            .as_seq()
+            .unwrap()[0];
         assert_eq!(step.pos, Pos { line: 4, column: 7 });
-        assert_eq!(step.get("image").unwrap().pos, Pos { line: 5, column: 14 });
+        assert_eq!(
+            step.get("image").unwrap().pos,
+            Pos {
+                line: 5,
+                column: 14
+            }
+        );
     }
 
     #[test]
@@ -360,7 +452,9 @@ mod tests {
 
     #[test]
     fn aliases_expand_and_merge_keys_apply() {
-        let stream = parse_stream("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nlist: &l [1]\nagain: *l\n");
+        let stream = parse_stream(
+            "base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nlist: &l [1]\nagain: *l\n",
+        );
         let json = stream.documents[0].root.to_json();
         assert_eq!(json["use"], serde_json::json!({"y": 3, "x": 1}));
         assert_eq!(json["again"], serde_json::json!([1]));
@@ -368,7 +462,12 @@ mod tests {
 
     #[test]
     fn plain_scalars_are_typed_and_quoted_ones_are_strings() {
-        let json = parse_stream("a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: 0.1.0\n").documents[0].root.to_json();
-        assert_eq!(json, serde_json::json!({"a": 1, "b": "1", "c": true, "d": null, "e": 1.5, "f": "0.1.0"}));
+        let json = parse_stream("a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: 0.1.0\n").documents[0]
+            .root
+            .to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({"a": 1, "b": "1", "c": true, "d": null, "e": 1.5, "f": "0.1.0"})
+        );
     }
 }

@@ -46,7 +46,13 @@ const fn rule(
     anchor: &'static str,
     summary: &'static str,
 ) -> Rule {
-    Rule { number, id, summary, anchor, defaults }
+    Rule {
+        number,
+        id,
+        summary,
+        anchor,
+        defaults,
+    }
 }
 
 #[rustfmt::skip]
@@ -144,7 +150,10 @@ pub struct Sink<'a> {
 
 impl<'a> Sink<'a> {
     pub fn new(enabled: &'a dyn Fn(&str) -> bool) -> Sink<'a> {
-        Sink { enabled, out: Vec::new() }
+        Sink {
+            enabled,
+            out: Vec::new(),
+        }
     }
 
     pub fn enabled(&self, rule: &str) -> bool {
@@ -153,14 +162,30 @@ impl<'a> Sink<'a> {
 
     pub fn report(&mut self, rule: &'static str, location: Location, message: impl Into<String>) {
         if self.enabled(rule) {
-            self.out.push(Diagnostic { rule, message: message.into(), location, severity: None });
+            self.out.push(Diagnostic {
+                rule,
+                message: message.into(),
+                location,
+                severity: None,
+            });
         }
     }
 
     /// Reports with a severity of its own (a dangerous capability is worse than any other).
-    pub fn report_as(&mut self, rule: &'static str, severity: Severity, location: Location, message: impl Into<String>) {
+    pub fn report_as(
+        &mut self,
+        rule: &'static str,
+        severity: Severity,
+        location: Location,
+        message: impl Into<String>,
+    ) {
         if self.enabled(rule) {
-            self.out.push(Diagnostic { rule, message: message.into(), location, severity: Some(severity) });
+            self.out.push(Diagnostic {
+                rule,
+                message: message.into(),
+                location,
+                severity: Some(severity),
+            });
         }
     }
 
@@ -199,7 +224,12 @@ mod tests {
     fn rule_ids_and_numbers_are_unique_and_in_order() {
         for (i, rule) in CATALOGUE.iter().enumerate() {
             assert_eq!(rule.number as usize, i + 1, "{}", rule.id);
-            assert_eq!(CATALOGUE.iter().filter(|r| r.id == rule.id).count(), 1, "{}", rule.id);
+            assert_eq!(
+                CATALOGUE.iter().filter(|r| r.id == rule.id).count(),
+                1,
+                "{}",
+                rule.id
+            );
         }
     }
 }
