@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests run for real, as "command:package": the OCI registry the workspace
 # tests push to, skopeo and curl to look at what they pushed as other clients do, htpasswd for the
-# registry with basic auth, and zstd for the system tar to read zstd archives.
-needed=(docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils curl:curl zstd:zstd)
+# registry with basic auth, zstd for the system tar to read zstd archives, and shellcheck for
+# `task lint` to check Task scripts with.
+needed=(docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils curl:curl zstd:zstd shellcheck:shellcheck)
 missing=()
 for entry in "${needed[@]}"; do
   command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
