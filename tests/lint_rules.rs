@@ -20,18 +20,27 @@ fn fixtures() -> PathBuf {
 fn config_for(fixture: &Path) -> Config {
     let mut config = Config::default();
     let texts: Vec<String> = if fixture.is_dir() {
-        walk(fixture).iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
+        walk(fixture)
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect()
     } else {
         vec![std::fs::read_to_string(fixture).unwrap()]
     };
     for line in texts.iter().flat_map(|t| t.lines()) {
-        let Some(args) = line.trim().strip_prefix("# lint:") else { continue };
+        let Some(args) = line.trim().strip_prefix("# lint:") else {
+            continue;
+        };
         let args: Vec<&str> = args.split_whitespace().collect();
         for pair in args.windows(2) {
             match pair[0] {
                 "--profile" => config.options.profile = pair[1].parse::<Profile>().unwrap(),
                 "--versioning" => {
-                    config.options.versioning = if pair[1] == "git" { Versioning::Git } else { Versioning::Directory }
+                    config.options.versioning = if pair[1] == "git" {
+                        Versioning::Git
+                    } else {
+                        Versioning::Directory
+                    }
                 }
                 "--rule" => {
                     let (id, severity) = pair[1].split_once('=').unwrap();
@@ -78,8 +87,14 @@ fn every_rule_fixture_fires_on_bad_and_not_on_good() {
     for rule_dir in std::fs::read_dir(fixtures().join("rules")).unwrap() {
         let rule_dir = rule_dir.unwrap().path();
         let rule = rule_dir.file_name().unwrap().to_string_lossy().to_string();
-        assert!(lint::rules::find(&rule).is_some(), "fixture directory {rule} names no rule");
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(&rule_dir).unwrap().map(|e| e.unwrap().path()).collect();
+        assert!(
+            lint::rules::find(&rule).is_some(),
+            "fixture directory {rule} names no rule"
+        );
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&rule_dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         let (mut bad, mut good) = (0, 0);
         for fixture in entries {
@@ -98,19 +113,26 @@ fn every_rule_fixture_fires_on_bad_and_not_on_good() {
             let report = lint::lint(std::slice::from_ref(&fixture), &config).unwrap();
             let hits: Vec<_> = report.findings.iter().filter(|f| f.rule == rule).collect();
             if should_fire && hits.is_empty() {
-                problems.push(format!("{rule}/{name}: expected {rule}, got {:?}", report.findings));
+                problems.push(format!(
+                    "{rule}/{name}: expected {rule}, got {:?}",
+                    report.findings
+                ));
             }
             if !should_fire && !hits.is_empty() {
                 problems.push(format!("{rule}/{name}: {rule} must not fire, got {hits:?}"));
             }
             for line in expected_lines(&fixture) {
                 if !hits.iter().any(|f| f.line == line) {
-                    problems.push(format!("{rule}/{name}: expected {rule} on line {line}, got {hits:?}"));
+                    problems.push(format!(
+                        "{rule}/{name}: expected {rule} on line {line}, got {hits:?}"
+                    ));
                 }
             }
         }
         if bad == 0 || good == 0 {
-            problems.push(format!("{rule}: needs at least one bad* and one good* fixture"));
+            problems.push(format!(
+                "{rule}: needs at least one bad* and one good* fixture"
+            ));
         }
     }
     assert!(checked > 0);
@@ -123,9 +145,17 @@ fn valid_modern_tekton_has_no_errors_in_the_core_profile() {
     assert!(!files.is_empty());
     for file in files {
         let report = lint::lint(std::slice::from_ref(&file), &Config::default()).unwrap();
-        let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
+        let errors: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .collect();
         assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
-        assert!(report.documents > 0, "{}: no Tekton documents", file.display());
+        assert!(
+            report.documents > 0,
+            "{}: no Tekton documents",
+            file.display()
+        );
     }
 }
 
@@ -138,13 +168,19 @@ fn golden_json_reports() {
         let relative = file.strip_prefix(root).unwrap().to_path_buf();
         let config = config_for(&file);
         let report = lint::lint(std::slice::from_ref(&relative), &config).unwrap();
-        let actual = report::render(&report, report::Format::Json);
+        // The tool version changes with every release; the findings are what is compared.
+        let tool_version = format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION"));
+        let actual = report::render(&report, report::Format::Json).replace(&tool_version, "\"version\": \"VERSION\"");
         let expected_path = file.with_extension("json");
         if bless {
             std::fs::write(&expected_path, &actual).unwrap();
         }
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("{} missing; run with STEPKIT_BLESS=1", expected_path.display()));
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_else(|_| {
+            panic!(
+                "{} missing; run with STEPKIT_BLESS=1",
+                expected_path.display()
+            )
+        });
         assert_eq!(actual, expected, "{}", relative.display());
         compared += 1;
     }
@@ -159,7 +195,11 @@ fn shipped_tasks_and_examples_pass_the_catalog_profile() {
     config.apply_file(&root.join(".stepkit-lint.yaml")).unwrap();
     assert_eq!(config.options.profile, Profile::Catalog);
     let report = lint::lint(&[root.join("tasks"), root.join("examples")], &config).unwrap();
-    let errors: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
+    let errors: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     assert!(report.documents >= 10);
 }
