@@ -100,7 +100,7 @@ if [ "${STEPKIT_BENCH_TEKTON_LINT:-}" = 1 ]; then
   if command -v npx >/dev/null 2>&1; then
     subset=$work/subset
     mkdir -p "$subset"
-    find "$corpus" -name '*.yaml' | sort | head -n 200 | while read -r file; do
+    find "$corpus" -name '*.yaml' | sort | sed -n '1,200p' | while read -r file; do
       cp "$file" "$subset/"
     done
     small=$(find "$subset" -name '*.yaml' | wc -l)
