@@ -170,7 +170,8 @@ fn golden_json_reports() {
         let report = lint::lint(std::slice::from_ref(&relative), &config).unwrap();
         // The tool version changes with every release; the findings are what is compared.
         let tool_version = format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION"));
-        let actual = report::render(&report, report::Format::Json).replace(&tool_version, "\"version\": \"VERSION\"");
+        let actual = report::render(&report, report::Format::Json)
+            .replace(&tool_version, "\"version\": \"VERSION\"");
         let expected_path = file.with_extension("json");
         if bless {
             std::fs::write(&expected_path, &actual).unwrap();

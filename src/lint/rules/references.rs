@@ -1,6 +1,6 @@
 //! Variable references, rules 17–24 and 27: every `$(params…)`, `$(results…)`,
-//! `$(step.results…)`, `$(workspaces…)` and `$(context…)` in a Task, StepAction, Pipeline or a
-//! run's inline spec must name something declared and fit the field it is in
+//! `$(step.results…)`, `$(steps…)`, `$(workspaces…)` and `$(context…)` in a Task, StepAction,
+//! Pipeline or a run's inline spec must name something declared and fit the field it is in
 //! (undefined-param-ref, undefined-result-ref, undefined-workspace-ref, undefined-context-ref,
 //! array-param-misuse); a reference in a field Tekton never substitutes is flagged
 //! (substitution-in-unsupported-field); declared params and workspaces should be used
@@ -17,9 +17,10 @@ use std::collections::HashSet;
 use crate::lint::expr::{references, walk_strings, Reference};
 use crate::lint::finding::{FieldPath, Location, Severity};
 use crate::lint::model::{
-    ParamSpec, PipelineSpec, PipelineTask, Resource, StepActionSpec, TaskSpec,
+    Kind, ParamSpec, PipelineSpec, PipelineTask, Resource, Step, StepActionSpec, StepRef, TaskSpec,
 };
 use crate::lint::yaml::Node;
+use crate::lint::Corpus;
 
 use super::{Check, Sink};
 
@@ -28,7 +29,7 @@ pub fn check(check: &Check, sink: &mut Sink) {
     let Some(resource) = &check.doc.resource else {
         return;
     };
-    let model = Model::build(resource, &check.doc.root);
+    let model = Model::build(resource, &check.doc.root, check.corpus);
     let mut uses = Uses::default();
     for site in &model.sites {
         for reference in references(site.text) {
@@ -94,8 +95,38 @@ struct Scope<'a> {
     /// Workspaces a run or pipeline task binds without a declaration here.
     passed_workspaces: Vec<&'a str>,
     results: Vec<&'a str>,
-    /// The results each step declares, by step index; None for a `ref` step (its StepAction's).
-    step_results: Vec<Option<Vec<&'a str>>>,
+    /// The steps, in order (a StepAction is one step).
+    steps: Vec<DeclaredStep<'a>>,
+}
+
+/// A step as references to it see it.
+struct DeclaredStep<'a> {
+    /// None for an unnamed step.
+    name: Option<&'a str>,
+    /// The results it declares: its own, or for a `ref` step its StepAction's; None when they are
+    /// unknown (a StepAction from a resolver or not among the linted files).
+    results: Option<Vec<&'a str>>,
+    /// A `ref` step: `$(step.results…)` in it are its StepAction's business.
+    is_ref: bool,
+}
+
+impl DeclaredStep<'_> {
+    /// How `$(steps.<id>.results…)` names the step: its name, or `unnamed-<index>` (Tekton's
+    /// container is `step-<id>`, which `$(steps.step-<id>.exitCode.path)` names).
+    fn id(&self, index: usize) -> String {
+        match self.name {
+            Some(name) => name.to_string(),
+            None => format!("unnamed-{index}"),
+        }
+    }
+
+    /// `step "build"`, or `steps[2]` for an unnamed one.
+    fn describe(&self, index: usize) -> String {
+        match self.name {
+            Some(name) => format!("step \"{name}\""),
+            None => format!("steps[{index}]"),
+        }
+    }
 }
 
 struct DeclaredWorkspace<'a> {
@@ -170,8 +201,9 @@ struct WorkspaceName<'a> {
 }
 
 /// Every string and workspace name of one document, and the scopes they resolve in.
-#[derive(Default)]
 struct Model<'a> {
+    /// The linted files, where StepActions that `ref` steps run may be found.
+    corpus: &'a Corpus,
     scopes: Vec<Scope<'a>>,
     sites: Vec<Site<'a>>,
     workspace_names: Vec<WorkspaceName<'a>>,
@@ -188,8 +220,13 @@ struct Uses<'a> {
 // Collecting the strings
 
 impl<'a> Model<'a> {
-    fn build(resource: &'a Resource, root: &'a Node) -> Model<'a> {
-        let mut model = Model::default();
+    fn build(resource: &'a Resource, root: &'a Node, corpus: &'a Corpus) -> Model<'a> {
+        let mut model = Model {
+            corpus,
+            scopes: Vec::new(),
+            sites: Vec::new(),
+            workspace_names: Vec::new(),
+        };
         let Some(spec_node) = root.get("spec") else {
             return model;
         };
@@ -271,14 +308,10 @@ impl<'a> Model<'a> {
                 mounted_explicitly: w.mount_path.is_some(),
             })
             .collect();
-        let step_results = spec
+        let steps = spec
             .steps
             .iter()
-            .map(|step| {
-                step.ref_
-                    .is_none()
-                    .then(|| step.results.iter().map(|r| r.name.as_str()).collect())
-            })
+            .map(|step| self.declared_step(step))
             .collect();
         let scope = self.scopes.len();
         self.scopes.push(Scope {
@@ -291,7 +324,7 @@ impl<'a> Model<'a> {
             workspaces,
             passed_workspaces: received.workspaces,
             results: spec.results.iter().map(|r| r.name.as_str()).collect(),
-            step_results,
+            steps,
         });
         self.task_body(scope, node, &path);
     }
@@ -333,6 +366,37 @@ impl<'a> Model<'a> {
         }
     }
 
+    fn declared_step(&self, step: &'a Step) -> DeclaredStep<'a> {
+        let results = match &step.ref_ {
+            Some(step_ref) => self.step_action_results(step_ref),
+            None => Some(step.results.iter().map(|r| r.name.as_str()).collect()),
+        };
+        DeclaredStep {
+            name: step.container.name.as_deref().filter(|n| !n.is_empty()),
+            results,
+            is_ref: step.ref_.is_some(),
+        }
+    }
+
+    /// The results of the StepAction a `ref` step runs, when it is among the linted files (all
+    /// of them if several StepActions have its name). None when a resolver fetches it or it is
+    /// not there: then any result name may be right.
+    fn step_action_results(&self, step_ref: &'a StepRef) -> Option<Vec<&'a str>> {
+        if step_ref.resolver.is_some() {
+            return None;
+        }
+        let name = step_ref.name.as_deref().filter(|n| !n.contains("$("))?;
+        let mut found = false;
+        let mut results = Vec::new();
+        for doc in self.corpus.find(Kind::StepAction, name) {
+            if let Some(Resource::StepAction(spec)) = &doc.resource {
+                found = true;
+                results.extend(spec.results.iter().map(|r| r.name.as_str()));
+            }
+        }
+        found.then_some(results)
+    }
+
     fn step_action(&mut self, spec: &'a StepActionSpec, node: &'a Node, path: FieldPath) {
         let results: Vec<&str> = spec.results.iter().map(|r| r.name.as_str()).collect();
         let scope = self.scopes.len();
@@ -346,7 +410,11 @@ impl<'a> Model<'a> {
             workspaces: Vec::new(),
             passed_workspaces: Vec::new(),
             results: results.clone(),
-            step_results: vec![Some(results)],
+            steps: vec![DeclaredStep {
+                name: None,
+                results: Some(results),
+                is_ref: false,
+            }],
         });
         let at = At {
             scope,
@@ -391,7 +459,7 @@ impl<'a> Model<'a> {
                 .collect(),
             passed_workspaces: received.workspaces,
             results: Vec::new(),
-            step_results: Vec::new(),
+            steps: Vec::new(),
         });
         let at = At::scope(scope);
         // A param default flows into pipeline task params, so into TaskRuns.
@@ -480,7 +548,7 @@ impl<'a> Model<'a> {
             workspaces: Vec::new(),
             passed_workspaces: Vec::new(),
             results: Vec::new(),
-            step_results: Vec::new(),
+            steps: Vec::new(),
         };
         self.scopes.push(scope);
         self.scopes.len() - 1
@@ -820,6 +888,7 @@ impl<'a> Model<'a> {
             "step" if reference.segment(1) == Some("results") => {
                 self.check_step_result(site, reference, sink)
             }
+            "steps" => self.check_other_step_reference(site, reference, sink),
             "context" => self.check_context(site, reference, sink),
             _ => {}
         }
@@ -962,7 +1031,8 @@ impl<'a> Model<'a> {
 
     fn check_step_result(&self, site: &Site, reference: &Reference, sink: &mut Sink) {
         let scope = &self.scopes[site.scope];
-        let Some(Some(results)) = site.step.and_then(|step| scope.step_results.get(step)) else {
+        let step = site.step.and_then(|step| scope.steps.get(step));
+        let Some(results) = step.filter(|s| !s.is_ref).and_then(|s| s.results.as_ref()) else {
             return;
         };
         if names_declared(&reference.segments[2..], results) {
@@ -978,6 +1048,112 @@ impl<'a> Model<'a> {
                 site.owner,
                 declared_list(results.clone())
             ),
+        );
+    }
+
+    /// `$(steps.<step>.results.<result>)` (a result of an earlier step) and
+    /// `$(steps.step-<step>.exitCode.path)`, in a Task.
+    fn check_other_step_reference(&self, site: &Site, reference: &Reference, sink: &mut Sink) {
+        let scope = &self.scopes[site.scope];
+        // A StepAction cannot know the steps around it; a step named by a param is unknown.
+        if scope.kind != ScopeKind::Task
+            || scope
+                .steps
+                .iter()
+                .any(|s| s.name.is_some_and(|n| n.contains("$(")))
+        {
+            return;
+        }
+        match reference.segment(2) {
+            Some("results") if reference.segments.len() > 3 => {
+                self.check_earlier_step_result(site, reference, sink)
+            }
+            Some("exitCode") => self.check_exit_code_path(site, reference, sink),
+            _ => {}
+        }
+    }
+
+    fn check_earlier_step_result(&self, site: &Site, reference: &Reference, sink: &mut Sink) {
+        let scope = &self.scopes[site.scope];
+        let id = &reference.segments[1];
+        let location = reference.location(&site.path, site.text);
+        let expression = &reference.expression;
+        let Some(index) = (0..scope.steps.len()).find(|&i| scope.steps[i].id(i) == *id) else {
+            let named = scope.steps.iter().filter_map(|s| s.name).collect();
+            let message = format!(
+                "$({expression}) names step \"{id}\", which this {} does not have; \
+                 fix the step name ({})",
+                scope.label,
+                step_list(named)
+            );
+            sink.report("undefined-result-ref", location, message);
+            return;
+        };
+        let step = &scope.steps[index];
+        let results = step.results.as_ref();
+        if results.is_some_and(|declared| !names_result(&reference.segments[3..], declared)) {
+            let (declarer, fix) = if step.is_ref {
+                let declarer = format!("the StepAction of {}", step.describe(index));
+                (declarer, "fix the name")
+            } else {
+                (
+                    step.describe(index),
+                    "add it to the step's results or fix the name",
+                )
+            };
+            let message = format!(
+                "$({expression}) names a result {declarer} does not declare; {fix} ({})",
+                declared_list(results.cloned().unwrap_or_default())
+            );
+            sink.report("undefined-result-ref", location, message);
+        } else if let Some(reader) = site.step.filter(|&reader| reader <= index) {
+            // Steps run in order: a step result exists once its step has ended.
+            let when = if reader == index {
+                "its own result, which exists only once the step has ended".to_string()
+            } else {
+                format!("a result of {}, which runs after it", step.describe(index))
+            };
+            let message = format!(
+                "$({expression}) in {} reads {when}; read it in a later step",
+                site.owner
+            );
+            sink.report("undefined-result-ref", location, message);
+        }
+    }
+
+    fn check_exit_code_path(&self, site: &Site, reference: &Reference, sink: &mut Sink) {
+        let scope = &self.scopes[site.scope];
+        let container = &reference.segments[1];
+        let ids: Vec<String> = (0..scope.steps.len())
+            .map(|i| scope.steps[i].id(i))
+            .collect();
+        let known = container
+            .strip_prefix("step-")
+            .is_some_and(|id| ids.iter().any(|i| i == id));
+        let problem = if !known && ids.contains(container) {
+            format!("misses the \"step-\" prefix; write $(steps.step-{container}.exitCode.path)")
+        } else if !known {
+            let containers = ids
+                .iter()
+                .map(|id| format!("step-{id}"))
+                .collect::<Vec<_>>();
+            format!(
+                "names step \"{container}\", which this {} does not have; \
+                 a step's exit code is at $(steps.step-<name>.exitCode.path), or \
+                 $(steps.step-unnamed-<index>.exitCode.path) for an unnamed one (here: {})",
+                scope.label,
+                containers.join(", ")
+            )
+        } else if reference.segments[3..] != ["path"] || reference.star || reference.index.is_some()
+        {
+            format!("is not a variable Tekton provides; write $(steps.{container}.exitCode.path)")
+        } else {
+            return;
+        };
+        sink.report(
+            "undefined-result-ref",
+            reference.location(&site.path, site.text),
+            format!("$({}) {problem}", reference.expression),
         );
     }
 
@@ -1381,6 +1557,12 @@ fn names_declared(segments: &[String], declared: &[&str]) -> bool {
     declared.iter().any(|d| *d == first || *d == dotted)
 }
 
+/// Whether `segments` (after `steps.<step>.results`) name a declared result: `X`, an object
+/// result's key (`X.key`), or a dotted name written with dots (`a.b`).
+fn names_result(segments: &[String], declared: &[&str]) -> bool {
+    (1..=segments.len()).any(|n| declared.contains(&segments[..n].join(".").as_str()))
+}
+
 fn report_unsubstituted(path: &FieldPath, text: &str, reference: &Reference, sink: &mut Sink) {
     sink.report(
         "substitution-in-unsupported-field",
@@ -1439,6 +1621,15 @@ fn env_name(segments: &[String]) -> String {
         format!("P_{name}")
     } else {
         name
+    }
+}
+
+/// Step names in the order the steps run.
+fn step_list(names: Vec<&str>) -> String {
+    if names.is_empty() {
+        "it has no named steps".to_string()
+    } else {
+        format!("steps: {}", names.join(", "))
     }
 }
 
@@ -1803,6 +1994,201 @@ spec:
         echo > $(step.results.ot.path)
 "#;
         assert_eq!(hits(yaml, "undefined-result-ref"), vec![15, 17]);
+    }
+
+    const STEP_RESULTS_TASK: &str = r#"
+apiVersion: tekton.dev/v1beta1
+kind: StepAction
+metadata: {name: checksum}
+spec:
+  image: alpine:3
+  results:
+    - name: sum
+  script: |
+    sha256sum /etc/os-release > $(step.results.sum.path)
+---
+apiVersion: tekton.dev/v1
+kind: Task
+metadata: {name: t}
+spec:
+  results:
+    - name: sum
+      value: $(steps.hash.results.sum)
+    - name: remote
+      value: $(steps.remote.results.anything)
+  steps:
+    - name: produce
+      image: alpine:3
+      results:
+        - name: list
+          type: array
+        - name: obj
+          type: object
+          properties:
+            url: {type: string}
+        - name: dotted.name
+      script: |
+        echo > $(step.results.list.path)
+    - name: hash
+      ref:
+        name: checksum
+      params:
+        - name: input
+          value: $(steps.produce.results.obj.url)
+    - name: remote
+      ref:
+        resolver: git
+        params:
+          - name: pathInRepo
+            value: stepaction/x.yaml
+    - name: unknown-action
+      ref:
+        name: not-in-corpus
+    - image: alpine:3
+      command: ["$(steps.produce.results.list[*])"]
+      args: ["$(steps.produce.results.list[0])", "$(steps.produce.results[\"dotted.name\"])"]
+      env:
+        - name: SUM
+          value: $(steps.hash.results.sum)-$(steps.unknown-action.results.x)
+        - name: EXIT
+          value: $(steps.step-produce.exitCode.path)
+      when:
+        - input: $(steps.produce.results.dotted.name)
+          operator: in
+          values: ["$(steps.remote.results.y)"]
+      script: |
+        cat $(steps.step-unnamed-4.exitCode.path) $(steps.step-hash.exitCode.path)
+"#;
+
+    #[test]
+    fn step_results_of_earlier_steps_and_exit_codes_are_clean() {
+        assert_eq!(ours(STEP_RESULTS_TASK), Vec::<(String, usize)>::new());
+    }
+
+    #[test]
+    fn step_results_must_name_a_step_and_a_result_it_declares() {
+        let yaml = STEP_RESULTS_TASK
+            .replace(
+                "value: $(steps.hash.results.sum)\n",
+                "value: $(steps.hsah.results.sum)\n",
+            )
+            .replace(
+                "$(steps.produce.results.obj.url)",
+                "$(steps.produce.results.objects.url)",
+            )
+            .replace(
+                "value: $(steps.hash.results.sum)-",
+                "value: $(steps.hash.results.summ)-",
+            );
+        let findings = lint(&yaml, Profile::Core);
+        let undefined: Vec<_> = findings
+            .iter()
+            .filter(|f| f.rule == "undefined-result-ref")
+            .collect();
+        let lines: Vec<_> = undefined.iter().map(|f| f.line).collect();
+        assert_eq!(lines, vec![18, 39, 54], "{undefined:#?}");
+        assert!(
+            undefined[0].message.contains("step \"hsah\"")
+                && undefined[0]
+                    .message
+                    .contains("steps: produce, hash, remote, unknown-action"),
+            "{}",
+            undefined[0].message
+        );
+        assert!(
+            undefined[1].message.contains("step \"produce\"")
+                && undefined[1]
+                    .message
+                    .contains("declared: dotted.name, list, obj"),
+            "{}",
+            undefined[1].message
+        );
+        assert!(
+            undefined[2]
+                .message
+                .contains("the StepAction of step \"hash\"")
+                && undefined[2].message.contains("declared: sum"),
+            "{}",
+            undefined[2].message
+        );
+        assert_eq!(undefined[0].severity, Severity::Error);
+    }
+
+    #[test]
+    fn a_step_cannot_read_its_own_or_a_later_steps_results() {
+        let yaml = r#"
+apiVersion: tekton.dev/v1
+kind: Task
+metadata: {name: t}
+spec:
+  steps:
+    - name: first
+      image: alpine:3
+      results:
+        - name: out
+      args: ["$(steps.first.results.out)", "$(steps.second.results.out)"]
+    - name: second
+      image: alpine:3
+      results:
+        - name: out
+      args: ["$(steps.first.results.out)"]
+"#;
+        let findings = lint(yaml, Profile::Core);
+        let messages: Vec<_> = findings
+            .iter()
+            .filter(|f| f.rule == "undefined-result-ref")
+            .map(|f| (f.line, f.message.as_str()))
+            .collect();
+        assert_eq!(messages.len(), 2, "{messages:#?}");
+        assert!(messages[0].0 == 11 && messages[0].1.contains("its own result"));
+        assert!(messages[1].0 == 11 && messages[1].1.contains("step \"second\", which runs after"));
+    }
+
+    #[test]
+    fn exit_code_paths_must_name_a_step_container() {
+        let yaml = r#"
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata: {name: p}
+spec:
+  tasks:
+    - name: audit
+      taskSpec:
+        steps:
+          - name: audit
+            image: alpine:3
+            onError: continue
+            script: exit 1
+          - image: alpine:3
+            script: exit 0
+          - name: report
+            image: alpine:3
+            env:
+              - name: A
+                value: $(steps.step-audit.exitCode.path)
+              - name: B
+                value: $(steps.step-unnamed-1.exitCode.path)
+              - name: C
+                value: $(steps.audit.exitCode.path)
+              - name: D
+                value: $(steps.step-adit.exitCode.path)
+              - name: E
+                value: $(steps.step-audit.exitCode)
+"#;
+        let findings = lint(yaml, Profile::Core);
+        let undefined: Vec<_> = findings
+            .iter()
+            .filter(|f| f.rule == "undefined-result-ref")
+            .collect();
+        let lines: Vec<_> = undefined.iter().map(|f| f.line).collect();
+        assert_eq!(lines, vec![24, 26, 28], "{undefined:#?}");
+        assert!(undefined[0]
+            .message
+            .contains("write $(steps.step-audit.exitCode.path)"));
+        assert!(undefined[1]
+            .message
+            .contains("here: step-audit, step-unnamed-1, step-report"));
+        assert!(undefined[2].message.contains("is not a variable"));
     }
 
     #[test]
