@@ -204,3 +204,36 @@ fn shipped_tasks_and_examples_pass_the_catalog_profile() {
     assert!(errors.is_empty(), "{errors:#?}");
     assert!(report.documents >= 10);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Broken YAML (a truncated file, a line dropped, doubled or re-indented) is reported as
+    /// findings at real positions, never a panic.
+    #[test]
+    fn mangled_definitions_give_findings_not_panics(
+        file_index in 0usize..1000,
+        cut in 0.0f64..1.0,
+        line_pick in 0usize..10_000,
+        edit in 0u8..4,
+    ) {
+        let files = walk(&fixtures().join("valid"));
+        let text = std::fs::read_to_string(&files[file_index % files.len()]).unwrap();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        let i = line_pick % lines.len();
+        match edit {
+            0 => { lines.remove(i); }
+            1 => { let copy = lines[i].clone(); lines.insert(i, copy); }
+            2 => lines[i] = format!("  {}", lines[i]),
+            _ => lines.truncate(((lines.len() as f64) * cut) as usize),
+        }
+        let mangled = lines.join("\n");
+        let line_count = mangled.lines().count().max(1);
+        let file = lint::SourceFile::parse(PathBuf::from("mangled.yaml"), mangled);
+        let report = lint::lint_files(vec![file], &Config::default());
+        for finding in &report.findings {
+            proptest::prop_assert!(finding.line >= 1 && finding.line <= line_count + 1, "{finding:?}");
+            proptest::prop_assert!(finding.column >= 1, "{finding:?}");
+        }
+    }
+}
