@@ -5,6 +5,7 @@
 #
 #   ./scripts/bench-workspace.sh            # 300 MB and 1 GiB trees
 #   SIZES_MB="300" ./scripts/bench-workspace.sh
+#   BENCH_DIR=/var/tmp ./scripts/bench-workspace.sh   # on disk instead of /dev/shm
 #
 # Needs docker-registry, curl, zstd, GNU time (/usr/bin/time) and python3; installs the Debian
 # packages when missing. Everything stays on 127.0.0.1.
@@ -22,7 +23,13 @@ fi
 
 cargo build --release --locked -q
 stepkit=$PWD/target/release/stepkit
-work=$(mktemp -d)
+# Work in memory (tmpfs) where there is one: on a VM disk, creating tens of thousands of files
+# right after deleting as many makes ext4 scan its recently freed inodes, which swamps what the
+# tools themselves cost. BENCH_DIR chooses another place.
+bench_dir=${BENCH_DIR:-/dev/shm}
+[ -d "$bench_dir" ] && [ -w "$bench_dir" ] || bench_dir=${TMPDIR:-/tmp}
+work=$(mktemp -d -p "$bench_dir")
+export TMPDIR=$work # stepkit's temporary blobs go there too
 registry_pid=""
 cleanup() {
   if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null; wait "$registry_pid" 2>/dev/null || true; fi
@@ -42,7 +49,8 @@ registry_pid=$!
 for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/v2/" && break; sleep 0.1; done
 registry=127.0.0.1:$port
 
-# A workspace-like tree: 45% many small source-like files, 55% large files, half of those random.
+# A workspace-like tree: 45% many small source-like files, 55% large files, half of those random
+# and half build-output-like.
 generate() {
   python3 - "$1" "$2" <<'PY'
 import os, random, sys
@@ -58,6 +66,29 @@ while small_budget > 0:
     with open(os.path.join(d, f"file{n}.go"), "w") as f:
         f.write(text)
     small_budget -= len(text); n += 1
+# Compressible large files are build-output-like: the bytes of this machine's own executables and
+# libraries, read in a fixed order (a repeated text chunk would compress unrealistically fast).
+def binaries():
+    for top in ("/usr/lib", "/usr/bin", "/usr/libexec"):
+        for d, dirs, files in sorted(os.walk(top)):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(d, name)
+                if os.path.isfile(path) and not os.path.islink(path) and os.path.getsize(path) > 65536:
+                    yield path
+pool = binaries()
+def build_output(size):
+    global pool
+    out = bytearray()
+    while len(out) < size:
+        try:
+            path = next(pool)
+        except StopIteration:
+            pool = binaries()
+            continue
+        with open(path, "rb") as b:
+            out += b.read(size - len(out))
+    return bytes(out)
 large_budget, i = int(total * 0.55), 0
 os.makedirs(os.path.join(root, "artifacts"), exist_ok=True)
 while large_budget > 0:
@@ -66,8 +97,7 @@ while large_budget > 0:
         if i % 2 == 0:
             f.write(os.urandom(size))
         else:
-            chunk = (" ".join(rng.choice(words) for _ in range(200)) + "\n").encode()
-            f.write((chunk * (size // len(chunk) + 1))[:size])
+            f.write(build_output(size))
     large_budget -= size; i += 1
 PY
 }
