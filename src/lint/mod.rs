@@ -601,3 +601,23 @@ fn write_test_output(report: &Report, options: &LintOptions) -> anyhow::Result<(
     crate::result::emit(&emit)?;
     Ok(())
 }
+
+/// What the rule modules' unit tests share: lint one YAML text in memory.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::finding::Finding;
+    use super::{lint_files, Config, Profile, SourceFile};
+
+    /// Lints `yaml` as the file at `path` (`-` for stdin, so no file-system rule looks around it)
+    /// with the default configuration changed by `configure`.
+    pub fn lint_at(path: &str, yaml: &str, configure: impl FnOnce(&mut Config)) -> Vec<Finding> {
+        let mut config = Config::default();
+        configure(&mut config);
+        lint_files(vec![SourceFile::parse(path.into(), yaml.into())], &config).findings
+    }
+
+    /// Lints `yaml` as `t.yaml` in `profile`.
+    pub fn lint_in(profile: Profile, yaml: &str) -> Vec<Finding> {
+        lint_at("t.yaml", yaml, |config| config.options.profile = profile)
+    }
+}

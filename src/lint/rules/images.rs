@@ -343,18 +343,12 @@ fn is_allowed(image: &str, allowed: &[String]) -> bool {
 mod tests {
     use super::*;
     use crate::lint::finding::Finding;
-    use crate::lint::{Config, Profile, SourceFile};
+    use crate::lint::Profile;
 
     const DIGEST: &str = "sha256:121ccc64ade7c25fa85e9476d6a318d0020afb159cfc0217c082c04261b3bfdf";
 
     fn lint(yaml: &str, profile: Profile) -> Vec<Finding> {
-        let mut config = Config::default();
-        config.options.profile = profile;
-        crate::lint::lint_files(
-            vec![SourceFile::parse("t.yaml".into(), yaml.into())],
-            &config,
-        )
-        .findings
+        crate::lint::testing::lint_in(profile, yaml)
     }
 
     fn task_with_image(image: &str) -> String {

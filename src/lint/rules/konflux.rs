@@ -524,9 +524,9 @@ mod tests {
     use super::*;
 
     fn lint(yaml: &str, profile: Profile) -> Vec<Finding> {
-        let mut config = Config::default();
-        config.options.profile = profile;
-        crate::lint::lint_files(vec![SourceFile::parse("-".into(), yaml.into())], &config).findings
+        crate::lint::testing::lint_at("-", yaml, |config: &mut Config| {
+            config.options.profile = profile
+        })
     }
 
     fn hits(yaml: &str, profile: Profile, rule: &str) -> Vec<Finding> {

@@ -1646,17 +1646,13 @@ fn declared_list(mut names: Vec<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use crate::lint::finding::{Finding, Severity};
-    use crate::lint::{Config, Profile, SourceFile};
+    use crate::lint::{Config, Profile};
 
     fn lint(yaml: &str, profile: Profile) -> Vec<Finding> {
-        let mut config = Config::default();
-        config.options.profile = profile;
-        config.options.shellcheck.enabled = false;
-        crate::lint::lint_files(
-            vec![SourceFile::parse("t.yaml".into(), yaml.into())],
-            &config,
-        )
-        .findings
+        crate::lint::testing::lint_at("t.yaml", yaml, |config: &mut Config| {
+            config.options.profile = profile;
+            config.options.shellcheck.enabled = false;
+        })
     }
 
     /// (rule, line) of every finding of this module's rules.

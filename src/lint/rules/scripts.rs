@@ -271,18 +271,14 @@ fn push_script<'a>(
 #[cfg(test)]
 mod tests {
     use super::super::super::finding::{Finding, Severity};
-    use super::super::super::{Config, SourceFile};
+    use super::super::super::Config;
     use super::*;
 
     fn lint(yaml: &str, configure: impl FnOnce(&mut Config)) -> Vec<Finding> {
-        let mut config = Config::default();
-        config.options.shellcheck.enabled = false;
-        configure(&mut config);
-        crate::lint::lint_files(
-            vec![SourceFile::parse("t.yaml".into(), yaml.into())],
-            &config,
-        )
-        .findings
+        crate::lint::testing::lint_at("t.yaml", yaml, |config: &mut Config| {
+            config.options.shellcheck.enabled = false;
+            configure(config);
+        })
     }
 
     fn task(script: &str) -> String {

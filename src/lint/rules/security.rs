@@ -883,16 +883,10 @@ fn is_flag_cluster(flags: &str) -> bool {
 mod tests {
     use super::*;
     use crate::lint::finding::Finding;
-    use crate::lint::{Config, Profile, SourceFile};
+    use crate::lint::Profile;
 
     fn lint(yaml: &str) -> Vec<Finding> {
-        let mut config = Config::default();
-        config.options.profile = Profile::Konflux;
-        crate::lint::lint_files(
-            vec![SourceFile::parse("t.yaml".into(), yaml.into())],
-            &config,
-        )
-        .findings
+        crate::lint::testing::lint_in(Profile::Konflux, yaml)
     }
 
     fn of<'a>(findings: &'a [Finding], rule: &str) -> Vec<&'a Finding> {

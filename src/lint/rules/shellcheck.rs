@@ -393,17 +393,11 @@ fn report_unchecked(why: Unchecked, settings: &ShellcheckOptions, scripts: usize
 #[cfg(test)]
 mod tests {
     use super::super::super::finding::Finding;
-    use super::super::super::{Config, SourceFile};
+    use super::super::super::Config;
     use super::*;
 
     fn lint(yaml: &str, configure: impl FnOnce(&mut Config)) -> Vec<Finding> {
-        let mut config = Config::default();
-        configure(&mut config);
-        crate::lint::lint_files(
-            vec![SourceFile::parse("t.yaml".into(), yaml.into())],
-            &config,
-        )
-        .findings
+        crate::lint::testing::lint_at("t.yaml", yaml, configure)
     }
 
     fn task(script: &str) -> String {
