@@ -5,64 +5,11 @@
 //!
 //! This file also holds the walk over those containers, which the security rules share.
 
-use super::{Check, Sink};
+use super::{task_bodies, Check, Sink, TaskBody};
 use crate::core::image_ref::ImageReference;
 use crate::lint::finding::{FieldPath, Location, Severity};
-use crate::lint::model::{Container, PipelineSpec, Resource, Step, TaskSpec};
+use crate::lint::model::{Container, Resource, Step};
 use crate::lint::TektonDoc;
-
-/// A Task body: a Task's spec, or one inlined in a Pipeline, TaskRun or PipelineRun.
-pub(super) struct TaskBody<'a> {
-    pub spec: &'a TaskSpec,
-    pub path: FieldPath,
-    /// The Pipeline task the body is inlined in.
-    pub pipeline_task: Option<&'a str>,
-}
-
-/// Every Task body of the document.
-pub(super) fn task_bodies(doc: &TektonDoc) -> Vec<TaskBody<'_>> {
-    let spec = FieldPath::root().field("spec");
-    match &doc.resource {
-        Some(Resource::Task(task)) => vec![TaskBody {
-            spec: task,
-            path: spec,
-            pipeline_task: None,
-        }],
-        Some(Resource::TaskRun(run)) => run
-            .task_spec
-            .iter()
-            .map(|task| TaskBody {
-                spec: task,
-                path: spec.field("taskSpec"),
-                pipeline_task: None,
-            })
-            .collect(),
-        Some(Resource::Pipeline(pipeline)) => inline_bodies(pipeline, &spec),
-        Some(Resource::PipelineRun(run)) => run
-            .pipeline_spec
-            .as_ref()
-            .map(|pipeline| inline_bodies(pipeline, &spec.field("pipelineSpec")))
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
-
-fn inline_bodies<'a>(pipeline: &'a PipelineSpec, path: &FieldPath) -> Vec<TaskBody<'a>> {
-    let sections = [("tasks", &pipeline.tasks), ("finally", &pipeline.finally)];
-    let mut bodies = Vec::new();
-    for (section, tasks) in sections {
-        for (i, task) in tasks.iter().enumerate() {
-            if let Some(embedded) = &task.task_spec {
-                bodies.push(TaskBody {
-                    spec: &embedded.spec,
-                    path: path.item(section, i).field("taskSpec"),
-                    pipeline_task: Some(task.name.as_str()),
-                });
-            }
-        }
-    }
-    bodies
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Role {
@@ -109,7 +56,7 @@ impl ContainerSite<'_> {
 
 impl<'a> TaskBody<'a> {
     /// Steps, the step template and sidecars, in that order.
-    pub fn containers(&self) -> Vec<ContainerSite<'a>> {
+    pub(super) fn containers(&self) -> Vec<ContainerSite<'a>> {
         let site = |role, container, step, path, index| ContainerSite {
             role,
             container,

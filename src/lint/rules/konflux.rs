@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 use super::super::expr;
 use super::super::finding::{FieldPath, Location};
-use super::super::model::{Container, PipelineSpec, Resource, TaskSpec};
+use super::super::model::{Container, Resource, TaskSpec};
 use super::super::yaml::Node;
 use super::super::TektonDoc;
 use super::metadata::{is_supporting_file, PIPELINE_PROVIDED_PARAMS};
@@ -56,8 +56,8 @@ const TASK_RULES: &[&str] = &[
 pub fn check(check: &Check, sink: &mut Sink) {
     expires_on(check.doc, sink);
     if sink.enabled("trusted-artifacts-naming") {
-        for (task, path) in task_bodies(check.doc) {
-            trusted_artifacts_steps(task, &path, sink);
+        for body in super::task_bodies(check.doc) {
+            trusted_artifacts_steps(body.spec, &body.path, sink);
         }
     }
     let Some(Resource::Task(task)) = &check.doc.resource else {
@@ -73,42 +73,6 @@ pub fn check(check: &Check, sink: &mut Sink) {
     required_results(check, task, sink);
     integratable(task, sink);
     skippable(task, sink);
-}
-
-/// Every Task body in a document, with the path of its spec.
-fn task_bodies(doc: &TektonDoc) -> Vec<(&TaskSpec, FieldPath)> {
-    let spec = FieldPath::root().field("spec");
-    match &doc.resource {
-        Some(Resource::Task(task)) => vec![(task, spec)],
-        Some(Resource::TaskRun(run)) => run
-            .task_spec
-            .iter()
-            .map(|task| (task, spec.field("taskSpec")))
-            .collect(),
-        Some(Resource::Pipeline(pipeline)) => inline_tasks(pipeline, &spec),
-        Some(Resource::PipelineRun(run)) => run
-            .pipeline_spec
-            .iter()
-            .flat_map(|pipeline| inline_tasks(pipeline, &spec.field("pipelineSpec")))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The `taskSpec`s of a Pipeline's tasks and finally tasks.
-fn inline_tasks<'a>(
-    pipeline: &'a PipelineSpec,
-    path: &FieldPath,
-) -> Vec<(&'a TaskSpec, FieldPath)> {
-    let mut found = Vec::new();
-    for (section, tasks) in [("tasks", &pipeline.tasks), ("finally", &pipeline.finally)] {
-        for (i, task) in tasks.iter().enumerate() {
-            if let Some(embedded) = &task.task_spec {
-                found.push((&embedded.spec, path.item(section, i).field("taskSpec")));
-            }
-        }
-    }
-    found
 }
 
 /// Lowercase words of a name: `sast-snyk-check` → sast, snyk, check.

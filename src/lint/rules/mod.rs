@@ -12,7 +12,8 @@ mod security;
 mod shellcheck;
 mod structure;
 
-use super::finding::{Diagnostic, Location, Severity};
+use super::finding::{Diagnostic, FieldPath, Location, Severity};
+use super::model::{PipelineSpec, Resource, TaskSpec};
 use super::{Corpus, Profile, RuleOptions, SourceFile, TektonDoc};
 
 /// One row of the catalogue.
@@ -195,6 +196,59 @@ impl<'a> Sink<'a> {
 }
 
 pub type CheckFn = fn(&Check, &mut Sink);
+
+/// A Task body: a Task's spec, or one inlined in a Pipeline, TaskRun or PipelineRun.
+pub(crate) struct TaskBody<'a> {
+    pub spec: &'a TaskSpec,
+    pub path: FieldPath,
+    /// The Pipeline task the body is inlined in.
+    pub pipeline_task: Option<&'a str>,
+}
+
+/// Every Task body of the document, where Task-body rules apply.
+pub(crate) fn task_bodies(doc: &TektonDoc) -> Vec<TaskBody<'_>> {
+    let spec = FieldPath::root().field("spec");
+    match &doc.resource {
+        Some(Resource::Task(task)) => vec![TaskBody {
+            spec: task,
+            path: spec,
+            pipeline_task: None,
+        }],
+        Some(Resource::TaskRun(run)) => run
+            .task_spec
+            .iter()
+            .map(|task| TaskBody {
+                spec: task,
+                path: spec.field("taskSpec"),
+                pipeline_task: None,
+            })
+            .collect(),
+        Some(Resource::Pipeline(pipeline)) => inline_bodies(pipeline, &spec),
+        Some(Resource::PipelineRun(run)) => run
+            .pipeline_spec
+            .as_ref()
+            .map(|pipeline| inline_bodies(pipeline, &spec.field("pipelineSpec")))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+fn inline_bodies<'a>(pipeline: &'a PipelineSpec, path: &FieldPath) -> Vec<TaskBody<'a>> {
+    let sections = [("tasks", &pipeline.tasks), ("finally", &pipeline.finally)];
+    let mut bodies = Vec::new();
+    for (section, tasks) in sections {
+        for (i, task) in tasks.iter().enumerate() {
+            if let Some(embedded) = &task.task_spec {
+                bodies.push(TaskBody {
+                    spec: &embedded.spec,
+                    path: path.item(section, i).field("taskSpec"),
+                    pipeline_task: Some(task.name.as_str()),
+                });
+            }
+        }
+    }
+    bodies
+}
 
 /// The per-document checks, in catalogue order.
 pub const CHECKS: &[CheckFn] = &[

@@ -8,7 +8,7 @@
 //! The script enumeration and shebang parsing here are shared with the shellcheck run.
 
 use super::super::finding::{FieldPath, Location};
-use super::super::model::{Container, PipelineSpec, Resource, TaskSpec};
+use super::super::model::{Container, Resource, TaskSpec};
 use super::super::TektonDoc;
 use super::{Check, Sink};
 
@@ -181,44 +181,24 @@ fn is_single_command(text: &str, shebang_line: usize) -> bool {
 
 /// Every non-empty script of the document, with its field path.
 pub fn scripts(doc: &TektonDoc) -> Vec<Script<'_>> {
-    let spec = FieldPath::root().field("spec");
     let mut out = Vec::new();
-    match &doc.resource {
-        Some(Resource::StepAction(action)) => {
-            let owner = format!("StepAction {:?}", doc.name());
-            push_script(&action.container, spec, owner, &mut out);
-        }
-        Some(Resource::Task(task)) => task_scripts(task, &spec, "", &mut out),
-        Some(Resource::TaskRun(run)) => {
-            if let Some(task) = &run.task_spec {
-                task_scripts(task, &spec.field("taskSpec"), "", &mut out);
-            }
-        }
-        Some(Resource::Pipeline(pipeline)) => pipeline_scripts(pipeline, &spec, &mut out),
-        Some(Resource::PipelineRun(run)) => {
-            if let Some(pipeline) = &run.pipeline_spec {
-                pipeline_scripts(pipeline, &spec.field("pipelineSpec"), &mut out);
-            }
-        }
-        None => {}
+    if let Some(Resource::StepAction(action)) = &doc.resource {
+        let owner = format!("StepAction {:?}", doc.name());
+        push_script(
+            &action.container,
+            FieldPath::root().field("spec"),
+            owner,
+            &mut out,
+        );
+    }
+    for body in super::task_bodies(doc) {
+        let context = body
+            .pipeline_task
+            .map(|task| format!(" of task {task:?}"))
+            .unwrap_or_default();
+        task_scripts(body.spec, &body.path, &context, &mut out);
     }
     out
-}
-
-fn pipeline_scripts<'a>(pipeline: &'a PipelineSpec, path: &FieldPath, out: &mut Vec<Script<'a>>) {
-    for (field, tasks) in [("tasks", &pipeline.tasks), ("finally", &pipeline.finally)] {
-        for (i, task) in tasks.iter().enumerate() {
-            if let Some(embedded) = &task.task_spec {
-                let context = format!(" of task {:?}", task.name);
-                task_scripts(
-                    &embedded.spec,
-                    &path.item(field, i).field("taskSpec"),
-                    &context,
-                    out,
-                );
-            }
-        }
-    }
 }
 
 /// `context` names the pipeline task the spec is embedded in (empty for a Task's own spec).

@@ -11,7 +11,8 @@ use std::collections::HashSet;
 
 use serde_json::Value as Json;
 
-use super::images::{step_action_site, task_bodies, ContainerSite, Role, TaskBody};
+use super::images::{step_action_site, ContainerSite, Role};
+use super::{task_bodies, TaskBody};
 use super::{Check, Sink};
 use crate::lint::expr;
 use crate::lint::finding::{FieldPath, Location, Severity};

@@ -136,66 +136,26 @@ struct TaskBody<'a> {
     pod_volumes: Vec<&'a str>,
 }
 
+/// The Task bodies of the document with what the webhook's checks of each need to know;
+/// inline custom tasks are not Task bodies.
 fn task_bodies(doc: &TektonDoc) -> Vec<TaskBody<'_>> {
-    let spec = FieldPath::root().field("spec");
-    let body = |spec, path, standalone, pod_volumes| TaskBody {
-        spec,
-        path,
-        pipeline_task: None,
-        standalone,
-        pod_volumes,
-    };
-    match &doc.resource {
-        Some(Resource::Task(task)) => vec![body(task, spec, true, Vec::new())],
-        Some(Resource::TaskRun(run)) => match &run.task_spec {
-            Some(task) => vec![body(
-                task,
-                spec.field("taskSpec"),
-                false,
-                volume_names(run.pod_template.iter()),
-            )],
-            None => Vec::new(),
-        },
-        Some(Resource::Pipeline(pipeline)) => inline_bodies(doc, pipeline, &spec, &[]),
-        Some(Resource::PipelineRun(run)) => match &run.pipeline_spec {
-            Some(pipeline) => inline_bodies(
-                doc,
-                pipeline,
-                &spec.field("pipelineSpec"),
-                &pipeline_run_volumes(run),
-            ),
-            None => Vec::new(),
-        },
+    let pod_volumes = match &doc.resource {
+        Some(Resource::TaskRun(run)) => volume_names(run.pod_template.iter()),
+        Some(Resource::PipelineRun(run)) => pipeline_run_volumes(run),
         _ => Vec::new(),
-    }
-}
-
-fn inline_bodies<'a>(
-    doc: &TektonDoc,
-    pipeline: &'a PipelineSpec,
-    path: &FieldPath,
-    pod_volumes: &[&'a str],
-) -> Vec<TaskBody<'a>> {
-    let mut bodies = Vec::new();
-    for (section, tasks) in [("tasks", &pipeline.tasks), ("finally", &pipeline.finally)] {
-        for (i, task) in tasks.iter().enumerate() {
-            let Some(embedded) = &task.task_spec else {
-                continue;
-            };
-            let body_path = path.item(section, i).field("taskSpec");
-            if is_custom_task(doc, &body_path) {
-                continue;
-            }
-            bodies.push(TaskBody {
-                spec: &embedded.spec,
-                path: body_path,
-                pipeline_task: Some(task.name.as_str()),
-                standalone: false,
-                pod_volumes: pod_volumes.to_vec(),
-            });
-        }
-    }
-    bodies
+    };
+    let standalone = matches!(doc.resource, Some(Resource::Task(_)));
+    super::task_bodies(doc)
+        .into_iter()
+        .filter(|body| !is_custom_task(doc, &body.path))
+        .map(|body| TaskBody {
+            spec: body.spec,
+            path: body.path,
+            pipeline_task: body.pipeline_task,
+            standalone,
+            pod_volumes: pod_volumes.clone(),
+        })
+        .collect()
 }
 
 /// An inlined custom task (`apiVersion`, `kind`, `spec`) runs a controller, not steps.
