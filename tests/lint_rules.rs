@@ -1,7 +1,8 @@
 //! `task lint` against its fixtures, through the library:
 //! - `tests/fixtures/lint/rules/<rule-id>/bad*` (a file or a directory) must report `<rule-id>`,
-//!   and `good*` must not. A `# lint: --profile X [--versioning git]` line in a fixture selects the
-//!   profile; `# expect-line: N` lines say on which lines the rule must fire.
+//!   and `good*` must not. A `# lint: --profile X [--versioning git] [--rule ID=SEVERITY]
+//!   [--verbose] [--shellcheck-path PATH]` line in a fixture sets up the run; `# expect-line: N`
+//!   lines say on which lines the rule must fire.
 //! - `tests/fixtures/lint/valid/*.yaml`: modern, valid Tekton gives no error in the core profile.
 //! - `tests/fixtures/lint/golden/*.yaml`: the JSON report equals the `.json` beside it
 //!   (`STEPKIT_BLESS=1` rewrites them).
@@ -32,6 +33,7 @@ fn config_for(fixture: &Path) -> Config {
             continue;
         };
         let args: Vec<&str> = args.split_whitespace().collect();
+        config.verbose = args.contains(&"--verbose");
         for pair in args.windows(2) {
             match pair[0] {
                 "--profile" => config.options.profile = pair[1].parse::<Profile>().unwrap(),
@@ -42,6 +44,7 @@ fn config_for(fixture: &Path) -> Config {
                         Versioning::Directory
                     }
                 }
+                "--shellcheck-path" => config.options.shellcheck.path = PathBuf::from(pair[1]),
                 "--rule" => {
                     let (id, severity) = pair[1].split_once('=').unwrap();
                     config.set_rule(id, severity).unwrap();
