@@ -58,6 +58,7 @@ const PLACEMENT_RULES: &[&str] = &[
     "readme-present",
     "owners-present",
     "tests-present",
+    "changelog",
 ];
 
 const VERSION_LABEL: &str = "app.kubernetes.io/version";
@@ -108,6 +109,7 @@ pub fn check(check: &Check, sink: &mut Sink) {
         readme(check, tree, sink);
         owners(tree, sink);
         tests_dir(check, tree, sink);
+        changelog(check, tree, sink);
     }
 }
 
@@ -842,6 +844,28 @@ fn tests_dir(check: &Check, tree: &Tree, sink: &mut Sink) {
             tree.relative_path()
         );
         sink.report("tests-present", Location::File, message);
+    }
+}
+
+/// Konflux ADR 54: a task keeps `<kind>/<name>/CHANGELOG.md`, with an entry for every version.
+fn changelog(check: &Check, tree: &Tree, sink: &mut Sink) {
+    if !sink.enabled("changelog") || check.doc.kind != Kind::Task || tree.is_partner() {
+        return;
+    }
+    let Some(task_dir_name) = tree.dirs.first() else {
+        return;
+    };
+    if !tree
+        .kind_dir
+        .join(task_dir_name)
+        .join("CHANGELOG.md")
+        .is_file()
+    {
+        let message = format!(
+            "no CHANGELOG.md in {}/{task_dir_name}/; add one with an entry for every version of the task",
+            tree.kind_dir_name()
+        );
+        sink.report("changelog", Location::File, message);
     }
 }
 
