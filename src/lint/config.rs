@@ -184,10 +184,7 @@ pub struct Config {
 impl Config {
     /// The severity `rule` reports at, or None when it is off.
     pub fn severity_of(&self, rule: &str) -> Option<Severity> {
-        match self.overrides.get(rule) {
-            Some(chosen) => *chosen,
-            None => rules::find(rule).and_then(|r| r.default_in(self.options.profile)),
-        }
+        self.effective_severity(rule, None)
     }
 
     /// Whether `rule` can report anywhere (in some file, by a per-path setting).

@@ -68,6 +68,8 @@ pub struct TektonDoc {
     pub metadata: Metadata,
     /// None when the spec has a shape the model cannot read (reported as unknown-field).
     pub resource: Option<Resource>,
+    /// Why `resource` is None: `spec.steps[0]: invalid type...`.
+    pub decode_error: Option<String>,
     pub root: Node,
 }
 
@@ -175,7 +177,10 @@ fn classify(file_index: usize, file: &SourceFile) -> (Vec<TektonDoc>, Vec<Skippe
             .get("spec")
             .map(Node::to_json)
             .unwrap_or(serde_json::Value::Null);
-        let resource = Resource::decode(kind, spec).ok();
+        let (resource, decode_error) = match Resource::decode(kind, spec) {
+            Ok(resource) => (Some(resource), None),
+            Err(problem) => (None, Some(problem)),
+        };
         docs.push(TektonDoc {
             file: file_index,
             index,
@@ -184,6 +189,7 @@ fn classify(file_index: usize, file: &SourceFile) -> (Vec<TektonDoc>, Vec<Skippe
             raw_kind: raw_kind.to_string(),
             metadata,
             resource,
+            decode_error,
             root: root.clone(),
         });
     }
@@ -371,15 +377,7 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
 
 /// A document whose spec the typed model cannot read: the rules that need the model skip it.
 fn decode_problems(doc: &TektonDoc, sink: &mut rules::Sink) {
-    if doc.resource.is_some() {
-        return;
-    }
-    let spec = doc
-        .root
-        .get("spec")
-        .map(Node::to_json)
-        .unwrap_or(serde_json::Value::Null);
-    if let Err(problem) = Resource::decode(doc.kind, spec) {
+    if let Some(problem) = &doc.decode_error {
         let path = problem.split(':').next().unwrap_or("spec");
         sink.report(
             "unknown-field",
