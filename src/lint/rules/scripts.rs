@@ -62,7 +62,7 @@ fn report_missing_shebang(script: &Script, sink: &mut Sink) {
 
 fn check_errexit(script: &Script, shebang: &Shebang, sink: &mut Sink) {
     if !ERREXIT_SHELLS.contains(&shebang.interpreter)
-        || enables_errexit(shebang.args.iter().copied())
+        || sets_option(shebang.args.iter().copied(), 'e', "errexit")
         || has_set_errexit(script.text)
         || is_single_command(script.text, shebang.line)
     {
@@ -126,19 +126,23 @@ fn base_name(program: &str) -> &str {
 
 /// Whether a `set` command anywhere in the script turns errexit on.
 fn has_set_errexit(text: &str) -> bool {
-    text.lines()
-        .flat_map(|line| line.split([';', '&', '|']))
-        .filter_map(|command| command.trim_start().strip_prefix("set "))
-        .any(|options| enables_errexit(options.split_whitespace()))
+    set_commands(text)
+        .iter()
+        .any(|set| sets_option(set.arguments(), 'e', "errexit"))
 }
 
-/// Whether `set`-style options turn errexit on: `-e`, `-eux`, `-euo pipefail`, `-o errexit`.
-fn enables_errexit<'a>(words: impl IntoIterator<Item = &'a str>) -> bool {
+/// Whether `set`-style options (or a shebang's) turn on the shell option `letter`, long name
+/// `name`: for errexit `-e`, `-eux`, `-euo pipefail`, `-o errexit`.
+pub(super) fn sets_option<'a>(
+    words: impl IntoIterator<Item = &'a str>,
+    letter: char,
+    name: &str,
+) -> bool {
     // After `-o` (sets) or `+o` (unsets) comes an option name.
     let mut named_option_sets = None;
     for word in words {
         if let Some(sets) = named_option_sets.take() {
-            if sets && word == "errexit" {
+            if sets && word == name {
                 return true;
             }
             continue;
@@ -153,7 +157,7 @@ fn enables_errexit<'a>(words: impl IntoIterator<Item = &'a str>) -> bool {
         if flags.is_empty() || flags.starts_with('-') {
             return false;
         }
-        if sets && flags.contains('e') {
+        if sets && flags.contains(letter) {
             return true;
         }
         if flags.ends_with('o') {
@@ -161,6 +165,82 @@ fn enables_errexit<'a>(words: impl IntoIterator<Item = &'a str>) -> bool {
         }
     }
     false
+}
+
+/// A `set` command in a script.
+pub(super) struct SetCommand<'a> {
+    /// 0-based line and column (in characters) where `set` starts.
+    pub line: usize,
+    pub column: usize,
+    /// The command from `set` to the end of its simple command.
+    pub command: &'a str,
+}
+
+impl<'a> SetCommand<'a> {
+    pub fn arguments(&self) -> impl Iterator<Item = &'a str> {
+        self.command["set".len()..].split_whitespace()
+    }
+}
+
+/// Every `set` command of a script, also after `;`, `&`, `|`, `then`, `do`, `else`, `{` and `(`,
+/// but not in comments.
+pub(super) fn set_commands(script: &str) -> Vec<SetCommand<'_>> {
+    let mut found = Vec::new();
+    for (number, line) in script.lines().enumerate() {
+        for (offset, command) in simple_commands(strip_comment(line)) {
+            let trimmed = command.trim_start();
+            let start = offset + command.len() - trimmed.len();
+            let (skipped, rest) = skip_keywords(trimmed);
+            if rest.starts_with("set ") {
+                found.push(SetCommand {
+                    line: number,
+                    column: line[..start + skipped].chars().count(),
+                    command: rest.trim_end(),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// The line up to a `#` that starts a word.
+fn strip_comment(line: &str) -> &str {
+    let mut previous = ' ';
+    for (i, c) in line.char_indices() {
+        if c == '#' && previous.is_whitespace() {
+            return &line[..i];
+        }
+        previous = c;
+    }
+    line
+}
+
+/// The pieces of a line between `;`, `&` and `|`, with their byte offsets.
+fn simple_commands(line: &str) -> Vec<(usize, &str)> {
+    let mut commands = Vec::new();
+    let mut start = 0;
+    for (i, c) in line.char_indices() {
+        if matches!(c, ';' | '&' | '|') {
+            commands.push((start, &line[start..i]));
+            start = i + 1;
+        }
+    }
+    commands.push((start, &line[start..]));
+    commands
+}
+
+/// Skips `then`, `do`, `else`, `{` and `(` before a command: (bytes skipped, the rest).
+fn skip_keywords(command: &str) -> (usize, &str) {
+    let mut rest = command;
+    loop {
+        let next = ["then ", "do ", "else ", "{ ", "( ", "("]
+            .iter()
+            .find_map(|k| rest.strip_prefix(k));
+        match next {
+            Some(after) => rest = after.trim_start(),
+            None => return (command.len() - rest.len(), rest),
+        }
+    }
 }
 
 /// A script that is one command (and no `;` list) exits with that command's status anyway, so
@@ -305,7 +385,7 @@ mod tests {
             "-x -e",
             "-o nounset -o errexit",
         ] {
-            assert!(enables_errexit(on.split_whitespace()), "{on}");
+            assert!(sets_option(on.split_whitespace(), 'e', "errexit"), "{on}");
         }
         for off in [
             "+e",
@@ -316,7 +396,10 @@ mod tests {
             "foo -e",
             "+o errexit",
         ] {
-            assert!(!enables_errexit(off.split_whitespace()), "{off}");
+            assert!(
+                !sets_option(off.split_whitespace(), 'e', "errexit"),
+                "{off}"
+            );
         }
         assert!(has_set_errexit("#!/bin/bash\ncd x && set -e\n"));
         assert!(!has_set_errexit("#!/bin/bash\n# set -e\necho set -e\n"));

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use serde_json::Value as Json;
 
 use super::images::{step_action_site, ContainerSite, Role};
-use super::{task_bodies, TaskBody};
+use super::{scripts, task_bodies, TaskBody};
 use super::{Check, Sink};
 use crate::lint::expr;
 use crate::lint::finding::{FieldPath, Location, Severity};
@@ -761,123 +761,28 @@ struct XtracePlace<'a> {
 /// `#!/bin/bash -x`.
 fn xtrace_places(script: &str) -> Vec<XtracePlace<'_>> {
     let mut places = Vec::new();
-    for (number, line) in script.lines().enumerate() {
-        if number == 0 && line.starts_with("#!") {
-            if shebang_traces(line) {
-                places.push(XtracePlace {
-                    line: 0,
-                    column: 0,
-                    command: line.trim_end(),
-                });
-            }
-            continue;
+    if let Some(shebang) = scripts::shebang(script) {
+        if shebang.interpreter.ends_with("sh")
+            && scripts::sets_option(shebang.args.iter().copied(), 'x', "xtrace")
+        {
+            let line = script.lines().nth(shebang.line).unwrap_or("");
+            places.push(XtracePlace {
+                line: shebang.line,
+                column: 0,
+                command: line.trim(),
+            });
         }
-        let code = strip_comment(line);
-        for (offset, command) in simple_commands(code) {
-            let trimmed = command.trim_start();
-            let start = offset + command.len() - trimmed.len();
-            let (skipped, rest) = skip_keywords(trimmed);
-            if let Some(arguments) = rest.strip_prefix("set ") {
-                if set_enables_xtrace(arguments) {
-                    let column = line[..start + skipped].chars().count();
-                    places.push(XtracePlace {
-                        line: number,
-                        column,
-                        command: rest.trim_end(),
-                    });
-                }
-            }
+    }
+    for set in scripts::set_commands(script) {
+        if scripts::sets_option(set.arguments(), 'x', "xtrace") {
+            places.push(XtracePlace {
+                line: set.line,
+                column: set.column,
+                command: set.command,
+            });
         }
     }
     places
-}
-
-fn shebang_traces(line: &str) -> bool {
-    let mut words = line[2..].split_whitespace();
-    let interpreter = words.next().unwrap_or("");
-    let shell = |word: &str| {
-        word.rsplit('/')
-            .next()
-            .is_some_and(|name| name.ends_with("sh"))
-    };
-    // `#!/usr/bin/env bash -x` names the shell in the second word.
-    let rest: Vec<&str> = words.collect();
-    let flags = if interpreter.ends_with("/env") && rest.first().is_some_and(|w| shell(w)) {
-        &rest[1..]
-    } else {
-        &rest[..]
-    };
-    (shell(interpreter) || interpreter.ends_with("/env"))
-        && flags.iter().any(|flag| {
-            flag.strip_prefix('-')
-                .is_some_and(|f| is_flag_cluster(f) && f.contains('x'))
-        })
-}
-
-/// The line up to a `#` that starts a word.
-fn strip_comment(line: &str) -> &str {
-    let mut previous = ' ';
-    for (i, c) in line.char_indices() {
-        if c == '#' && previous.is_whitespace() {
-            return &line[..i];
-        }
-        previous = c;
-    }
-    line
-}
-
-/// The pieces of a line between `;`, `&` and `|`, with their byte offsets.
-fn simple_commands(line: &str) -> Vec<(usize, &str)> {
-    let mut commands = Vec::new();
-    let mut start = 0;
-    for (i, c) in line.char_indices() {
-        if matches!(c, ';' | '&' | '|') {
-            commands.push((start, &line[start..i]));
-            start = i + 1;
-        }
-    }
-    commands.push((start, &line[start..]));
-    commands
-}
-
-/// Skips `then`, `do`, `else`, `{` and `(` before a command: (bytes skipped, the rest).
-fn skip_keywords(command: &str) -> (usize, &str) {
-    let mut rest = command;
-    loop {
-        let next = ["then ", "do ", "else ", "{ ", "( ", "("]
-            .iter()
-            .find_map(|k| rest.strip_prefix(k));
-        match next {
-            Some(after) => rest = after.trim_start(),
-            None => return (command.len() - rest.len(), rest),
-        }
-    }
-}
-
-/// Whether `set <arguments>` turns xtrace on.
-fn set_enables_xtrace(arguments: &str) -> bool {
-    let mut tokens = arguments.split_whitespace();
-    while let Some(token) = tokens.next() {
-        let (enables, flags) = match (token.strip_prefix('-'), token.strip_prefix('+')) {
-            (Some(flags), _) => (true, flags),
-            (_, Some(flags)) => (false, flags),
-            _ => return false, // positional parameters follow
-        };
-        if !is_flag_cluster(flags) {
-            return false;
-        }
-        if enables && flags.contains('x') {
-            return true;
-        }
-        if flags.contains('o') && tokens.next() == Some("xtrace") && enables {
-            return true;
-        }
-    }
-    false
-}
-
-fn is_flag_cluster(flags: &str) -> bool {
-    !flags.is_empty() && flags.chars().all(|c| c.is_ascii_alphabetic())
 }
 
 #[cfg(test)]
