@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use oci_client::secrets::RegistryAuth;
-use registry_harness::{sha256_digest, TestRegistry};
+use registry_harness::{sha256_digest, CuttingProxy, TestRegistry};
 use stepkit::core::error::exit_code;
 use stepkit::core::image_ref::ImageReference;
 use stepkit::workspace::auth::{credentials_for, AuthEnv};
@@ -178,6 +178,101 @@ async fn a_large_blob_streams_up_and_down_byte_for_byte() {
         size
     );
     assert_eq!(std::fs::read(&dest).unwrap(), content);
+}
+
+/// Pulls `digest` through a proxy that drops the connection after 2 MiB of answers.
+async fn pull_through_cut(registry: &TestRegistry, repo: &str, hide_ranges: bool) {
+    let direct = client(registry, repo, RegistryAuth::Anonymous);
+    let content = random_bytes(5 * 1024 * 1024 + 77);
+    let dir = tempfile::tempdir().unwrap();
+    let (path, digest, size) = blob_file(dir.path(), "blob", &content);
+    direct.push_blob_file(&path, &digest, size).await.unwrap();
+
+    let cut_after = 2 * 1024 * 1024;
+    let proxy = CuttingProxy::start(registry.port(), cut_after, hide_ranges);
+    let through_proxy = Registry::new(
+        &format!("{}/{repo}", proxy.host()).parse().unwrap(),
+        RegistryAuth::Anonymous,
+        &RegistryOptions {
+            insecure_registries: vec![proxy.host()],
+            ..options(registry)
+        },
+    )
+    .unwrap();
+    let mut received = Vec::new();
+    let pulled = through_proxy
+        .pull_blob_into(&digest, &mut received)
+        .await
+        .unwrap();
+    assert_eq!(pulled.size, size);
+    assert!(pulled.sink_error.is_none());
+    assert!(received == content, "every byte once, in order");
+
+    // The first request asks for everything, the second for what was missing.
+    let ranges = proxy.ranges();
+    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    assert_eq!(ranges[0], "bytes=0-");
+    let resumed_at: usize = ranges[1]
+        .strip_prefix("bytes=")
+        .and_then(|rest| rest.strip_suffix('-'))
+        .and_then(|offset| offset.parse().ok())
+        .unwrap_or_else(|| panic!("{ranges:?}"));
+    assert!(
+        resumed_at > 0 && resumed_at < cut_after,
+        "resumed where it stopped, not from the start: {ranges:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_download_cut_in_the_middle_resumes_where_it_stopped() {
+    let registry = TestRegistry::start();
+    let repo = registry.unique_repo("resume");
+    pull_through_cut(&registry, &repo, false).await;
+}
+
+#[tokio::test]
+async fn a_registry_that_ignores_ranges_is_read_past_what_was_received() {
+    let registry = TestRegistry::start();
+    let repo = registry.unique_repo("no-ranges");
+    pull_through_cut(&registry, &repo, true).await;
+}
+
+#[tokio::test]
+async fn a_sink_that_stops_early_still_gets_the_digest_checked() {
+    let registry = TestRegistry::start();
+    let repo = registry.unique_repo("sink");
+    let client = client(&registry, &repo, RegistryAuth::Anonymous);
+    let content = random_bytes(3 * 1024 * 1024);
+    let dir = tempfile::tempdir().unwrap();
+    let (path, digest, size) = blob_file(dir.path(), "blob", &content);
+    client.push_blob_file(&path, &digest, size).await.unwrap();
+
+    // A reader that takes 100 bytes and goes away, as an unpacker refusing an archive does.
+    let (mut writer, mut reader) = tokio::io::duplex(64);
+    let early_reader = tokio::spawn(async move {
+        let mut first = [0u8; 100];
+        tokio::io::AsyncReadExt::read_exact(&mut reader, &mut first)
+            .await
+            .unwrap();
+        first
+    });
+    let pulled = client.pull_blob_into(&digest, &mut writer).await.unwrap();
+    assert_eq!(early_reader.await.unwrap(), content[..100]);
+    assert_eq!(pulled.size, size, "read to the end all the same");
+    assert!(pulled.sink_error.is_some());
+
+    // Tampered bytes: the mismatch is found although the sink stopped after 100 bytes.
+    let mut corrupted = content.clone();
+    corrupted[content.len() - 1] ^= 0xff;
+    std::fs::write(registry.blob_data_path(&digest), &corrupted).unwrap();
+    let (mut writer, reader) = tokio::io::duplex(64);
+    drop(reader);
+    let error = client
+        .pull_blob_into(&digest, &mut writer)
+        .await
+        .unwrap_err();
+    assert_eq!(exit_code(&error), 5, "{}", error_text(&error));
+    assert!(error_text(&error).contains("digest mismatch"));
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use crate::workspace::registry::RegistryOptions;
 pub enum WorkspaceCommand {
     /// Pack PATH (or RESULT=PATH pairs) and push it; print and write the pinned reference
     Push(Box<PushArgs>),
-    /// Restore REF into DEST (or REF=DEST pairs), verifying every digest first
+    /// Restore REF into DEST (or REF=DEST pairs); nothing reaches DEST before its digest is verified
     Pull(PullArgs),
 }
 
@@ -44,10 +44,6 @@ pub struct RegistryArgs {
     /// Time allowed for one registry request
     #[arg(long, env = "STEPKIT_REQUEST_TIMEOUT", default_value = "5m", value_parser = crate::core::duration::parse_duration, value_name = "DURATION")]
     request_timeout: std::time::Duration,
-
-    /// Where blobs are spooled [default: the system temporary directory]
-    #[arg(long, env = "STEPKIT_TMP_DIR", value_name = "DIR")]
-    tmp_dir: Option<PathBuf>,
 }
 
 impl RegistryArgs {
@@ -59,10 +55,6 @@ impl RegistryArgs {
             timeout: self.request_timeout,
             ..RegistryOptions::default()
         }
-    }
-
-    fn temp_dir(&self) -> PathBuf {
-        self.tmp_dir.clone().unwrap_or_else(std::env::temp_dir)
     }
 }
 
@@ -114,6 +106,10 @@ pub struct PushArgs {
     /// Adds the quay.expires-after annotation, e.g. 1d (Trusted Artifacts' IMAGE_EXPIRES_AFTER)
     #[arg(long, env = "IMAGE_EXPIRES_AFTER", value_name = "AGE")]
     expires_after: Option<String>,
+
+    /// Where the packed blob is spooled before upload [default: the system temporary directory]
+    #[arg(long, env = "STEPKIT_TMP_DIR", value_name = "DIR")]
+    tmp_dir: Option<PathBuf>,
 
     #[command(flatten)]
     registry: RegistryArgs,
@@ -192,7 +188,7 @@ fn run_push(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         excludes: args.exclude,
         expires_after: args.expires_after,
         source_date_epoch,
-        temp_dir: args.registry.temp_dir(),
+        temp_dir: args.tmp_dir.clone().unwrap_or_else(std::env::temp_dir),
         results_dir: global.results_dir.clone(),
         registry: args.registry.options(),
         auth: AuthEnv::from_env(),
@@ -230,7 +226,6 @@ fn run_pull(args: PullArgs) -> anyhow::Result<Verdict> {
     let options = PullOptions {
         pairs,
         preserve_special_bits: args.preserve_special_bits,
-        temp_dir: args.registry.temp_dir(),
         registry: args.registry.options(),
         auth: AuthEnv::from_env(),
     };

@@ -2,9 +2,11 @@
 //!
 //! [`pack`] streams a directory (or a single file) through tar and a compressor into a temporary
 //! file, hashing both the compressed blob and the uncompressed tar on the way, so memory stays a
-//! few buffers whatever the workspace size. [`unpack`] detects the compression, extracts into a
-//! private staging directory next to DEST with every entry checked, and only then moves the
-//! result into DEST, so a rejected or damaged archive leaves DEST as it was.
+//! few buffers whatever the workspace size. [`stage`] detects the compression, extracts into a
+//! private staging directory next to DEST with every entry checked (decompressing on a thread of
+//! its own), and [`Staged::commit`] then moves the result into DEST, so a rejected or damaged
+//! archive, or a download whose digest did not match, leaves DEST as it was. [`unpack`] does
+//! both for a blob file.
 //!
 //! # Format
 //!
@@ -38,11 +40,11 @@
 //! A `.skip-trusted-artifacts` file in the source directory (for [`pack`]) or in DEST (for
 //! [`unpack`]) skips the operation, as Trusted Artifacts does: both return [`Skipped`].
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::{self, File, Metadata, OpenOptions, Permissions};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -1215,36 +1217,64 @@ fn match_parts(parts: &[Part], components: &[&[u8]]) -> bool {
 // unpack
 // ---------------------------------------------------------------------------------------------
 
-/// Unpacks a zstd, gzip or plain tar blob into `dest`, creating it if needed.
-///
-/// Everything is extracted into a staging directory next to DEST (inside DEST when DEST is a
-/// mount point) and checked entry by entry; only a fully accepted archive is moved into DEST,
-/// merged with what DEST already holds. Returns [`Skipped`] when DEST holds a [`SKIP_MARKER`].
+/// Unpacks a zstd, gzip or plain tar blob file into `dest`, creating it if needed: [`stage`]
+/// then [`Staged::commit`].
 pub fn unpack(blob: &Path, dest: &Path, options: &UnpackOptions) -> anyhow::Result<Unpacked> {
+    let file = File::open(blob).or_kind(Kind::LocalIo, || {
+        format!("cannot open the archive {}", blob.display())
+    })?;
+    let size = file
+        .metadata()
+        .or_kind(Kind::LocalIo, || {
+            format!("cannot read the archive {}", blob.display())
+        })?
+        .len();
+    stage(file, &blob.display().to_string(), Some(size), dest, options)?.commit()
+}
+
+/// An archive extracted into its staging directory and checked entry by entry, not yet in
+/// DEST: [`Staged::commit`] moves it in, dropping it removes it.
+#[derive(Debug)]
+pub struct Staged {
+    target: Target,
+    extractor: Extractor,
+}
+
+impl Staged {
+    /// Moves the staged tree into DEST, merged with what DEST already holds.
+    pub fn commit(self) -> anyhow::Result<Unpacked> {
+        self.target.commit(&self.extractor)?;
+        Ok(self.extractor.unpacked)
+    }
+}
+
+/// Reads a zstd, gzip or plain tar archive from `source` (`label` in messages, `size` bytes if
+/// known, for progress) into a staging directory for `dest`.
+///
+/// The staging directory is next to DEST (inside DEST when DEST is a mount point), and nothing
+/// reaches DEST until [`Staged::commit`]: a caller still verifying what `source` delivers (a
+/// download's digest) commits only once it checked out. Returns [`Skipped`] when DEST holds a
+/// [`SKIP_MARKER`].
+pub fn stage<R: Read + Send>(
+    mut source: R,
+    label: &str,
+    size: Option<u64>,
+    dest: &Path,
+    options: &UnpackOptions,
+) -> anyhow::Result<Staged> {
     if dest.as_os_str().is_empty() {
         return Err(Error::usage("no destination directory given to unpack into").into());
     }
     if skip_requested(dest) {
         return Err(skipped(dest));
     }
-    let mut file = File::open(blob).or_kind(Kind::LocalIo, || {
-        format!("cannot open the archive {}", blob.display())
-    })?;
-    let blob_size = file
-        .metadata()
-        .or_kind(Kind::LocalIo, || {
-            format!("cannot read the archive {}", blob.display())
-        })?
-        .len();
-    let head = read_head(&mut file).or_kind(Kind::LocalIo, || {
-        format!("cannot read the archive {}", blob.display())
-    })?;
+    let head = read_head(&mut source)
+        .or_kind(Kind::LocalIo, || format!("cannot read the archive {label}"))?;
     let compression = detect_compression(&head);
     if compression.is_none() && !looks_like_tar(&head) {
         return Err(Error::usage(format!(
-            "{} is not a zstd, gzip or tar archive (it starts with {}): was the right digest \
+            "{label} is not a zstd, gzip or tar archive (it starts with {}): was the right digest \
              passed, and was it made by `workspace push` or Trusted Artifacts?",
-            blob.display(),
             hex_prefix(&head)
         ))
         .into());
@@ -1252,15 +1282,12 @@ pub fn unpack(blob: &Path, dest: &Path, options: &UnpackOptions) -> anyhow::Resu
 
     let target = Target::prepare(dest)?;
     let mut progress = ProgressReader {
-        inner: file,
-        transfer: Transfer::new(
-            &format!("unpacking into {}", dest.display()),
-            Some(blob_size),
-        ),
+        inner: io::Cursor::new(head).chain(source),
+        transfer: Transfer::new(&format!("unpacking into {}", dest.display()), size),
     };
     let mut extractor = Extractor {
-        blob,
-        dest,
+        label: label.to_owned(),
+        dest: dest.to_path_buf(),
         staging: target.staging.path().to_path_buf(),
         mask: if options.preserve_special_bits {
             0o7777
@@ -1268,27 +1295,28 @@ pub fn unpack(blob: &Path, dest: &Path, options: &UnpackOptions) -> anyhow::Resu
             0o777
         },
         dirs: BTreeMap::new(),
+        known_dirs: HashSet::new(),
         root: None,
         buffer: vec![0; IO_BUFFER],
         unpacked: Unpacked::default(),
     };
-    {
-        let decoded: Box<dyn Read + '_> = match compression {
-            Some(Compression::Zstd { .. }) => Box::new(
-                zstd::stream::read::Decoder::new(&mut progress).or_kind(Kind::LocalIo, || {
-                    format!("cannot start reading {}", blob.display())
-                })?,
-            ),
-            Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(
-                BufReader::with_capacity(IO_BUFFER, &mut progress),
-            )),
-            None => Box::new(BufReader::with_capacity(IO_BUFFER, &mut progress)),
-        };
+    let decoded: Box<dyn Read + Send + '_> = match compression {
+        Some(Compression::Zstd { .. }) => Box::new(
+            zstd::stream::read::Decoder::new(&mut progress)
+                .or_kind(Kind::LocalIo, || format!("cannot start reading {label}"))?,
+        ),
+        Some(Compression::Gzip) => Box::new(flate2::read::MultiGzDecoder::new(
+            BufReader::with_capacity(IO_BUFFER, &mut progress),
+        )),
+        None => Box::new(BufReader::with_capacity(IO_BUFFER, &mut progress)),
+    };
+    // Decompression on a thread of its own, so it overlaps with creating the files.
+    std::thread::scope(|scope| {
+        let decoded = ReadAhead::spawn(scope, decoded);
         let unreadable = || {
             format!(
-                "cannot read {} as a tar archive: it is damaged or not a workspace archive; \
+                "cannot read {label} as a tar archive: it is damaged or not a workspace archive; \
                  nothing was written to {}",
-                blob.display(),
                 dest.display()
             )
         };
@@ -1299,16 +1327,75 @@ pub fn unpack(blob: &Path, dest: &Path, options: &UnpackOptions) -> anyhow::Resu
         }
         // Read to the end, so the gzip CRC / zstd checksum of the whole stream is verified.
         io::copy(&mut archive.into_inner(), &mut io::sink()).or_kind(Kind::Usage, unreadable)?;
-    }
+        anyhow::Ok(())
+    })?;
     progress.transfer.finish();
-    target.commit(&extractor)?;
-    Ok(extractor.unpacked)
+    Ok(Staged { target, extractor })
 }
 
-fn read_head(file: &mut File) -> io::Result<Vec<u8>> {
+/// A reader whose source is read ahead on a scoped thread, a few buffers at a time.
+struct ReadAhead {
+    chunks: Receiver<io::Result<Vec<u8>>>,
+    current: Vec<u8>,
+    position: usize,
+}
+
+impl ReadAhead {
+    /// Chunks read ahead: bounds the memory to this many [`IO_BUFFER`]s.
+    const DEPTH: usize = 4;
+
+    fn spawn<'scope, R: Read + Send + 'scope>(
+        scope: &'scope std::thread::Scope<'scope, '_>,
+        mut source: R,
+    ) -> ReadAhead {
+        let (sender, chunks) = sync_channel(Self::DEPTH);
+        scope.spawn(move || loop {
+            let mut chunk = vec![0; IO_BUFFER];
+            let read = match source.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(read) => read,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    let _ = sender.send(Err(error));
+                    return;
+                }
+            };
+            chunk.truncate(read);
+            // A reader that went away stopped reading: nothing more to do.
+            if sender.send(Ok(chunk)).is_err() {
+                return;
+            }
+        });
+        ReadAhead {
+            chunks,
+            current: Vec::new(),
+            position: 0,
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.position == self.current.len() {
+            match self.chunks.recv() {
+                Ok(chunk) => {
+                    self.current = chunk?;
+                    self.position = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let count = buf.len().min(self.current.len() - self.position);
+        buf[..count].copy_from_slice(&self.current[self.position..self.position + count]);
+        self.position += count;
+        Ok(count)
+    }
+}
+
+/// The first 512 bytes (fewer if that is all there is): enough to tell the format.
+fn read_head(source: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(512);
-    Read::by_ref(file).take(512).read_to_end(&mut head)?;
-    file.seek(SeekFrom::Start(0))?;
+    source.take(512).read_to_end(&mut head)?;
     Ok(head)
 }
 
@@ -1340,26 +1427,31 @@ struct DirMeta {
 }
 
 /// Extracts entries into the staging directory, checking each.
-struct Extractor<'a> {
-    blob: &'a Path,
-    dest: &'a Path,
+#[derive(Debug)]
+struct Extractor {
+    /// The archive, as messages name it.
+    label: String,
+    dest: PathBuf,
     staging: PathBuf,
     mask: u32,
     /// Directory entries of the archive, by path below the root.
     dirs: BTreeMap<PathBuf, DirMeta>,
+    /// Paths below staging known to be real directories made by this extraction (explicit or
+    /// parents), so each is checked on disk once rather than for every entry below it.
+    known_dirs: HashSet<PathBuf>,
     /// The archive's `./` entry.
     root: Option<DirMeta>,
     buffer: Vec<u8>,
     unpacked: Unpacked,
 }
 
-impl Extractor<'_> {
+impl Extractor {
     /// The error for an entry the archive must not contain.
     fn hostile(&self, entry: &[u8], why: impl fmt::Display) -> anyhow::Error {
         Error::usage(format!(
             "refusing to unpack {}: entry {:?} {why}; nothing was written to {} (the archive is \
              damaged or hostile: do not use it)",
-            self.blob.display(),
+            self.label,
             String::from_utf8_lossy(entry),
             self.dest.display()
         ))
@@ -1417,7 +1509,7 @@ impl Extractor<'_> {
 
     /// Creates the missing parents of `rel` in staging, refusing to go through a symlink or a
     /// non-directory.
-    fn parents(&self, raw: &[u8], rel: &Path, create: bool) -> anyhow::Result<()> {
+    fn parents(&mut self, raw: &[u8], rel: &Path, create: bool) -> anyhow::Result<()> {
         let Some(parent) = rel.parent() else {
             return Ok(());
         };
@@ -1426,8 +1518,13 @@ impl Extractor<'_> {
         for component in parent.components() {
             current.push(component);
             shown.push(component);
+            if self.known_dirs.contains(&shown) {
+                continue;
+            }
             match fs::symlink_metadata(&current) {
-                Ok(meta) if meta.is_dir() => {}
+                Ok(meta) if meta.is_dir() => {
+                    self.known_dirs.insert(shown.clone());
+                }
                 Ok(meta) if meta.file_type().is_symlink() => {
                     return Err(self.hostile(
                         raw,
@@ -1450,6 +1547,7 @@ impl Extractor<'_> {
                     fs::create_dir(&current).or_kind(Kind::LocalIo, || {
                         format!("cannot create {}", current.display())
                     })?;
+                    self.known_dirs.insert(shown.clone());
                 }
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     return Err(self.hostile(
@@ -1491,6 +1589,7 @@ impl Extractor<'_> {
                 return Err(self.hostile(raw, "replaces a directory the archive already filled"));
             }
             self.dirs.remove(rel);
+            self.known_dirs.remove(rel);
             fs::remove_dir(&path)
         } else {
             fs::remove_file(&path)
@@ -1507,6 +1606,10 @@ impl Extractor<'_> {
         }
         self.parents(raw, &rel, true)?;
         let path = self.staging.join(&rel);
+        if self.known_dirs.contains(&rel) {
+            self.dirs.insert(rel, meta);
+            return Ok(());
+        }
         match fs::symlink_metadata(&path) {
             Ok(existing) if existing.is_dir() => {}
             Ok(_) => {
@@ -1524,6 +1627,7 @@ impl Extractor<'_> {
                 })?;
             }
         }
+        self.known_dirs.insert(rel.clone());
         self.dirs.insert(rel, meta);
         Ok(())
     }
@@ -1537,15 +1641,24 @@ impl Extractor<'_> {
         mtime: u64,
     ) -> anyhow::Result<()> {
         self.parents(raw, rel, true)?;
-        self.clear_slot(raw, rel)?;
         let path = self.staging.join(rel);
         let write_failed = || format!("cannot write {}", path.display());
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .or_kind(Kind::LocalIo, write_failed)?;
+        let create = || {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+        };
+        // Names rarely repeat in an archive: try first, make room only when the name is taken.
+        let mut file = match create() {
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+                self.clear_slot(raw, rel)?;
+                create()
+            }
+            opened => opened,
+        }
+        .or_kind(Kind::LocalIo, write_failed)?;
         loop {
             let read = match entry.read(&mut self.buffer) {
                 Ok(0) => break,
@@ -1556,7 +1669,7 @@ impl Extractor<'_> {
                         "cannot read the entry {:?} of {}: the archive is damaged; nothing was \
                          written to {}",
                         String::from_utf8_lossy(raw),
-                        self.blob.display(),
+                        self.label,
                         self.dest.display()
                     ))));
                 }
@@ -1667,6 +1780,7 @@ fn normalize(raw: &[u8]) -> Result<PathBuf, &'static str> {
 }
 
 /// Where an unpack lands: DEST resolved, and the private staging directory beside it.
+#[derive(Debug)]
 struct Target {
     shown: PathBuf,
     real: PathBuf,
@@ -1767,7 +1881,7 @@ impl Target {
     }
 
     /// Moves the staged tree into DEST, then applies directory modes and mtimes.
-    fn commit(self, extractor: &Extractor<'_>) -> anyhow::Result<()> {
+    fn commit(self, extractor: &Extractor) -> anyhow::Result<()> {
         let staging = self.staging.path().to_path_buf();
         let mut merged = false;
         if !self.existed && fs::rename(&staging, &self.real).is_ok() {
@@ -2071,7 +2185,9 @@ mod tests {
     fn members(blob: &Path) -> Vec<(String, tar::EntryType, u32, String)> {
         let mut file = File::open(blob).unwrap();
         let head = read_head(&mut file).unwrap();
-        let reader: Box<dyn Read> = match detect_compression(&head) {
+        let compression = detect_compression(&head);
+        let file = io::Cursor::new(head).chain(file);
+        let reader: Box<dyn Read> = match compression {
             Some(Compression::Zstd { .. }) => {
                 Box::new(zstd::stream::read::Decoder::new(file).unwrap())
             }
@@ -2465,6 +2581,101 @@ mod tests {
             .filter(|name| name.starts_with(".stepkit-unpack"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn later_entries_of_the_same_name_replace_earlier_ones_as_tar_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let blob = dir.path().join("repeated.tar.gz");
+        RawTar::new()
+            .dir("./")
+            .file("./a.txt", b"first")
+            .file("./a.txt", b"second")
+            .dir("./d/")
+            .file("./d", b"a file where an empty directory was")
+            .file("./l", b"a file")
+            .symlink("./l", "a.txt")
+            .dir("./sub/")
+            .file("./sub/x", b"x")
+            .write_to(&blob);
+        let dest = dir.path().join("dest");
+        unpack(&blob, &dest, &UnpackOptions::default()).unwrap();
+        assert_eq!(fs::read(dest.join("a.txt")).unwrap(), b"second");
+        assert_eq!(
+            fs::read(dest.join("d")).unwrap(),
+            b"a file where an empty directory was"
+        );
+        assert_eq!(fs::read_link(dest.join("l")).unwrap(), Path::new("a.txt"));
+        assert_eq!(fs::read(dest.join("sub/x")).unwrap(), b"x");
+
+        // A directory that already holds something is not replaced, whatever comes after.
+        let filled = dir.path().join("filled.tar.gz");
+        RawTar::new()
+            .dir("./")
+            .file("./sub/x", b"x")
+            .file("./sub", b"over a filled directory")
+            .write_to(&filled);
+        let error = unpack(
+            &filled,
+            &dir.path().join("other"),
+            &UnpackOptions::default(),
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("replaces a directory"),
+            "{error:#}"
+        );
+        assert!(!dir.path().join("other").exists());
+    }
+
+    #[test]
+    fn a_staged_archive_reaches_dest_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        write(&source.join("new.txt"), b"new");
+        let packed = pack(&source, dir.path(), &options(Compression::default())).unwrap();
+        let dest = dir.path().join("dest");
+        write(&dest.join("kept.txt"), b"kept");
+        let staging_dirs = || {
+            fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|entry| {
+                    let name = entry.as_ref().unwrap().file_name();
+                    name.to_string_lossy().starts_with(".stepkit-unpack")
+                })
+                .count()
+        };
+
+        let staged = stage(
+            File::open(&packed.path).unwrap(),
+            "the blob",
+            None,
+            &dest,
+            &UnpackOptions::default(),
+        )
+        .unwrap();
+        assert!(!dest.join("new.txt").exists(), "not in DEST before commit");
+        assert_eq!(staging_dirs(), 1);
+        drop(staged);
+        assert_eq!(
+            staging_dirs(),
+            0,
+            "dropping it removes the staging directory"
+        );
+        assert!(!dest.join("new.txt").exists());
+
+        let staged = stage(
+            File::open(&packed.path).unwrap(),
+            "the blob",
+            None,
+            &dest,
+            &UnpackOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(staged.commit().unwrap().files, 1);
+        assert_eq!(fs::read(dest.join("new.txt")).unwrap(), b"new");
+        assert_eq!(fs::read(dest.join("kept.txt")).unwrap(), b"kept");
+        assert_eq!(staging_dirs(), 0);
     }
 
     /// A tmpfs mounted for one test, unmounted when dropped.

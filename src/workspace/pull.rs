@@ -1,16 +1,20 @@
 //! `workspace pull`: restore artifacts pushed by stepkit or by Trusted Artifacts.
 //!
-//! Every blob is downloaded to a temporary file and its digest verified before a byte of it is
-//! unpacked; unpacking happens in a staging directory and only then moves into place, so a bad
-//! blob or a hostile archive leaves the destination as it was.
+//! Each blob is unpacked as it downloads, into a staging directory beside the destination, and
+//! moves into place only once the whole blob was read and its digest matched. A corrupted
+//! download, a hostile archive or a failure half way leaves the destination as it was; nothing
+//! is spooled to disk and memory stays a few buffers.
 
 use std::path::{Path, PathBuf};
 
 use crate::core::error::Error;
-use crate::workspace::archive::{unpack, Skipped, UnpackOptions};
+use crate::workspace::archive::{stage, Skipped, UnpackOptions, Unpacked};
 use crate::workspace::auth::{credentials_for, AuthEnv};
 use crate::workspace::reference::WorkspaceRef;
 use crate::workspace::registry::{Registry, RegistryOptions, Resolved};
+
+/// Bytes in flight between the download and the unpacker.
+const PIPE_BUFFER: usize = 1024 * 1024;
 
 /// Trusted Artifacts' marker: a destination holding it is not restored into.
 const SKIP_MARKER: &str = ".skip-trusted-artifacts";
@@ -20,7 +24,6 @@ pub struct PullOptions {
     /// What to restore, and where.
     pub pairs: Vec<(String, PathBuf)>,
     pub preserve_special_bits: bool,
-    pub temp_dir: PathBuf,
     pub registry: RegistryOptions,
     pub auth: AuthEnv,
 }
@@ -57,35 +60,23 @@ pub async fn pull(options: &PullOptions) -> anyhow::Result<Pulled> {
         let parsed: WorkspaceRef = reference.parse()?;
         let auth = credentials_for(parsed.repository(), &options.auth)?;
         let registry = Registry::new(parsed.repository(), auth, &options.registry)?;
-        let digests = match registry.resolve(&parsed).await? {
-            Resolved::Blob { digest } => vec![digest],
-            Resolved::Manifest { layers, .. } => layers.into_iter().map(|l| l.digest).collect(),
+        let layers = match registry.resolve(&parsed).await? {
+            Resolved::Blob { digest } => vec![(digest, None)],
+            Resolved::Manifest { layers, .. } => layers
+                .into_iter()
+                .map(|layer| (layer.digest, Some(layer.size)))
+                .collect(),
         };
-        if digests.is_empty() {
+        if layers.is_empty() {
             return Err(Error::usage(format!("{reference} holds no layer to restore")).into());
         }
         std::fs::create_dir_all(dest)
             .map_err(|err| Error::local_io(format!("cannot create {}: {err}", dest.display())))?;
-        for digest in digests {
-            let blob = tempfile::Builder::new()
-                .prefix(".stepkit-blob-")
-                .tempfile_in(&options.temp_dir)
-                .map_err(|err| {
-                    Error::local_io(format!(
-                        "cannot create a temporary file in {}: {err}",
-                        options.temp_dir.display()
-                    ))
-                })?
-                .into_temp_path();
-            let size = registry.pull_blob_to_file(&digest, &blob).await?;
-            tracing::info!("downloaded {digest} ({size} bytes), digest verified");
-            let unpacked = match unpack(
-                &blob,
-                dest,
-                &UnpackOptions {
-                    preserve_special_bits: options.preserve_special_bits,
-                },
-            ) {
+        let unpack = UnpackOptions {
+            preserve_special_bits: options.preserve_special_bits,
+        };
+        for (digest, size) in layers {
+            let unpacked = match pull_layer(&registry, &digest, size, dest, unpack).await {
                 Ok(unpacked) => unpacked,
                 Err(err) if err.downcast_ref::<Skipped>().is_some() => {
                     tracing::info!("{err}");
@@ -99,4 +90,39 @@ pub async fn pull(options: &PullOptions) -> anyhow::Result<Pulled> {
         tracing::info!("restored {reference} into {}", dest.display());
     }
     Ok(pulled)
+}
+
+/// Downloads one layer into an unpacker running beside the download, and commits what it
+/// staged once the digest checked out.
+async fn pull_layer(
+    registry: &Registry,
+    digest: &str,
+    size: Option<u64>,
+    dest: &Path,
+    options: UnpackOptions,
+) -> anyhow::Result<Unpacked> {
+    let (mut writer, reader) = tokio::io::duplex(PIPE_BUFFER);
+    let reader = tokio_util::io::SyncIoBridge::new(reader);
+    let label = format!("blob {digest}");
+    let staging_dest = dest.to_path_buf();
+    let unpacker =
+        tokio::task::spawn_blocking(move || stage(reader, &label, size, &staging_dest, &options));
+    let download = registry.pull_blob_into(digest, &mut writer).await;
+    // End of input for the unpacker, whether the download finished or not.
+    drop(writer);
+    let staged = unpacker
+        .await
+        .map_err(|error| anyhow::anyhow!("the unpacker of {digest} stopped: {error}"))?;
+    // A download that failed (digest mismatch, not found, connection) explains whatever the
+    // unpacker made of the bytes it got, so its error comes first.
+    let pulled = download?;
+    let staged = staged?;
+    if let Some(error) = pulled.sink_error {
+        return Err(Error::local_io(format!("unpacking {digest}: {error}")).into());
+    }
+    tracing::info!(
+        "downloaded {digest} ({} bytes), digest verified",
+        pulled.size
+    );
+    staged.commit()
 }

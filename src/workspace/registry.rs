@@ -5,8 +5,10 @@
 //! - Uploads stream from a file in 1 MiB chunks with one monolithic PUT
 //!   (`push_blob_stream`, `use_monolithic_push`), after a HEAD that skips blobs the registry
 //!   already has. Memory stays bounded, and a failed upload can start again from the file.
-//! - Downloads stream into a file while hashing; the digest is checked before the file is
-//!   handed back. A mismatch removes the file and fails with exit 5.
+//! - Downloads stream to the caller as they arrive, hashing on the way, and resume with a
+//!   `Range` request where a dropped connection stopped them; the call succeeds only once the
+//!   digest of the whole blob matched (a mismatch is exit 5), and what was streamed before
+//!   that is the caller's to keep out of use.
 //! - Every request is retried on connection errors, timeouts, 408, 429 and 5xx with
 //!   exponential backoff and jitter ([`backoff_delay`]): blob uploads are idempotent by digest
 //!   and manifest PUTs by content. When retries run out the error is exit 3.
@@ -29,7 +31,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::client::{
+    BlobResponse, Certificate, CertificateEncoding, ClientConfig, ClientProtocol,
+};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
@@ -1120,61 +1124,175 @@ impl Registry {
         parse_manifest(raw.to_vec(), digest).map_err(|failure| (failure, 1))
     }
 
-    /// Downloads blob `digest` into `dest_file` (created or truncated), hashing as it streams;
-    /// returns its size. On a digest mismatch (exit 5), or any other failure, `dest_file` is
-    /// removed. Interrupted downloads start again from the first byte.
+    /// Downloads blob `digest` into `dest_file` (created or truncated) and returns its size.
+    /// On a digest mismatch (exit 5), or any other failure, `dest_file` is removed.
     pub async fn pull_blob_to_file(&self, digest: &str, dest_file: &Path) -> anyhow::Result<u64> {
+        let written = async {
+            let file = tokio::fs::File::create(dest_file).await?;
+            let mut file = tokio::io::BufWriter::with_capacity(UPLOAD_CHUNK, file);
+            let pulled = self.pull_blob_into(digest, &mut file).await?;
+            match pulled.sink_error {
+                Some(error) => Err(error.into()),
+                None => {
+                    file.flush().await?;
+                    Ok(pulled.size)
+                }
+            }
+        };
+        let result: anyhow::Result<u64> = written.await.map_err(|error: anyhow::Error| {
+            match error.downcast::<std::io::Error>() {
+                Ok(io) => {
+                    Error::local_io(format!("cannot write {}: {io}", dest_file.display())).into()
+                }
+                Err(other) => other,
+            }
+        });
+        if result.is_err() {
+            if let Err(error) = std::fs::remove_file(dest_file) {
+                if error.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!("cannot remove {}: {error}", dest_file.display());
+                }
+            }
+        }
+        result
+    }
+
+    /// Streams blob `digest` into `sink` as it arrives, hashing on the way, and returns once
+    /// the whole blob was read and its digest matched (otherwise exit 5).
+    ///
+    /// An interrupted download resumes at the byte where it stopped (a `Range` request; from a
+    /// registry that ignores it, the bytes already written are read past), so `sink` receives
+    /// every byte once and in order. If `sink` stops taking bytes, the download still runs to
+    /// the end, so that a corrupted blob is reported as a digest mismatch rather than as
+    /// whatever the sink made of it; the sink's error comes back in [`BlobPulled::sink_error`].
+    /// Until this returns `Ok`, what `sink` received is unverified and must not be used.
+    pub async fn pull_blob_into<W>(&self, digest: &str, sink: &mut W) -> anyhow::Result<BlobPulled>
+    where
+        W: tokio::io::AsyncWrite + Unpin,
+    {
         let what = format!("pulling blob {digest} from {}", self.name());
         check_digest(digest, &what)?;
         self.store_auth().await;
-        let result = self
-            .retrying(&what, || self.download_once(digest, dest_file))
-            .await;
-        match result {
-            Ok(size) => Ok(size),
-            Err(failure) => {
-                if let Err(error) = std::fs::remove_file(dest_file) {
-                    if error.kind() != std::io::ErrorKind::NotFound {
-                        tracing::warn!("cannot remove {}: {error}", dest_file.display());
-                    }
-                }
-                Err(self.error(&what, failure))
-            }
+        let progress = std::sync::Mutex::new(Download {
+            hasher: Sha256::new(),
+            received: 0,
+            sink: Some(sink),
+            sink_error: None,
+        });
+        self.retrying(&what, || self.download_from(digest, &progress))
+            .await
+            .map_err(|failure| self.error(&what, failure))?;
+        let download = progress
+            .into_inner()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let actual = format_digest(&download.hasher.finalize());
+        if actual != digest {
+            let failure = Failure::new(
+                FailureKind::DigestMismatch,
+                format!(
+                    "the registry sent {} bytes whose digest is {actual}, not {digest}",
+                    download.received
+                ),
+            );
+            return Err(self.error(&what, (failure, 1)));
         }
+        Ok(BlobPulled {
+            size: download.received,
+            sink_error: download.sink_error,
+        })
     }
 
-    async fn download_once(&self, digest: &str, dest_file: &Path) -> Result<u64, Failure> {
-        let local = |error: std::io::Error| {
-            Failure::new(
-                FailureKind::LocalIo,
-                format!("cannot write {}: {error}", dest_file.display()),
-            )
-        };
-        let mut stream = self
+    /// One request for the rest of a blob, from the first byte not yet received.
+    async fn download_from<W>(
+        &self,
+        digest: &str,
+        progress: &std::sync::Mutex<Download<'_, W>>,
+    ) -> Result<(), Failure>
+    where
+        W: tokio::io::AsyncWrite + Unpin,
+    {
+        let offset = lock(progress).received;
+        let response = match self
             .client
-            .pull_blob_stream(&self.base(), digest)
+            .pull_blob_stream_partial(&self.base(), digest, offset, None)
             .await
-            .map_err(classify)?;
-        let file = tokio::fs::File::create(dest_file).await.map_err(local)?;
-        let mut file = tokio::io::BufWriter::with_capacity(UPLOAD_CHUNK, file);
-        let mut hasher = Sha256::new();
-        let mut size: u64 = 0;
+            .map_err(classify)
+        {
+            Ok(response) => response,
+            // Cut off right after the last byte: there is nothing left, the digest decides.
+            Err(failure) if offset > 0 && failure.status == Some(416) => return Ok(()),
+            Err(failure) => return Err(failure),
+        };
+        let (mut stream, mut skip) = match response {
+            BlobResponse::Partial(stream) => (stream.stream, 0),
+            // The registry ignored the range: read past what was already received.
+            BlobResponse::Full(stream) => (stream.stream, offset),
+        };
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(classify_io)?;
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
-            file.write_all(&chunk).await.map_err(local)?;
+            let mut chunk = chunk.map_err(classify_io)?;
+            if skip > 0 {
+                let past = skip.min(chunk.len() as u64);
+                skip -= past;
+                let _ = chunk.split_to(past as usize);
+            }
+            if chunk.is_empty() {
+                continue;
+            }
+            let mut sink = {
+                let mut download = lock(progress);
+                download.hasher.update(&chunk);
+                download.received += chunk.len() as u64;
+                download.sink.take()
+            };
+            if let Some(writer) = sink.as_mut() {
+                if let Err(error) = writer.write_all(&chunk).await {
+                    let mut download = lock(progress);
+                    download.sink_error = Some(error);
+                    sink = None;
+                }
+            }
+            lock(progress).sink = sink;
         }
-        file.flush().await.map_err(local)?;
-        let actual = format_digest(&hasher.finalize());
-        if actual != digest {
+        if skip > 0 {
             return Err(Failure::new(
-                FailureKind::DigestMismatch,
-                format!("the registry sent {size} bytes whose digest is {actual}, not {digest}"),
+                FailureKind::Transient,
+                format!(
+                    "the registry sent the blob shorter than the {offset} bytes already received"
+                ),
             ));
         }
-        Ok(size)
+        let mut sink = lock(progress).sink.take();
+        if let Some(writer) = sink.as_mut() {
+            if let Err(error) = writer.flush().await {
+                lock(progress).sink_error = Some(error);
+                sink = None;
+            }
+        }
+        lock(progress).sink = sink;
+        Ok(())
     }
+}
+
+/// A download in progress: what survives from one attempt to the next.
+struct Download<'a, W> {
+    hasher: Sha256,
+    received: u64,
+    /// Where the bytes go; `None` once it failed.
+    sink: Option<&'a mut W>,
+    sink_error: Option<std::io::Error>,
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}
+
+/// A blob read to its end and verified.
+#[derive(Debug)]
+pub struct BlobPulled {
+    /// Bytes in the blob.
+    pub size: u64,
+    /// Why the sink stopped taking bytes, if it did (the blob was still read and verified).
+    pub sink_error: Option<std::io::Error>,
 }
 
 /// The kind of credentials, for messages (never the secret).

@@ -531,6 +531,107 @@ impl Drop for TestRegistry {
     }
 }
 
+/// A TCP proxy in front of a registry that cuts the connection once, after it passed
+/// `cut_after` bytes of answers on it: a network failure in the middle of a download. It
+/// records each request's `Range` header and, with `hide_ranges`, removes it, so the registry
+/// answers as one that ignores ranges would (200 and the whole blob).
+pub struct CuttingProxy {
+    port: u16,
+    ranges: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl CuttingProxy {
+    pub fn start(upstream: u16, cut_after: usize, hide_ranges: bool) -> CuttingProxy {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let ranges = Arc::new(Mutex::new(Vec::new()));
+        let cut = Arc::new(AtomicBool::new(false));
+        let recorded = Arc::clone(&ranges);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                let (mut client_in, mut server_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let recorded = Arc::clone(&recorded);
+                std::thread::spawn(move || {
+                    let mut buf = vec![0; 64 * 1024];
+                    while let Ok(read) = client_in.read(&mut buf) {
+                        if read == 0 {
+                            break;
+                        }
+                        let request = rewrite_request(&buf[..read], hide_ranges, &recorded);
+                        if server_out.write_all(&request).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server_out.shutdown(std::net::Shutdown::Write);
+                });
+                let cut = Arc::clone(&cut);
+                let (mut server_in, mut client_out) = (server, client);
+                std::thread::spawn(move || {
+                    let mut buf = vec![0; 64 * 1024];
+                    let mut passed = 0;
+                    while let Ok(read) = server_in.read(&mut buf) {
+                        if read == 0 {
+                            break;
+                        }
+                        let mut end = read;
+                        let cutting = !cut.load(Ordering::SeqCst) && passed + read > cut_after;
+                        if cutting {
+                            end = cut_after - passed;
+                        }
+                        if client_out.write_all(&buf[..end]).is_err() {
+                            break;
+                        }
+                        passed += end;
+                        if cutting {
+                            cut.store(true, Ordering::SeqCst);
+                            let _ = client_out.shutdown(std::net::Shutdown::Both);
+                            let _ = server_in.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
+                    }
+                    let _ = client_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        CuttingProxy { port, ranges }
+    }
+
+    /// `127.0.0.1:<port>`, to use as the registry host.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The `Range` header of each request that had one, in order.
+    pub fn ranges(&self) -> Vec<String> {
+        self.ranges.lock().unwrap().clone()
+    }
+}
+
+/// Records (and with `hide`, drops) the `Range` header lines of a request head.
+fn rewrite_request(data: &[u8], hide: bool, recorded: &std::sync::Mutex<Vec<String>>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    for line in data.split_inclusive(|&byte| byte == b'\n') {
+        let text = String::from_utf8_lossy(line);
+        if let Some((name, value)) = text.split_once(':') {
+            if name.eq_ignore_ascii_case("range") {
+                recorded.lock().unwrap().push(value.trim().to_owned());
+                if hide {
+                    continue;
+                }
+            }
+        }
+        out.extend_from_slice(line);
+    }
+    out
+}
+
 /// `sha256:<hex>` of `data`.
 pub fn sha256_digest(data: &[u8]) -> String {
     let hash = Sha256::digest(data);
