@@ -1,8 +1,8 @@
 //! Workspace archives: a directory to a deterministic, compressed tarball and back, safely.
 //!
-//! [`pack`] streams a directory (or a single file) through tar and a compressor into a temporary
-//! file, hashing both the compressed blob and the uncompressed tar on the way, so memory stays a
-//! few buffers whatever the workspace size. [`stage`] detects the compression, extracts into a
+//! [`pack`] streams a directory (or a single file) through tar and a compressor (fed on a thread
+//! of its own) into a temporary file, hashing both the compressed blob and the uncompressed tar on
+//! the way, so memory stays a few buffers whatever the workspace size. [`stage`] detects the compression, extracts into a
 //! private staging directory next to DEST with every entry checked (decompressing on a thread of
 //! its own), and [`Staged::commit`] then moves the result into DEST, so a rejected or damaged
 //! archive, or a download whose digest did not match, leaves DEST as it was. [`unpack`] does
@@ -301,7 +301,11 @@ pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Re
             format!("cannot start the {} compressor", options.compression)
         })?;
     let progress = Transfer::new(&format!("packing {}", source.display()), None);
-    let tar_stream = BufWriter::with_capacity(IO_BUFFER, Tee::new(compressor, Some(progress)));
+    // Reading and hashing the tree on this thread, feeding the compressor on another.
+    let tar_stream = BufWriter::with_capacity(
+        IO_BUFFER,
+        Tee::new(WriteBehind::spawn(compressor), Some(progress)),
+    );
     let mut packer = Packer {
         builder: tar::Builder::new(tar_stream),
         excludes,
@@ -330,6 +334,7 @@ pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Re
         .map_err(io::IntoInnerError::into_error)
         .or_kind(Kind::LocalIo, write_failed)?;
     let (compressor, uncompressed_digest, uncompressed_size) = tar_tee.finish();
+    let compressor = compressor.finish().or_kind(Kind::LocalIo, write_failed)?;
     let blob = compressor.finish().or_kind(Kind::LocalIo, write_failed)?;
     let (buffered, digest, size) = blob.finish();
     buffered
@@ -676,6 +681,68 @@ impl Read for ExactReader<'_> {
 }
 
 /// A writer that hashes and counts what passes through it, and optionally reports progress.
+/// A writer whose writes happen on a thread of its own, a few buffers behind.
+struct WriteBehind<W> {
+    chunks: Option<SyncSender<Vec<u8>>>,
+    worker: Option<JoinHandle<io::Result<W>>>,
+}
+
+impl<W: Write + Send + 'static> WriteBehind<W> {
+    /// Chunks queued: bounds the memory to this many buffers of what the caller writes.
+    const DEPTH: usize = 4;
+
+    fn spawn(mut inner: W) -> WriteBehind<W> {
+        let (sender, chunks) = sync_channel::<Vec<u8>>(Self::DEPTH);
+        let worker = std::thread::spawn(move || {
+            for chunk in chunks {
+                inner.write_all(&chunk)?;
+            }
+            inner.flush()?;
+            Ok(inner)
+        });
+        WriteBehind {
+            chunks: Some(sender),
+            worker: Some(worker),
+        }
+    }
+
+    /// Waits for every write to land; returns the writer, or the first error it met.
+    fn finish(mut self) -> io::Result<W> {
+        self.chunks = None;
+        self.join()
+    }
+
+    fn join(&mut self) -> io::Result<W> {
+        match self.worker.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the compressing thread panicked")),
+            None => Err(io::Error::other("the compressing thread already stopped")),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Write for WriteBehind<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let sent = match &self.chunks {
+            Some(chunks) => chunks.send(buf.to_vec()).is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(buf.len());
+        }
+        // The thread stopped taking chunks: it failed, and its error says why.
+        self.chunks = None;
+        match self.join() {
+            Err(error) => Err(error),
+            Ok(_) => Err(io::Error::other("the compressing thread stopped early")),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 struct Tee<W: Write> {
     inner: W,
     hasher: Sha256,
@@ -2676,6 +2743,41 @@ mod tests {
         assert_eq!(fs::read(dest.join("new.txt")).unwrap(), b"new");
         assert_eq!(fs::read(dest.join("kept.txt")).unwrap(), b"kept");
         assert_eq!(staging_dirs(), 0);
+    }
+
+    #[test]
+    fn write_behind_keeps_order_and_reports_the_error_of_its_thread() {
+        let mut behind = WriteBehind::spawn(Vec::new());
+        for chunk in 0..100u8 {
+            behind.write_all(&[chunk; 1000]).unwrap();
+        }
+        let written = behind.finish().unwrap();
+        let expected: Vec<u8> = (0..100u8).flat_map(|chunk| [chunk; 1000]).collect();
+        assert!(written == expected);
+
+        /// Takes 10 bytes, then fails as a full disk does.
+        #[derive(Debug)]
+        struct Full(usize);
+        impl Write for Full {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                if self.0 + buf.len() > 10 {
+                    return Err(io::Error::other("no space left on the device"));
+                }
+                self.0 += buf.len();
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut behind = WriteBehind::spawn(Full(0));
+        // Writes are queued: the failure surfaces on a later write or at the end, never lost.
+        let failed = (0..100).find_map(|_| behind.write_all(&[0; 8]).err());
+        let error = match failed {
+            Some(error) => error,
+            None => behind.finish().unwrap_err(),
+        };
+        assert!(error.to_string().contains("no space left"), "{error}");
     }
 
     /// A tmpfs mounted for one test, unmounted when dropped.
