@@ -6,6 +6,8 @@
 #   ./scripts/bench-workspace.sh            # 300 MB and 1 GiB trees
 #   SIZES_MB="300" ./scripts/bench-workspace.sh
 #   BENCH_DIR=/var/tmp ./scripts/bench-workspace.sh   # on disk instead of /dev/shm
+#   RUNS=3 ./scripts/bench-workspace.sh     # the median of 3 runs of each (fresh repository and
+#                                           # destination each time); peak RSS is the largest
 #
 # Needs docker-registry, curl, zstd, GNU time (/usr/bin/time) and python3; installs the Debian
 # packages when missing. Everything stays on 127.0.0.1.
@@ -108,11 +110,21 @@ measure() {
   awk '{printf "%s %.0f\n", $1, $2 / 1024}' "$work/time"
 }
 
+# Runs `$@` RUNS times with {i} replaced by the run number; prints "median_seconds max_rss_mib".
+measure_runs() {
+  local times=() rss=0 i s r
+  for i in $(seq "${RUNS:-1}"); do
+    read -r s r < <(measure "${@//\{i\}/$i}")
+    times+=("$s"); [ "$r" -gt "$rss" ] && rss=$r
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk -v rss="$rss" '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)], rss }'
+}
+
 row() { # name size_mb seconds rss
   awk -v n="$1" -v mb="$2" -v s="$3" -v r="$4" 'BEGIN { printf "%-34s %8.2f s %8.1f MB/s %6s MiB\n", n, s, mb / s, r }'
 }
 
-ta_push() { # tree repo
+ta_push() { # tree repo (the digest goes to $work/ta.digest)
   tar --use-compress-program='gzip -n' -cf "$work/ta.tgz" -C "$1" .
   digest="sha256:$(sha256sum "$work/ta.tgz" | cut -d' ' -f1)"
   location=$(curl -fsS -X POST -D - -o /dev/null "http://$registry/v2/$2/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location" {print $2}')
@@ -135,20 +147,23 @@ for size in ${SIZES_MB:-300 1024}; do
   actual=$(du -sm --apparent-size "$tree" | cut -f1)
   echo "== tree of $actual MB ($(find "$tree" -type f | wc -l) files)"
 
-  read -r s r < <(measure bash -c "ta_push '$tree' bench/ta-$size")
+  read -r s r < <(measure_runs bash -c "ta_push '$tree' bench/ta-$size-{i}")
   ta_push_s=$s; row "Trusted Artifacts by hand: push" "$actual" "$s" "$r"
-  read -r s r < <(measure bash -c "ta_pull bench/ta-$size '$work/ta-out-$size'")
+  read -r s r < <(measure_runs bash -c "ta_pull bench/ta-$size-1 '$work/ta-out-$size-{i}'")
   ta_pull_s=$s; row "Trusted Artifacts by hand: pull" "$actual" "$s" "$r"
+  rm -rf "$work"/ta-out-*
 
   for form in zstd gzip-ta; do
     flags=(--compression zstd); [ "$form" = gzip-ta ] && flags=(--trusted-artifacts)
-    read -r s r < <(measure "$stepkit" -q workspace push "$tree" --to "$registry/bench/$form-$size:run" \
+    # A fresh repository each run, so each push uploads.
+    read -r s r < <(measure_runs "$stepkit" -q workspace push "$tree" --to "$registry/bench/$form-$size-{i}:run" \
       --insecure-registry "$registry" --result "$work/ref-$form" "${flags[@]}")
     push_s=$s; row "stepkit $form: push" "$actual" "$s" "$r"
-    read -r s r < <(measure "$stepkit" -q workspace pull "$(cat "$work/ref-$form")" "$work/out-$form-$size" \
+    read -r s r < <(measure_runs "$stepkit" -q workspace pull "$(cat "$work/ref-$form")" "$work/out-$form-$size-{i}" \
       --insecure-registry "$registry")
     pull_s=$s; row "stepkit $form: pull" "$actual" "$s" "$r"
-    diff -r "$tree" "$work/out-$form-$size" >/dev/null || { echo "stepkit $form: restored tree differs" >&2; exit 1; }
+    diff -r "$tree" "$work/out-$form-$size-1" >/dev/null || { echo "stepkit $form: restored tree differs" >&2; exit 1; }
+    rm -rf "$work"/out-*
     awk -v a="$ta_push_s" -v b="$ta_pull_s" -v c="$push_s" -v d="$pull_s" -v f="$form" \
       'BEGIN { printf "  round trip vs Trusted Artifacts by hand (%s): %.1fx faster\n", f, (a + b) / (c + d) }'
   done
