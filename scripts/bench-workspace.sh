@@ -58,16 +58,41 @@ generate() {
 import os, random, sys
 root, total = sys.argv[1], int(sys.argv[2]) * 1024 * 1024
 rng = random.Random(42)
+# Small files are source code: the machine's own headers, Python and Perl libraries and crate
+# sources, copied in a fixed order (repeated when the budget outruns them). Random words would
+# be far harder to compress than real code; they are the fallback on a machine without sources.
+SOURCE_SUFFIXES = (".h", ".c", ".rs", ".py", ".pm", ".go", ".java", ".js", ".ts")
+def sources():
+    tops = ["/usr/include", "/usr/share/perl5", os.path.expanduser("~/.cargo/registry/src")]
+    tops += sorted(os.path.join("/usr/lib", d) for d in os.listdir("/usr/lib") if d.startswith("python3"))
+    for top in tops:
+        for d, dirs, files in sorted(os.walk(top)):
+            dirs.sort()
+            for name in sorted(files):
+                path = os.path.join(d, name)
+                if name.endswith(SOURCE_SUFFIXES) and os.path.isfile(path) and not os.path.islink(path) \
+                        and 200 <= os.path.getsize(path) <= 65536:
+                    yield path
+found = sum(os.path.getsize(p) for _, p in zip(range(20000), sources()))
 words = [("".join(rng.choice("abcdefghijklmnopqrstuvwxyz_") for _ in range(rng.randint(2, 12)))) for _ in range(5000)]
+def synthetic():
+    while True:
+        size = rng.randint(500, 12000)
+        yield (" ".join(rng.choice(words) for _ in range(size // 6)) + "\n").encode()
+def real():
+    while True:
+        for path in sources():
+            with open(path, "rb") as f:
+                yield f.read()
+texts = real() if found >= 20 * 1024 * 1024 else synthetic()
 small_budget, n = int(total * 0.45), 0
 while small_budget > 0:
     d = os.path.join(root, "src", f"pkg{n // 200}")
     os.makedirs(d, exist_ok=True)
-    size = rng.randint(500, 12000)
-    text = " ".join(rng.choice(words) for _ in range(size // 6)) + "\n"
-    with open(os.path.join(d, f"file{n}.go"), "w") as f:
+    text = next(texts)[:small_budget]
+    with open(os.path.join(d, f"file{n}.src"), "wb") as f:
         f.write(text)
-    small_budget -= len(text); n += 1
+    small_budget -= max(len(text), 1); n += 1
 # Compressible large files are build-output-like: the bytes of this machine's own executables and
 # libraries, read in a fixed order (a repeated text chunk would compress unrealistically fast).
 def binaries():
