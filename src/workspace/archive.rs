@@ -2712,15 +2712,18 @@ mod tests {
                 })
                 .count()
         };
+        let stage_blob = || {
+            stage(
+                File::open(&packed.path).unwrap(),
+                "the blob",
+                None,
+                &dest,
+                &UnpackOptions::default(),
+            )
+            .unwrap()
+        };
 
-        let staged = stage(
-            File::open(&packed.path).unwrap(),
-            "the blob",
-            None,
-            &dest,
-            &UnpackOptions::default(),
-        )
-        .unwrap();
+        let staged = stage_blob();
         assert!(!dest.join("new.txt").exists(), "not in DEST before commit");
         assert_eq!(staging_dirs(), 1);
         drop(staged);
@@ -2731,14 +2734,7 @@ mod tests {
         );
         assert!(!dest.join("new.txt").exists());
 
-        let staged = stage(
-            File::open(&packed.path).unwrap(),
-            "the blob",
-            None,
-            &dest,
-            &UnpackOptions::default(),
-        )
-        .unwrap();
+        let staged = stage_blob();
         assert_eq!(staged.commit().unwrap().files, 1);
         assert_eq!(fs::read(dest.join("new.txt")).unwrap(), b"new");
         assert_eq!(fs::read(dest.join("kept.txt")).unwrap(), b"kept");
