@@ -10,7 +10,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use registry_harness::TestRegistry;
+use registry_harness::{CuttingProxy, TestRegistry};
 use support::{run, stepkit, Run};
 
 fn stepkit_ws(registry: &TestRegistry, args: &[&str]) -> Run {
@@ -429,6 +429,50 @@ fn a_corrupted_blob_fails_with_exit_5_and_leaves_the_destination_alone() {
     assert_eq!(out.code, 5, "{out:?}");
     assert!(out.stderr.contains("digest"), "{}", out.stderr);
     assert!(!dest.exists() || std::fs::read_dir(&dest).unwrap().count() == 0);
+}
+
+#[test]
+fn a_pull_cut_off_in_the_middle_resumes_and_restores_the_tree() {
+    let registry = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("ws");
+    sample_tree(&tree);
+    // Incompressible, so the blob is several MiB and the cut lands inside it.
+    let mut rng = fastrand::Rng::with_seed(7);
+    let noise: Vec<u8> = (0..3 * 1024 * 1024).map(|_| rng.u8(..)).collect();
+    std::fs::write(tree.join("noise.bin"), noise).unwrap();
+    let repo = registry.unique_repo("cut");
+    let out = stepkit_ws(
+        &registry,
+        &[
+            "push",
+            tree.to_str().unwrap(),
+            "--to",
+            &format!("{}/{repo}", registry.host()),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let pinned = out.stdout.trim().to_owned();
+
+    let proxy = CuttingProxy::start(registry.port(), 1024 * 1024, false);
+    let through_proxy = pinned.replacen(&registry.host(), &proxy.host(), 1);
+    let dest = work.path().join("restored");
+    let out = stepkit_ws(
+        &registry,
+        &[
+            "pull",
+            &through_proxy,
+            dest.to_str().unwrap(),
+            "--insecure-registry",
+            &proxy.host(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("retrying"), "{}", out.stderr);
+    let ranges = proxy.ranges();
+    assert_eq!(ranges.len(), 2, "{ranges:?}");
+    assert_ne!(ranges[1], "bytes=0-", "resumed, not started again");
+    assert_same_tree(&tree, &dest);
 }
 
 #[test]
