@@ -26,6 +26,17 @@ fn stepkit_ws(registry: &TestRegistry, args: &[&str]) -> Run {
     run(&mut command, None)
 }
 
+/// Pushes `tree` to `repo` on `registry` (with `extra` flags), asserts it worked and returns
+/// the pinned reference it printed.
+fn push_tree(registry: &TestRegistry, tree: &Path, repo: &str, extra: &[&str]) -> String {
+    let to = format!("{}/{repo}", registry.host());
+    let mut args = vec!["push", tree.to_str().unwrap(), "--to", &to];
+    args.extend_from_slice(extra);
+    let out = stepkit_ws(registry, &args);
+    assert_eq!(out.code, 0, "{out:?}");
+    out.stdout.trim().to_owned()
+}
+
 /// A workspace with what a build leaves behind.
 fn sample_tree(root: &Path) {
     std::fs::create_dir_all(root.join("src/nested/deeper")).unwrap();
@@ -410,18 +421,7 @@ fn a_corrupted_blob_fails_with_exit_5_and_leaves_the_destination_alone() {
     let tree = work.path().join("ws");
     sample_tree(&tree);
     let repo = registry.unique_repo("corrupt");
-    let out = stepkit_ws(
-        &registry,
-        &[
-            "push",
-            tree.to_str().unwrap(),
-            "--to",
-            &format!("{}/{repo}", registry.host()),
-            "--trusted-artifacts",
-        ],
-    );
-    assert_eq!(out.code, 0, "{out:?}");
-    let reference = out.stdout.trim().to_owned();
+    let reference = push_tree(&registry, &tree, &repo, &["--trusted-artifacts"]);
     let digest = reference.rsplit('@').next().unwrap();
     std::fs::write(registry.blob_data_path(digest), b"tampered").unwrap();
     let dest = work.path().join("dest");
@@ -442,17 +442,7 @@ fn a_pull_cut_off_in_the_middle_resumes_and_restores_the_tree() {
     let noise: Vec<u8> = (0..3 * 1024 * 1024).map(|_| rng.u8(..)).collect();
     std::fs::write(tree.join("noise.bin"), noise).unwrap();
     let repo = registry.unique_repo("cut");
-    let out = stepkit_ws(
-        &registry,
-        &[
-            "push",
-            tree.to_str().unwrap(),
-            "--to",
-            &format!("{}/{repo}", registry.host()),
-        ],
-    );
-    assert_eq!(out.code, 0, "{out:?}");
-    let pinned = out.stdout.trim().to_owned();
+    let pinned = push_tree(&registry, &tree, &repo, &[]);
 
     let proxy = CuttingProxy::start(registry.port(), 1024 * 1024, false);
     let through_proxy = pinned.replacen(&registry.host(), &proxy.host(), 1);
@@ -564,16 +554,7 @@ fn skip_markers_are_honoured_as_trusted_artifacts_does() {
     let tree = work.path().join("ws");
     sample_tree(&tree);
     let repo = registry.unique_repo("skip");
-    let out = stepkit_ws(
-        &registry,
-        &[
-            "push",
-            tree.to_str().unwrap(),
-            "--to",
-            &format!("{}/{repo}", registry.host()),
-        ],
-    );
-    let reference = out.stdout.trim().to_owned();
+    let reference = push_tree(&registry, &tree, &repo, &[]);
     let dest = work.path().join("dest");
     std::fs::create_dir_all(&dest).unwrap();
     std::fs::write(dest.join(".skip-trusted-artifacts"), "").unwrap();
@@ -596,21 +577,9 @@ fn a_200_mb_file_round_trips() {
     file.set_len(200 * 1024 * 1024).unwrap();
     std::fs::write(tree.join("tail.txt"), "after the big one\n").unwrap();
     let repo = registry.unique_repo("big");
-    let out = stepkit_ws(
-        &registry,
-        &[
-            "push",
-            tree.to_str().unwrap(),
-            "--to",
-            &format!("{}/{repo}", registry.host()),
-        ],
-    );
-    assert_eq!(out.code, 0, "{out:?}");
+    let reference = push_tree(&registry, &tree, &repo, &[]);
     let dest = work.path().join("restored");
-    let out = stepkit_ws(
-        &registry,
-        &["pull", out.stdout.trim(), dest.to_str().unwrap()],
-    );
+    let out = stepkit_ws(&registry, &["pull", &reference, dest.to_str().unwrap()]);
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(
         std::fs::metadata(dest.join("disk.img")).unwrap().len(),
