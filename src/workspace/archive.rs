@@ -2,11 +2,11 @@
 //!
 //! [`pack`] streams a directory (or a single file) through tar and a compressor (fed on a thread
 //! of its own) into a temporary file, hashing both the compressed blob and the uncompressed tar on
-//! the way, so memory stays a few buffers whatever the workspace size. [`stage`] detects the compression, extracts into a
-//! private staging directory next to DEST with every entry checked (decompressing on a thread of
-//! its own), and [`Staged::commit`] then moves the result into DEST, so a rejected or damaged
-//! archive, or a download whose digest did not match, leaves DEST as it was. [`unpack`] does
-//! both for a blob file.
+//! the way, so memory stays a few buffers whatever the workspace size. [`stage`] detects the
+//! compression, extracts into a private staging directory next to DEST with every entry checked
+//! (decompressing on a thread of its own), and [`Staged::commit`] then moves the result into
+//! DEST, so a rejected or damaged archive, or a download whose digest did not match, leaves DEST
+//! as it was. [`unpack`] does both for a blob file.
 //!
 //! # Format
 //!
