@@ -1100,6 +1100,14 @@ mod tests {
         hits(yaml, "pipeline-refs")
     }
 
+    /// Asserts that one of `found` is on `line` with a message containing `needle`.
+    fn assert_found(found: &[(usize, String)], line: usize, needle: &str) {
+        assert!(
+            found.iter().any(|(l, m)| *l == line && m.contains(needle)),
+            "no finding on line {line} containing {needle:?}: {found:?}"
+        );
+    }
+
     const TASK_A: &str = "
     - name: a
       taskSpec:
@@ -1228,24 +1236,9 @@ mod tests {
         );
         let found = refs(&yaml);
         assert_eq!(found.len(), 3, "{found:?}");
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 22 && m.contains("\"nope\", which is not a task")),
-            "{found:?}"
-        );
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 22 && m.contains("\"f\", a finally task")),
-            "{found:?}"
-        );
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 30 && m.contains("finally task \"f\" has runAfter")),
-            "{found:?}"
-        );
+        assert_found(&found, 22, "\"nope\", which is not a task");
+        assert_found(&found, 22, "\"f\", a finally task");
+        assert_found(&found, 30, "finally task \"f\" has runAfter");
     }
 
     #[test]
@@ -1267,28 +1260,13 @@ mod tests {
         ));
         let found = refs(&yaml);
         assert_eq!(found.len(), 3, "{found:?}");
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 26 && m.contains("result \"digset\" of \"a\"")),
-            "{found:?}"
-        );
+        assert_found(&found, 26, "result \"digset\" of \"a\"");
         assert!(
             found[0].1.contains("it declares digest, obj, list"),
             "{found:?}"
         );
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 28 && m.contains("key \"uri\"")),
-            "{found:?}"
-        );
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 30 && m.contains("\"ghost\", which is not a task")),
-            "{found:?}"
-        );
+        assert_found(&found, 28, "key \"uri\"");
+        assert_found(&found, 30, "\"ghost\", which is not a task");
     }
 
     #[test]
@@ -1326,24 +1304,9 @@ mod tests {
         );
         let found = refs(&yaml);
         assert_eq!(found.len(), 3, "{found:?}");
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 23 && m.contains("only available in finally")),
-            "{found:?}"
-        );
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 39 && m.contains("\"nope\", which is not a task")),
-            "{found:?}"
-        );
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 53 && m.contains("can only take task results")),
-            "{found:?}"
-        );
+        assert_found(&found, 23, "only available in finally");
+        assert_found(&found, 39, "\"nope\", which is not a task");
+        assert_found(&found, 53, "can only take task results");
     }
 
     const REFERENCED: &str = "---
@@ -1395,12 +1358,7 @@ spec:
                 .any(|(l, m)| *l == 12
                     && m.contains("param \"IMAGE\", which Task \"build\" requires"))
         );
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 13 && m.contains("workspace \"source\"")),
-            "{found:?}"
-        );
+        assert_found(&found, 13, "workspace \"source\"");
         let good = referencing(
             "\n        - name: IMAGE\n          value: x",
             "\n        - name: source\n          workspace: shared",
@@ -1416,18 +1374,8 @@ spec:
         );
         let found = refs(&yaml);
         assert_eq!(found.len(), 2, "{found:?}");
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 15 && m.contains("passes param \"IMAGES\"")),
-            "{found:?}"
-        );
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 20 && m.contains("binds workspace \"output\"")),
-            "{found:?}"
-        );
+        assert_found(&found, 15, "passes param \"IMAGES\"");
+        assert_found(&found, 20, "binds workspace \"output\"");
     }
 
     #[test]
@@ -1544,12 +1492,7 @@ spec:
                 .any(|(_, m)| m.contains("workspace \"out\"") && !m.contains("\"src\"")),
             "{found:?}"
         );
-        assert!(
-            found
-                .iter()
-                .any(|(l, m)| *l == 13 && m.contains("passes param \"extra\"")),
-            "{found:?}"
-        );
+        assert_found(&found, 13, "passes param \"extra\"");
         let used = yaml.replace("script: echo", "script: echo $(params.extra)");
         assert_eq!(refs(&used).len(), 2, "{:?}", refs(&used));
     }
