@@ -181,6 +181,13 @@ pub struct EnvVar {
     pub value_from: Option<EnvSource>,
 }
 
+impl EnvVar {
+    /// The Secret key this variable is read from, if it is.
+    pub fn secret_key_ref(&self) -> Option<&KeyRef> {
+        self.value_from.as_ref()?.secret_key_ref.as_ref()
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct EnvSource {

@@ -432,11 +432,7 @@ fn containers<'a>(task: &'a TaskSpec, spec: &FieldPath) -> Vec<(&'a Container, F
 
 fn secret_env(container: &Container, path: &FieldPath, sink: &mut Sink) {
     for (i, env) in container.env.iter().enumerate() {
-        let Some(secret) = env
-            .value_from
-            .as_ref()
-            .and_then(|from| from.secret_key_ref.as_ref())
-        else {
+        let Some(secret) = env.secret_key_ref() else {
             continue;
         };
         if secret.optional != Some(true) {

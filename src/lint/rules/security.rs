@@ -250,11 +250,7 @@ fn check_secret_env(site: &ContainerSite, sink: &mut Sink) {
     let advice = "mount the Secret as a volume (or take it from a workspace) and read the file; env vars are \
                   inherited by every child process and end up in debug output";
     for (i, env) in site.container.env.iter().enumerate() {
-        let Some(secret) = env
-            .value_from
-            .as_ref()
-            .and_then(|from| from.secret_key_ref.as_ref())
-        else {
+        let Some(secret) = env.secret_key_ref() else {
             continue;
         };
         sink.report(
@@ -620,14 +616,10 @@ fn volume_secret_addresses(volume: &Volume) -> Vec<&str> {
 
 /// The Secrets the container reads into env vars.
 fn env_secret_names(container: &Container) -> Vec<&str> {
-    let from_keys = container.env.iter().filter_map(|e| {
-        e.value_from
-            .as_ref()?
-            .secret_key_ref
-            .as_ref()?
-            .name
-            .as_deref()
-    });
+    let from_keys = container
+        .env
+        .iter()
+        .filter_map(|e| e.secret_key_ref()?.name.as_deref());
     let from_refs = container
         .env_from
         .iter()
@@ -637,14 +629,10 @@ fn env_secret_names(container: &Container) -> Vec<&str> {
 
 /// The Secret names and keys the container's env names.
 fn env_secret_addresses(container: &Container) -> Vec<&str> {
-    let keys = container.env.iter().filter_map(|e| {
-        e.value_from
-            .as_ref()?
-            .secret_key_ref
-            .as_ref()?
-            .key
-            .as_deref()
-    });
+    let keys = container
+        .env
+        .iter()
+        .filter_map(|e| e.secret_key_ref()?.key.as_deref());
     env_secret_names(container)
         .into_iter()
         .chain(keys)
