@@ -8,16 +8,13 @@
 use std::path::{Path, PathBuf};
 
 use crate::core::error::Error;
-use crate::workspace::archive::{stage, Skipped, UnpackOptions, Unpacked};
+use crate::workspace::archive::{stage, Skipped, UnpackOptions, Unpacked, SKIP_MARKER};
 use crate::workspace::auth::{credentials_for, AuthEnv};
 use crate::workspace::reference::WorkspaceRef;
 use crate::workspace::registry::{Registry, RegistryOptions, Resolved};
 
 /// Bytes in flight between the download and the unpacker.
 const PIPE_BUFFER: usize = 1024 * 1024;
-
-/// Trusted Artifacts' marker: a destination holding it is not restored into.
-const SKIP_MARKER: &str = ".skip-trusted-artifacts";
 
 #[derive(Debug, Clone)]
 pub struct PullOptions {
