@@ -10,4 +10,5 @@ pub mod gate;
 pub mod lint;
 pub mod prowjob;
 pub mod result;
+pub mod tekton;
 pub mod workspace;

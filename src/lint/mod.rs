@@ -6,13 +6,10 @@
 //! field path to a line and column, apply suppressions and severities, sort.
 
 pub mod config;
-pub mod expr;
 pub mod finding;
-pub mod model;
 pub mod report;
 pub mod rules;
 pub mod suppress;
-pub mod yaml;
 
 use std::path::{Path, PathBuf};
 
@@ -20,10 +17,10 @@ use anyhow::Context as _;
 use rayon::prelude::*;
 
 use crate::core::error::Error;
+use crate::tekton::model::{Kind, Metadata, Resource};
+use crate::tekton::yaml::{Node, Pos};
 pub use config::{Config, FailOn, Profile, RuleOptions, Versioning};
 use finding::{Diagnostic, FieldPath, Finding, Location, Severity};
-use model::{Kind, Metadata, Resource};
-use yaml::{Node, Pos};
 
 /// One input file, parsed.
 #[derive(Debug)]
@@ -31,12 +28,12 @@ pub struct SourceFile {
     /// As the user named it (or found under a named directory); `-` for stdin.
     pub path: PathBuf,
     pub text: String,
-    pub stream: yaml::Stream,
+    pub stream: crate::tekton::yaml::Stream,
 }
 
 impl SourceFile {
     pub fn parse(path: PathBuf, text: String) -> SourceFile {
-        let stream = yaml::parse_stream(&text);
+        let stream = crate::tekton::yaml::parse_stream(&text);
         SourceFile { path, text, stream }
     }
 

@@ -8,8 +8,8 @@
 use super::{task_bodies, Check, Sink, TaskBody};
 use crate::core::image_ref::ImageReference;
 use crate::lint::finding::{FieldPath, Location, Severity};
-use crate::lint::model::{Container, Resource, Step};
 use crate::lint::TektonDoc;
+use crate::tekton::model::{Container, Resource, Step};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Role {

@@ -5,13 +5,13 @@
 
 use serde_json::Value as Json;
 
-use super::super::expr;
 use super::super::finding::{FieldPath, Location};
-use super::super::model::{Container, Resource, TaskSpec};
-use super::super::yaml::Node;
 use super::super::TektonDoc;
 use super::metadata::{is_supporting_file, PIPELINE_PROVIDED_PARAMS};
 use super::{Check, Sink};
+use crate::tekton::expr;
+use crate::tekton::model::{Container, Resource, TaskSpec};
+use crate::tekton::yaml::Node;
 
 /// Name words of test-like tasks (tokens of `sast-snyk-check`, `unit-tests`...).
 #[rustfmt::skip]

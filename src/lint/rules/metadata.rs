@@ -13,11 +13,11 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::super::config::{glob_match, Profile, Versioning};
-use super::super::expr;
 use super::super::finding::{FieldPath, Location, Severity};
-use super::super::model::{Kind, ParamSpec, Resource, ResultSpec};
 use super::super::{SourceFile, TektonDoc};
 use super::{Check, Sink};
+use crate::tekton::expr;
+use crate::tekton::model::{Kind, ParamSpec, Resource, ResultSpec};
 
 /// Directories a catalog keeps definitions in. stepkit keeps Tasks and StepActions together in
 /// `tasks/`, so any of them is accepted for any kind.

@@ -13,8 +13,8 @@ mod shellcheck;
 mod structure;
 
 use super::finding::{Diagnostic, FieldPath, Location, Severity};
-use super::model::{PipelineSpec, Resource, TaskSpec};
 use super::{Corpus, Profile, RuleOptions, SourceFile, TektonDoc};
+use crate::tekton::model::{PipelineSpec, Resource, TaskSpec};
 
 /// One row of the catalogue.
 #[derive(Debug, Clone, Copy)]

@@ -12,13 +12,13 @@
 use std::collections::BTreeSet;
 
 use super::{Check, Sink};
-use crate::lint::expr::{self, Reference};
 use crate::lint::finding::{FieldPath, Location, Severity};
-use crate::lint::model::{
+use crate::lint::TektonDoc;
+use crate::tekton::expr::{self, Reference};
+use crate::tekton::model::{
     Kind, ParamBinding, PipelineSpec, PipelineTask, Resource, ResultSpec, TaskRef, TaskSpec,
 };
-use crate::lint::yaml::Node;
-use crate::lint::TektonDoc;
+use crate::tekton::yaml::Node;
 
 const REFS: &str = "pipeline-refs";
 const PINNED: &str = "pipeline-taskref-pinned";

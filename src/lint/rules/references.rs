@@ -14,13 +14,13 @@
 
 use std::collections::HashSet;
 
-use crate::lint::expr::{references, walk_strings, Reference};
 use crate::lint::finding::{FieldPath, Location, Severity};
-use crate::lint::model::{
+use crate::lint::Corpus;
+use crate::tekton::expr::{references, walk_strings, Reference};
+use crate::tekton::model::{
     Kind, ParamSpec, PipelineSpec, PipelineTask, Resource, Step, StepActionSpec, StepRef, TaskSpec,
 };
-use crate::lint::yaml::Node;
-use crate::lint::Corpus;
+use crate::tekton::yaml::Node;
 
 use super::{Check, Sink};
 
@@ -2460,7 +2460,7 @@ spec:
     #[test]
     fn shell_script_element_follows_dash_c() {
         let container = |yaml: &str| {
-            crate::lint::yaml::parse_stream(yaml)
+            crate::tekton::yaml::parse_stream(yaml)
                 .documents
                 .remove(0)
                 .root

@@ -8,9 +8,9 @@
 //! The script enumeration and shebang parsing here are shared with the shellcheck run.
 
 use super::super::finding::{FieldPath, Location};
-use super::super::model::{Container, Resource, TaskSpec};
 use super::super::TektonDoc;
 use super::{Check, Sink};
+use crate::tekton::model::{Container, Resource, TaskSpec};
 
 /// One non-empty `script:` and who runs it.
 pub struct Script<'a> {

@@ -14,10 +14,10 @@ use serde_json::Value as Json;
 use super::images::{step_action_site, ContainerSite, Role};
 use super::{scripts, task_bodies, TaskBody};
 use super::{Check, Sink};
-use crate::lint::expr;
 use crate::lint::finding::{FieldPath, Location, Severity};
-use crate::lint::model::{Container, ParamSpec, PodTemplate, Resource, Volume};
 use crate::lint::TektonDoc;
+use crate::tekton::expr;
+use crate::tekton::model::{Container, ParamSpec, PodTemplate, Resource, Volume};
 
 pub fn check(check: &Check, sink: &mut Sink) {
     for body in task_bodies(check.doc) {

@@ -20,9 +20,10 @@ use serde::Deserialize;
 
 use super::super::config::ShellcheckOptions;
 use super::super::finding::{FieldPath, Location, Severity};
-use super::super::{expr, Corpus, RuleOptions};
+use super::super::{Corpus, RuleOptions};
 use super::scripts::{scripts, shebang, Script};
 use super::{Located, Sink};
+use crate::tekton::expr;
 
 /// Interpreters shellcheck understands (`busybox sh` is read as `sh`).
 const SHELLCHECK_SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "ksh"];

@@ -15,12 +15,12 @@ use serde_json::Value as Json;
 
 use super::{Check, Located, Sink};
 use crate::lint::finding::{Diagnostic, FieldPath, Location, Severity};
-use crate::lint::model::{
+use crate::lint::{Corpus, RuleOptions, TektonDoc};
+use crate::tekton::model::{
     Container, EnvVar, Kind, ParamSpec, PipelineRunSpec, PipelineSpec, PodTemplate, Resource,
     ResultSpec, Step, StepActionSpec, TaskSpec,
 };
-use crate::lint::yaml::Node;
-use crate::lint::{Corpus, RuleOptions, TektonDoc};
+use crate::tekton::yaml::Node;
 
 pub fn check(check: &Check, sink: &mut Sink) {
     let doc = check.doc;

@@ -7,10 +7,10 @@
 //! sources, probes) are not descended into.
 
 use crate::lint::finding::{FieldPath, Location};
-use crate::lint::model::Kind;
 use crate::lint::rules::Sink;
-use crate::lint::yaml::Node;
 use crate::lint::{Profile, TektonDoc};
+use crate::tekton::model::Kind;
+use crate::tekton::yaml::Node;
 
 /// The schema a document is checked against: v1, or v1beta1 (also used for v1alpha1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

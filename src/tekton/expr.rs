@@ -2,7 +2,7 @@
 //! every syntax it accepts (`params.x`, `params['x']`, `params["x"]`, `params.x[*]`, `params.x[0]`,
 //! `params.obj.key`), with where they sit in the string so findings point at them.
 
-use super::finding::{FieldPath, Location};
+use super::path::{FieldPath, Location};
 use super::yaml::Node;
 
 /// One `$(...)` in a string.
