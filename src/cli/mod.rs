@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive) and nothing else: each subcommand turns its arguments
 //! into the options struct of one library function and calls it.
 
+mod completions;
 mod gate;
 mod prowjob;
 mod result;
@@ -10,7 +11,7 @@ mod workspace;
 use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::core::error::{Verdict, EXIT_CODE_TABLE};
 use crate::core::logging::{LogFormat, LogOptions};
@@ -27,7 +28,8 @@ const ENVIRONMENT: &str = "\
 Environment:
   Every flag can also be set through an environment variable, shown in each command's --help:
   the well-known Tekton or Kratix name where the flag mirrors one (RESULTS_DIR), else
-  STEPKIT_<FLAG> (--fail-on is STEPKIT_FAIL_ON). Flags win over the environment.";
+  STEPKIT_<FLAG> (--fail-on is STEPKIT_FAIL_ON). Flags win over the environment. A switch
+  takes a value both ways: --dry-run, --dry-run=true, --dry-run=false (also yes/no, 1/0).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,6 +99,8 @@ pub enum Command {
     /// Lint Tekton Task, Pipeline and StepAction YAML
     #[command(subcommand)]
     Task(task::TaskCommand),
+    /// Print shell completions, or write man pages, made from these same definitions
+    Completions(completions::CompletionsArgs),
 }
 
 impl Cli {
@@ -104,7 +108,6 @@ impl Cli {
     /// unset: Tekton maps an unset param to an empty string, and `STEPKIT_FAILURES=""` must mean
     /// "not given", not "an invalid number".
     pub fn parse_with_env() -> Cli {
-        use clap::CommandFactory;
         let mut names = Vec::new();
         collect_env_names(&Cli::command(), &mut names);
         for name in names {
@@ -113,8 +116,51 @@ impl Cli {
                 std::env::remove_var(&name);
             }
         }
-        Cli::parse()
+        let matches = command().get_matches_from(std::env::args_os());
+        Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
     }
+}
+
+/// The whole command line as clap parses it, with stepkit's conventions applied: what
+/// `--help`, completions and man pages show is exactly what is parsed.
+pub fn command() -> clap::Command {
+    switches_take_values(Cli::command())
+}
+
+/// Every switch also takes an explicit value, so a default can be turned off on the command
+/// line (`--wait-for-url=false`) and not only through its environment variable. The value must
+/// follow `=`, so `--dry-run FILE` still reads FILE as an argument.
+fn switches_take_values(command: clap::Command) -> clap::Command {
+    let switches: Vec<clap::Id> = command
+        .get_arguments()
+        .filter(|arg| matches!(arg.get_action(), ArgAction::SetTrue))
+        .map(|arg| arg.get_id().clone())
+        .collect();
+    let mut command = command;
+    for id in switches {
+        command = command.mut_arg(id, |arg| {
+            let default: clap::builder::OsStr = arg
+                .get_default_values()
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "false".into());
+            arg.action(ArgAction::Set)
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .default_value(default)
+                .value_parser(BoolishValueParser::new())
+                .value_name("BOOL")
+        });
+    }
+    let subcommands: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    for name in subcommands {
+        command = command.mut_subcommand(name, switches_take_values);
+    }
+    command
 }
 
 fn collect_env_names(command: &clap::Command, names: &mut Vec<std::ffi::OsString>) {
@@ -136,6 +182,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Verdict> {
         Command::Gate(command) => gate::run(command, &cli.global),
         Command::Workspace(command) => workspace::run(command, &cli.global),
         Command::Task(command) => task::run(command, &cli.global),
+        Command::Completions(args) => completions::run(args),
     }
 }
 
@@ -164,4 +211,91 @@ fn print_text(text: &str) -> anyhow::Result<()> {
             _ => Err(err),
         })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        command()
+            .try_get_matches_from(argv(args))
+            .and_then(|matches| Cli::from_arg_matches(&matches))
+    }
+
+    #[test]
+    fn every_switch_can_be_turned_off_and_on_on_the_command_line() {
+        let trigger = |extra: &[&str]| {
+            let mut args = vec![
+                "stepkit",
+                "prowjob",
+                "trigger",
+                "--job-name",
+                "j",
+                "--snapshot",
+                "{}",
+            ];
+            args.extend_from_slice(extra);
+            let matches = command().try_get_matches_from(argv(&args)).unwrap();
+            let trigger = matches
+                .subcommand_matches("prowjob")
+                .and_then(|m| m.subcommand_matches("trigger"))
+                .unwrap()
+                .clone();
+            move |name: &str| *trigger.get_one::<bool>(name).unwrap()
+        };
+        assert!(trigger(&[])("wait_for_url"), "the default stays true");
+        assert!(!trigger(&["--wait-for-url=false"])("wait_for_url"));
+        assert!(!trigger(&["--wait-for-url=no"])("wait_for_url"));
+        assert!(trigger(&["--wait-for-url"])("wait_for_url"));
+        assert!(!trigger(&[])("dry_run"));
+        assert!(trigger(&["--dry-run"])("dry_run"));
+        assert!(trigger(&["--dry-run=1"])("dry_run"));
+        assert!(parse(&[
+            "stepkit",
+            "prowjob",
+            "trigger",
+            "--job-name",
+            "j",
+            "--snapshot",
+            "{}",
+            "--dry-run=maybe"
+        ])
+        .is_err());
+
+        let global = parse(&["stepkit", "--verbose=false", "-q", "task", "lint", "x"]).unwrap();
+        assert!(!global.global.verbose && global.global.quiet);
+        // A value needs `=`: a word after a switch stays an argument.
+        let lint = parse(&["stepkit", "task", "lint", "--no-shellcheck", "dir"]).unwrap();
+        match lint.command {
+            Command::Task(task::TaskCommand::Lint(args)) => {
+                assert!(args.no_shellcheck);
+                assert_eq!(args.paths, [PathBuf::from("dir")]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_switch_is_left_taking_no_value() {
+        fn check(command: &clap::Command, path: &str) {
+            for arg in command.get_arguments() {
+                assert!(
+                    !matches!(arg.get_action(), ArgAction::SetTrue | ArgAction::SetFalse),
+                    "{path} --{}",
+                    arg.get_id()
+                );
+            }
+            for sub in command.get_subcommands() {
+                check(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        check(&command(), "stepkit");
+    }
 }
