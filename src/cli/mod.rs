@@ -8,7 +8,8 @@ mod result;
 mod task;
 mod workspace;
 
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -22,7 +23,10 @@ Command groups:
   prowjob    test a Konflux snapshot with an OpenShift CI Prow job, through Gangway
   gate       approval gates backed by a GitHub issue, for Kratix and Tekton
   workspace  carry a Tekton workspace between Tasks as an OCI artifact
-  task       lint Tekton Task, Pipeline and StepAction YAML the way a catalog's CI must";
+  task       lint Tekton Task, Pipeline and StepAction YAML the way a catalog's CI must
+
+Called as create-issue or wait-approval (a link to this binary), stepkit runs
+`gate create-issue` or `gate wait-approval` with the Kratix GitHub sign-off image's contract.";
 
 const ENVIRONMENT: &str = "\
 Environment:
@@ -106,7 +110,8 @@ pub enum Command {
 impl Cli {
     /// Parses the command line and the environment. An empty environment variable counts as
     /// unset: Tekton maps an unset param to an empty string, and `STEPKIT_FAILURES=""` must mean
-    /// "not given", not "an invalid number".
+    /// "not given", not "an invalid number". Called through a link named `create-issue` or
+    /// `wait-approval`, the arguments are those of the sign-off image's command of that name.
     pub fn parse_with_env() -> Cli {
         let mut names = Vec::new();
         collect_env_names(&Cli::command(), &mut names);
@@ -116,7 +121,7 @@ impl Cli {
                 std::env::remove_var(&name);
             }
         }
-        let matches = command().get_matches_from(std::env::args_os());
+        let matches = command().get_matches_from(expand_alias(std::env::args_os().collect()));
         Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit())
     }
 }
@@ -161,6 +166,39 @@ fn switches_take_values(command: clap::Command) -> clap::Command {
         command = command.mut_subcommand(name, switches_take_values);
     }
     command
+}
+
+/// The names of the Kratix GitHub sign-off image's commands, which this binary answers to.
+pub const SIGN_OFF_COMMANDS: [&str; 2] = ["create-issue", "wait-approval"];
+
+/// `argv` as stepkit parses it: called as `create-issue` or `wait-approval` (by a link of that
+/// name, as the sign-off image's Promises do with `command: [create-issue]`), it becomes
+/// `stepkit gate NAME` under the sign-off contract, where a bare first argument of
+/// `wait-approval` is the issue, as the old script took it.
+pub fn expand_alias(mut argv: Vec<OsString>) -> Vec<OsString> {
+    let called_as = argv
+        .first()
+        .and_then(|first| Path::new(first).file_name())
+        .and_then(|name| name.to_str())
+        .unwrap_or_default()
+        .to_owned();
+    let Some(name) = SIGN_OFF_COMMANDS.iter().find(|name| **name == called_as) else {
+        return argv;
+    };
+    let rest = argv.split_off(1.min(argv.len()));
+    let mut expanded: Vec<OsString> = ["stepkit", "gate", name, "--sign-off-contract"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    let mut rest = rest.into_iter().peekable();
+    if *name == "wait-approval" {
+        if let Some(issue) = rest.next_if(|arg| !arg.to_string_lossy().starts_with('-')) {
+            expanded.push("--issue".into());
+            expanded.push(issue);
+        }
+    }
+    expanded.extend(rest);
+    expanded
 }
 
 fn collect_env_names(command: &clap::Command, names: &mut Vec<std::ffi::OsString>) {
@@ -215,8 +253,6 @@ fn print_text(text: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::ffi::OsString;
-
     use super::*;
 
     fn argv(args: &[&str]) -> Vec<OsString> {
@@ -227,6 +263,39 @@ mod tests {
         command()
             .try_get_matches_from(argv(args))
             .and_then(|matches| Cli::from_arg_matches(&matches))
+    }
+
+    #[test]
+    fn the_sign_off_command_names_run_the_gate_under_its_contract() {
+        assert_eq!(
+            expand_alias(argv(&["/usr/local/bin/create-issue"])),
+            argv(&["stepkit", "gate", "create-issue", "--sign-off-contract"])
+        );
+        assert_eq!(
+            expand_alias(argv(&[
+                "wait-approval",
+                "https://github.com/o/r/issues/7",
+                "--verbose"
+            ])),
+            argv(&[
+                "stepkit",
+                "gate",
+                "wait-approval",
+                "--sign-off-contract",
+                "--issue",
+                "https://github.com/o/r/issues/7",
+                "--verbose"
+            ])
+        );
+        assert_eq!(
+            expand_alias(argv(&["wait-approval", "--mode", "once"]))[4..],
+            argv(&["--mode", "once"])[..]
+        );
+        // Any other name (stepkit itself, a renamed copy) parses as usual.
+        for name in ["stepkit", "/usr/bin/stepkit", "create-issues", "gate"] {
+            assert_eq!(expand_alias(argv(&[name, "task"])), argv(&[name, "task"]));
+        }
+        assert!(expand_alias(Vec::new()).is_empty());
     }
 
     #[test]
