@@ -9,188 +9,75 @@
 
 #[path = "support/github.rs"]
 mod github_fake;
+#[path = "support/sign_off.rs"]
+mod sign_off;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use github_fake::{FakeGitHub, Role};
-use support::kratix::{promise_pipelines, ContainerSpec, Kratix, PipelineRun};
-
-const CANARY: &str = "canary-token-CANARYcanaryCANARYcanary0123456789ab";
-const REPO: &str = "acme/platform-approvals";
-const PROMISE: &str = include_str!("fixtures/gate/sign-off-promise.yaml");
-const REQUEST: &str = include_str!("fixtures/gate/sign-off-request.yaml");
-const ISSUES: &str = "/repos/acme/platform-approvals/issues";
+use github_fake::FakeGitHub;
+use sign_off::{only_issue, populate, provisioned, wait_until, SignOff, ISSUES, REPO, REQUEST};
+use support::kratix::Kratix;
 
 async fn github() -> FakeGitHub {
     let fake = FakeGitHub::start().await;
-    fake.add_token(CANARY, "platform-bot");
-    fake.add_repo(REPO)
-        .set_role("platform-bot", Role::Write)
-        .set_role("bob", Role::Write)
-        .set_role("trinity", Role::Triage);
+    populate(&fake);
     fake
 }
 
-/// The Promise's two Pipelines, and a directory where `create-issue` and `wait-approval` are
-/// links to the stepkit binary, as in the image.
-struct SignOff {
-    ask: Vec<ContainerSpec>,
-    configure: Vec<ContainerSpec>,
-    bin: tempfile::TempDir,
+/// The Promise, its containers run on the host: `create-issue` and `wait-approval` are links to
+/// the stepkit binary in a directory first on PATH, as in the image.
+struct HostSignOff {
+    promise: SignOff,
+    _bin: tempfile::TempDir,
 }
 
-impl SignOff {
-    fn new() -> SignOff {
-        let mut pipelines = promise_pipelines(PROMISE).into_iter();
-        let (ask_name, ask) = pipelines.next().unwrap();
-        let (configure_name, configure) = pipelines.next().unwrap();
-        assert_eq!(
-            (ask_name.as_str(), configure_name.as_str()),
-            ("request-approval", "configure")
-        );
-        assert_eq!(ask[0].command, ["create-issue"]);
-        assert_eq!(configure[0].command, ["wait-approval"]);
-        assert!(
-            configure[0]
-                .env
+impl std::ops::Deref for HostSignOff {
+    type Target = SignOff;
+    fn deref(&self) -> &SignOff {
+        &self.promise
+    }
+}
+
+fn host() -> HostSignOff {
+    let bin = tempfile::tempdir().unwrap();
+    for name in ["create-issue", "wait-approval"] {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_stepkit"), bin.path().join(name)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let launch =
+        move |spec: &support::kratix::ContainerSpec, root: &Path, env: &[(String, String)]| {
+            let root = root.display().to_string();
+            // The consumer's script names /kratix; here that is the harness's directory.
+            let args = spec
+                .args
                 .iter()
-                .all(|(name, _)| name != "GITHUB_REPOSITORY"),
-            "the wait sets only GITHUB_TOKEN"
-        );
-        let bin = tempfile::tempdir().unwrap();
-        for name in ["create-issue", "wait-approval"] {
-            std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_stepkit"), bin.path().join(name))
-                .unwrap();
-        }
-        SignOff {
-            ask,
-            configure,
-            bin,
-        }
+                .map(|arg| arg.replace("/kratix/", &format!("{root}/")));
+            let mut command = Command::new(&spec.command[0]);
+            command
+                .args(&spec.command[1..])
+                .args(args)
+                .env_clear()
+                .env("PATH", &path)
+                .env("KRATIX_DIR", &root)
+                .envs(env.iter().map(|(name, value)| (name, value)));
+            command
+        };
+    HostSignOff {
+        promise: SignOff::new(Box::new(launch)),
+        _bin: bin,
     }
-
-    /// The host command for one container spec of the Promise.
-    fn command(
-        &self,
-        kratix: &Kratix,
-        spec: &ContainerSpec,
-        fake: &FakeGitHub,
-        extra: &[(&str, &str)],
-    ) -> Command {
-        let root = kratix.root().display().to_string();
-        // The consumer's script names /kratix; here that is the test's directory.
-        let args: Vec<String> = spec
-            .args
-            .iter()
-            .map(|arg| arg.replace("/kratix/", &format!("{root}/")))
-            .collect();
-        let mut command = Command::new(&spec.command[0]);
-        command.args(&spec.command[1..]).args(args).env_clear();
-        let path = format!(
-            "{}:{}",
-            self.bin.path().display(),
-            std::env::var("PATH").unwrap()
-        );
-        command
-            .env("PATH", path)
-            .env("KRATIX_DIR", &root)
-            .env("GITHUB_API_URL", fake.url())
-            .env("STEPKIT_POLL_INTERVAL", "200ms")
-            .env("STEPKIT_MUTATION_SPACING", "0s");
-        for (name, value) in kratix.kratix_env() {
-            command.env(name, value);
-        }
-        for (name, value) in spec.resolved_env(&[(("github-token", "token"), CANARY)]) {
-            command.env(name, value);
-        }
-        for (name, value) in extra {
-            command.env(name, value);
-        }
-        command
-    }
-
-    fn run(
-        &self,
-        kratix: &mut Kratix,
-        specs: &[ContainerSpec],
-        fake: &FakeGitHub,
-        extra: &[(&str, &str)],
-    ) -> PipelineRun {
-        let commands = specs
-            .iter()
-            .map(|spec| self.command(kratix, spec, fake, extra))
-            .collect();
-        let run = kratix.run_commands(commands);
-        for container in &run.containers {
-            assert!(
-                !container.all_output().contains(CANARY),
-                "the token leaked: {container:?}"
-            );
-        }
-        run
-    }
-
-    fn ask(&self, kratix: &mut Kratix, fake: &FakeGitHub) -> PipelineRun {
-        let run = tokio::task::block_in_place(|| self.run(kratix, &self.ask, fake, &[]));
-        assert_eq!(run.containers[0].code, 0, "{run:#?}");
-        run
-    }
-
-    /// Runs the configure Pipeline; while its wait blocks (it has looked at the issue twice),
-    /// checks that nothing ran after it and `decide` acts on the fake GitHub.
-    fn configure_deciding(
-        &self,
-        kratix: &mut Kratix,
-        fake: &FakeGitHub,
-        number: u64,
-        decide: impl FnOnce(),
-    ) -> PipelineRun {
-        let output = kratix.root().join("output/namespace.yaml");
-        let state = kratix.root().join("metadata/approval-state");
-        let issue = format!("{ISSUES}/{number}");
-        let looks_before = fake.count("GET", &issue);
-        tokio::task::block_in_place(|| {
-            std::thread::scope(|scope| {
-                let pipeline = scope.spawn(|| self.run(kratix, &self.configure, fake, &[]));
-                wait_until(|| fake.count("GET", &issue) >= looks_before + 2);
-                assert!(!pipeline.is_finished(), "wait-approval blocks");
-                assert!(
-                    !output.exists(),
-                    "nothing provisions while the request is pending"
-                );
-                assert!(!state.exists(), "no approval-state while pending");
-                decide();
-                pipeline.join().unwrap()
-            })
-        })
-    }
-}
-
-fn wait_until(condition: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < Duration::from_secs(30), "gave up waiting");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn only_issue(fake: &FakeGitHub) -> u64 {
-    let issues = fake.repo(REPO).issues();
-    assert_eq!(issues.len(), 1, "{issues:#?}");
-    issues[0].number
-}
-
-fn provisioned(kratix: &Kratix) -> bool {
-    kratix.root().join("output/namespace.yaml").exists()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_off_promise_runs_unchanged_and_provisions_only_once_approved() {
     let fake = github().await;
-    let promise = SignOff::new();
+    let promise = host();
     let mut kratix = Kratix::new(REQUEST, "namespace");
 
     // The first Pipeline, as Kratix runs it on create, on every reconcile and on retries: one
@@ -233,7 +120,7 @@ async fn a_sign_off_promise_runs_unchanged_and_provisions_only_once_approved() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_as_not_planned_is_rejected_and_nothing_is_provisioned() {
     let fake = github().await;
-    let promise = SignOff::new();
+    let promise = host();
     let mut kratix = Kratix::new(REQUEST, "namespace");
     promise.ask(&mut kratix, &fake);
     let number = only_issue(&fake);
@@ -252,7 +139,7 @@ async fn closed_as_not_planned_is_rejected_and_nothing_is_provisioned() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_waits_through_kratix_and_never_writes_a_pending_state() {
     let fake = github().await;
-    let promise = SignOff::new();
+    let promise = host();
     let mut kratix = Kratix::new(REQUEST, "namespace");
     promise.ask(&mut kratix, &fake);
     let number = only_issue(&fake);
@@ -291,7 +178,7 @@ async fn retry_after_waits_through_kratix_and_never_writes_a_pending_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_issue_the_sign_off_image_opened_carries_on() {
     let fake = github().await;
-    let promise = SignOff::new();
+    let promise = host();
     // Before the image changed, the sign-off image opened an issue (no label, no marker) and
     // recorded its link in the status.
     let legacy = fake.repo(REPO).create_issue(
@@ -330,7 +217,7 @@ async fn an_issue_the_sign_off_image_opened_carries_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_with_no_repository_and_no_issue_link_says_what_to_set() {
     let fake = github().await;
-    let promise = SignOff::new();
+    let promise = host();
     let mut kratix = Kratix::new(REQUEST, "namespace");
     let run = tokio::task::block_in_place(|| {
         promise.run(&mut kratix, &promise.configure[..1], &fake, &[])

@@ -136,9 +136,12 @@ impl Kratix {
         let output = self.dir.path().join("output");
         let _ = std::fs::remove_dir_all(&metadata);
         let _ = std::fs::remove_dir_all(&output);
-        std::fs::create_dir_all(&input).unwrap();
-        std::fs::create_dir_all(&metadata).unwrap();
-        std::fs::create_dir_all(&output).unwrap();
+        // Kubernetes emptyDirs are writable by any user: containers may run as non-root.
+        for dir in [self.dir.path(), &input, &metadata, &output] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+                .unwrap();
+        }
         for (name, content) in self.seeded.drain(..) {
             std::fs::write(metadata.join(name), content).unwrap();
         }
