@@ -169,7 +169,7 @@ fn files_of(podman: &Podman, image: &str) -> Vec<String> {
     let created = podman.command().args(["create", image]).output().unwrap();
     assert!(created.status.success(), "{created:?}");
     let container = String::from_utf8(created.stdout).unwrap().trim().to_owned();
-    let exported = podman
+    let mut exported = podman
         .command()
         .args(["export", &container])
         .stdout(Stdio::piped())
@@ -177,9 +177,10 @@ fn files_of(podman: &Podman, image: &str) -> Vec<String> {
         .unwrap();
     let listing = Command::new("tar")
         .arg("-tv")
-        .stdin(exported.stdout.unwrap())
+        .stdin(exported.stdout.take().unwrap())
         .output()
         .unwrap();
+    assert!(exported.wait().unwrap().success());
     let _ = podman.command().args(["rm", &container]).output();
     String::from_utf8(listing.stdout)
         .unwrap()

@@ -801,7 +801,7 @@ impl GangwayClient {
         let answer = self.read(url, &action).await?;
         // An RBAC rule (or a proxy's Forbidden page) on listing alone, or a Gangway without the
         // endpoint. A token that is refused altogether is refused again by the trigger itself.
-        if let status @ (403 | 404 | 405) = answer.status.as_u16() {
+        if let status @ 403..=405 = answer.status.as_u16() {
             return Ok(Listing::Unavailable(status));
         }
         if answer.is_login_page() {
