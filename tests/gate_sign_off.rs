@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use github_fake::FakeGitHub;
-use sign_off::{only_issue, populate, provisioned, wait_until, SignOff, ISSUES, REPO, REQUEST};
+use sign_off::{
+    assert_decided, only_issue, populate, provisioned, wait_until, SignOff, ISSUES, REPO, REQUEST,
+};
 use support::kratix::Kratix;
 
 async fn github() -> FakeGitHub {
@@ -100,13 +102,8 @@ async fn a_sign_off_promise_runs_unchanged_and_provisions_only_once_approved() {
         wait_until(|| fake.repo(REPO).issue(number).unwrap().open);
         fake.repo(REPO).close(number, "bob", "completed");
     });
-    assert!(run.containers.iter().all(|c| c.code == 0), "{run:#?}");
-    assert_eq!(run.approval_state.as_deref(), Some("approved"));
+    assert_decided(&run, &kratix, "approved");
     assert_eq!(run.retry_after, None);
-    assert!(run.containers[1]
-        .stdout
-        .contains("approval-state: approved"));
-    assert!(provisioned(&kratix), "an approved request is provisioned");
     let issue = fake.repo(REPO).issue(number).unwrap();
     assert!(
         issue.comments.iter().any(|c| c.body.contains("@trinity")),
@@ -128,12 +125,7 @@ async fn closed_as_not_planned_is_rejected_and_nothing_is_provisioned() {
     let run = promise.configure_deciding(&mut kratix, &fake, number, || {
         fake.repo(REPO).close(number, "bob", "not_planned");
     });
-    assert!(run.containers.iter().all(|c| c.code == 0), "{run:#?}");
-    assert_eq!(run.approval_state.as_deref(), Some("rejected"));
-    assert!(run.containers[1]
-        .stdout
-        .contains("approval-state: rejected"));
-    assert!(!provisioned(&kratix));
+    assert_decided(&run, &kratix, "rejected");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -300,16 +300,17 @@ mod tests {
 
     #[test]
     fn every_switch_can_be_turned_off_and_on_on_the_command_line() {
+        const TRIGGER: [&str; 7] = [
+            "stepkit",
+            "prowjob",
+            "trigger",
+            "--job-name",
+            "j",
+            "--snapshot",
+            "{}",
+        ];
         let trigger = |extra: &[&str]| {
-            let mut args = vec![
-                "stepkit",
-                "prowjob",
-                "trigger",
-                "--job-name",
-                "j",
-                "--snapshot",
-                "{}",
-            ];
+            let mut args = TRIGGER.to_vec();
             args.extend_from_slice(extra);
             let matches = command().try_get_matches_from(argv(&args)).unwrap();
             let trigger = matches
@@ -326,17 +327,7 @@ mod tests {
         assert!(!trigger(&[])("dry_run"));
         assert!(trigger(&["--dry-run"])("dry_run"));
         assert!(trigger(&["--dry-run=1"])("dry_run"));
-        assert!(parse(&[
-            "stepkit",
-            "prowjob",
-            "trigger",
-            "--job-name",
-            "j",
-            "--snapshot",
-            "{}",
-            "--dry-run=maybe"
-        ])
-        .is_err());
+        assert!(parse(&[&TRIGGER[..], &["--dry-run=maybe"]].concat()).is_err());
 
         let global = parse(&["stepkit", "--verbose=false", "-q", "task", "lint", "x"]).unwrap();
         assert!(!global.global.verbose && global.global.quiet);

@@ -145,6 +145,20 @@ impl SignOff {
     }
 }
 
+/// The configure Pipeline ended with `state` in approval-state, the consumer read it, and
+/// provisioned exactly when it was approved.
+pub fn assert_decided(run: &PipelineRun, kratix: &Kratix, state: &str) {
+    assert!(run.containers.iter().all(|c| c.code == 0), "{run:#?}");
+    assert_eq!(run.approval_state.as_deref(), Some(state), "{run:#?}");
+    assert!(
+        run.containers[1]
+            .stdout
+            .contains(&format!("approval-state: {state}")),
+        "{run:#?}"
+    );
+    assert_eq!(provisioned(kratix), state == "approved");
+}
+
 pub fn wait_until(condition: impl Fn() -> bool) {
     let start = Instant::now();
     while !condition() {
