@@ -6,13 +6,17 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests run for real, as "command:package": the OCI registry the workspace
 # tests push to, skopeo and curl to look at what they pushed as other clients do, htpasswd for the
-# registry with basic auth, zstd for the system tar to read zstd archives, and shellcheck for
-# `task lint` to check Task scripts with.
-needed=(docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils curl:curl zstd:zstd shellcheck:shellcheck)
+# registry with basic auth, zstd for the system tar to read zstd archives, shellcheck for
+# `task lint` to check Task scripts with, and for the step image test (tests/image.rs) podman with
+# runc (crun refuses this kind of machine's cgroups), busybox for the Promise's own containers,
+# objcopy to strip the test binary, and the CA bundle the image carries.
+needed=(docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils curl:curl zstd:zstd
+  shellcheck:shellcheck podman:podman runc:runc busybox:busybox-static objcopy:binutils)
 missing=()
 for entry in "${needed[@]}"; do
   command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
 done
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 if [ ${#missing[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "scripts/test.sh: the tests need ${missing[*]}; install them (Debian packages) and rerun" >&2

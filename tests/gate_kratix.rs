@@ -353,4 +353,12 @@ async fn an_idle_retry_costs_no_rate_limit() {
         "an unchanged issue is a free 304"
     );
     assert!(fake.requests().iter().any(|r| r.not_modified));
+    // The status still links the issue (a later wait without GITHUB_REPOSITORY needs it).
+    let url = issue_url(&fake, only_issue(&fake));
+    assert_eq!(
+        kratix.status()["approvalIssue"].as_str(),
+        Some(url.as_str())
+    );
+    assert_eq!(kratix.approval("issueUrl").as_deref(), Some(url.as_str()));
+    assert!(kratix.approval("requestedAt").is_some());
 }

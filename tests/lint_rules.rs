@@ -192,20 +192,27 @@ fn golden_json_reports() {
 }
 
 #[test]
-fn shipped_tasks_and_examples_pass_the_catalog_profile() {
+fn shipped_tasks_examples_and_build_definition_pass_the_catalog_profile() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // The repository's own config: catalog profile, catalog metadata rules off for examples/.
+    // The repository's own config: catalog profile, catalog metadata rules off for examples/
+    // and .tekton/. The main job shows no error and no warning; what remains is suppressed in
+    // place with a reason.
     let mut config = Config::default();
     config.apply_file(&root.join(".stepkit-lint.yaml")).unwrap();
     assert_eq!(config.options.profile, Profile::Catalog);
-    let report = lint::lint(&[root.join("tasks"), root.join("examples")], &config).unwrap();
-    let errors: Vec<_> = report
+    let inputs = [
+        root.join("tasks"),
+        root.join("examples"),
+        root.join(".tekton"),
+    ];
+    let report = lint::lint(&inputs, &config).unwrap();
+    let problems: Vec<_> = report
         .findings
         .iter()
-        .filter(|f| f.severity == Severity::Error)
+        .filter(|f| matches!(f.severity, Severity::Error | Severity::Warning))
         .collect();
-    assert!(errors.is_empty(), "{errors:#?}");
-    assert!(report.documents >= 10);
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(report.documents >= 17, "{}", report.documents);
 }
 
 proptest::proptest! {

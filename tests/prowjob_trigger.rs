@@ -335,3 +335,96 @@ async fn gangway_validation_errors_are_shown() {
         "a 400 is not retried"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_may_trigger_but_not_list_sends_exactly_one_request() {
+    for status in [403, 404, 405] {
+        let fake = fake_prow().await;
+        fake.refuse_listing(status);
+        let results = tempfile::tempdir().unwrap();
+        let out = trigger(&fake, results.path(), &[], &[]).await;
+        assert_eq!(out.code, 0, "{status}: {out:?}");
+        assert_eq!(fake.requests_to(Route::Create).len(), 1, "{status}");
+        let executions = fake.created_executions();
+        assert_eq!(executions.len(), 1, "{status}");
+        assert_eq!(read(results.path(), "PROWJOB_ID"), executions[0].id);
+        assert!(
+            out.stderr.contains(&format!("(HTTP {status})")),
+            "{status}: says why it cannot look: {}",
+            out.stderr
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_listing_an_ambiguous_failure_is_never_sent_again() {
+    for fault in [
+        Fault::HandledThenReset,
+        Fault::GatewayHtml { status: 502 },
+        Fault::EmptyOk,
+    ] {
+        let fake = fake_prow().await;
+        fake.refuse_listing(403);
+        fake.inject(Route::Create, fault.clone());
+        let results = tempfile::tempdir().unwrap();
+        let out = trigger(&fake, results.path(), &[], &[]).await;
+        assert_eq!(out.code, 3, "{fault:?}: {out:?}");
+        assert_eq!(
+            fake.requests_to(Route::Create).len(),
+            1,
+            "{fault:?}: never a second request"
+        );
+        assert!(out.stderr.contains("not sent again"), "{}", out.stderr);
+        assert!(out.stderr.contains("Deck"), "{}", out.stderr);
+        assert!(files_in(results.path()).is_empty(), "{fault:?}");
+    }
+
+    // What proves nothing was created is still retried: one job in the end.
+    let fake = fake_prow().await;
+    fake.refuse_listing(405);
+    fake.inject(
+        Route::Create,
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
+    let results = tempfile::tempdir().unwrap();
+    let out = trigger(&fake, results.path(), &[], &[]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(fake.requests_to(Route::Create).len(), 2);
+    assert_eq!(fake.created_executions().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_retries_and_retry_delay_set_the_attempts_as_in_provide_prowjob_0_1() {
+    let fake = fake_prow().await;
+    for _ in 0..2 {
+        fake.inject(Route::Create, Fault::GatewayHtml { status: 503 });
+    }
+    let results = tempfile::tempdir().unwrap();
+    let out = trigger(
+        &fake,
+        results.path(),
+        &[("MAX_RETRIES", "2"), ("RETRY_DELAY", "1")],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(
+        out.stderr.contains("gave up after 2 attempts"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(fake.requests_to(Route::Create).len(), 2);
+    assert!(fake.created_executions().is_empty());
+
+    // The default (5 attempts) rides out the same two refusals.
+    let fake = fake_prow().await;
+    for _ in 0..2 {
+        fake.inject(Route::Create, Fault::GatewayHtml { status: 503 });
+    }
+    let out = trigger(&fake, results.path(), &[("RETRY_DELAY", "1")], &[]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(fake.requests_to(Route::Create).len(), 3);
+    assert_eq!(fake.created_executions().len(), 1);
+}

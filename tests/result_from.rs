@@ -496,3 +496,187 @@ fn the_readme_example_validates() {
     ]);
     assert_eq!(check.code, 0, "{check:?}");
 }
+
+#[test]
+fn legacy_alias_writes_adr_13_clair_scan_result_beside_scan_output() {
+    for (input, golden) in [
+        ("@clair/quay-report.json", "quay-report"),
+        ("@conftest/warn-clair.json", "warn-clair"),
+    ] {
+        let out = emit(&["--from", "clair", input, "--legacy-alias"]);
+        assert_eq!(out.run.code, 0, "{input}: {:?}", out.run);
+        let dir = out.dir.path();
+        let legacy = std::fs::read_to_string(dir.join("CLAIR_SCAN_RESULT")).unwrap();
+        let expected = std::fs::read_to_string(fixture(&format!(
+            "result/legacy/CLAIR_SCAN_RESULT.{golden}"
+        )))
+        .unwrap();
+        assert_eq!(legacy, expected, "{input}");
+        assert_eq!(validate(Document::ClairScanResult, &legacy), vec![]);
+        // The same counts as SCAN_OUTPUT's vulnerabilities, in ADR 13's four keys.
+        let scan: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("SCAN_OUTPUT")).unwrap())
+                .unwrap();
+        let legacy: Value = serde_json::from_str(&legacy).unwrap();
+        for severity in ["critical", "high", "medium", "low"] {
+            assert_eq!(
+                legacy["vulnerabilities"][severity], scan["vulnerabilities"][severity],
+                "{input} {severity}"
+            );
+        }
+        assert_eq!(legacy["vulnerabilities"].as_object().unwrap().len(), 4);
+        assert_eq!(
+            std::fs::read(dir.join("HACBS_TEST_OUTPUT")).unwrap(),
+            std::fs::read(dir.join("TEST_OUTPUT")).unwrap()
+        );
+        let check = support::stepkit_run(&[
+            "result",
+            "validate",
+            dir.join("CLAIR_SCAN_RESULT").to_str().unwrap(),
+        ]);
+        assert_eq!(check.code, 0, "known by its name: {check:?}");
+    }
+
+    // Without --legacy-alias, or without a scan, there is no CLAIR_SCAN_RESULT.
+    let plain = emit(&["--from", "clair", "@clair/quay-report.json"]);
+    assert_eq!(files_in(plain.dir.path()), ["SCAN_OUTPUT", "TEST_OUTPUT"]);
+    let conftest = emit(&[
+        "--from",
+        "conftest",
+        "@conftest/fail-single.json",
+        "--legacy-alias",
+    ]);
+    assert_eq!(
+        files_in(conftest.dir.path()),
+        ["HACBS_TEST_OUTPUT", "TEST_OUTPUT"]
+    );
+}
+
+#[test]
+fn legacy_results_count_against_the_result_budget() {
+    let budget = ["--max-result-bytes", "1000", "--result-reserve-bytes", "0"];
+    let mut args = vec!["--from", "clair", "@clair/quay-report.json"];
+    args.extend(budget);
+    let plain = emit(&args);
+    assert_eq!(plain.run.code, 0, "{:?}", plain.run);
+    assert!(!plain.run.stderr.contains("shortened"), "{:?}", plain.run);
+    args.push("--legacy-alias");
+    let legacy = emit(&args);
+    assert_eq!(legacy.run.code, 0, "{:?}", legacy.run);
+    assert!(
+        legacy.run.stderr.contains("shortened"),
+        "the note gives way to the extra results: {:?}",
+        legacy.run
+    );
+    assert!(legacy.dir.path().join("CLAIR_SCAN_RESULT").exists());
+    // Far too small for all four: nothing at all is written.
+    let mut tiny = vec![
+        "--from",
+        "clair",
+        "@clair/quay-report.json",
+        "--legacy-alias",
+    ];
+    tiny.extend(["--max-result-bytes", "300", "--result-reserve-bytes", "0"]);
+    let over = emit(&tiny);
+    assert_eq!(over.run.code, 6, "{:?}", over.run);
+    assert!(files_in(over.dir.path()).is_empty());
+}
+
+#[test]
+fn detail_file_is_the_conftest_results_in_adr_13_form() {
+    let detail_dir = tempfile::tempdir().unwrap();
+    let detail = detail_dir.path().join("policy_output.json");
+    let out = emit(&[
+        "--from",
+        "conftest",
+        "@conftest/multi-entry.json",
+        "--from",
+        "conftest",
+        "@conftest/exceptions-skipped-loc.json",
+        "--detail-file",
+        detail.to_str().unwrap(),
+    ]);
+    assert_eq!(out.run.code, 0, "{:?}", out.run);
+    let written = std::fs::read_to_string(&detail).unwrap();
+    let golden = std::fs::read_to_string(fixture("result/legacy/policy_output.json")).unwrap();
+    assert_eq!(written, golden);
+    assert_eq!(validate(Document::ConftestDetail, &written), vec![]);
+    // Every failure keeps its message and details, as ADR 13 asks.
+    let entries: Value = serde_json::from_str(&written).unwrap();
+    let failures: Vec<&Value> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|entry| entry["failures"].as_array().unwrap())
+        .collect();
+    assert_eq!(failures.len(), 2);
+    assert!(failures.iter().all(|f| f["msg"].is_string()));
+    assert_eq!(
+        failures[0]["metadata"]["details"]["name"],
+        "vendor_label_required"
+    );
+    assert_eq!(
+        failures[0]["metadata"]["details"]["url"],
+        "https://konflux-ci.dev/docs/building/labels-and-annotations/"
+    );
+    // The detail file is not a Tekton result: the results directory holds only TEST_OUTPUT.
+    assert_eq!(files_in(out.dir.path()), ["TEST_OUTPUT"]);
+
+    let check = support::stepkit_run(&["result", "validate", detail.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "known by its name: {check:?}");
+    let as_test_output = support::stepkit_run(&[
+        "result",
+        "validate",
+        "--document",
+        "test-output",
+        detail.to_str().unwrap(),
+    ]);
+    assert_eq!(as_test_output.code, 1, "{as_test_output:?}");
+}
+
+#[test]
+fn detail_file_needs_conftest_input_and_validate_knows_broken_legacy_shapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let detail = dir.path().join("x_output.json");
+    let out = emit(&["--failures", "1", "--detail-file", detail.to_str().unwrap()]);
+    assert_eq!(out.run.code, 2, "{:?}", out.run);
+    assert!(
+        out.run.stderr.contains("--from conftest"),
+        "{}",
+        out.run.stderr
+    );
+    assert!(!detail.exists());
+
+    for (name, text, path) in [
+        (
+            "CLAIR_SCAN_RESULT",
+            r#"{"vulnerabilities":{"critical":1.0,"high":0,"medium":0,"low":0}}"#,
+            "$.vulnerabilities.critical",
+        ),
+        (
+            "CLAIR_SCAN_RESULT",
+            r#"{"vulnerabilities":{"critical":1,"high":0,"medium":0}}"#,
+            "$.vulnerabilities",
+        ),
+        (
+            "lint_output.json",
+            r#"[{"filename":"a.yaml","namespace":"main","successes":1,"failures":[{"metadata":{}}]}]"#,
+            "$[0].failures[0]",
+        ),
+        (
+            "lint_output.json",
+            r#"[{"filename":"a.yaml","namespace":"main","successes":"1"}]"#,
+            "$[0].successes",
+        ),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        let check = support::stepkit_run(&["result", "validate", file.to_str().unwrap()]);
+        assert_eq!(check.code, 1, "{text}: {check:?}");
+        assert!(
+            check.stdout.contains(&format!("error: {path}")),
+            "{text}: {}",
+            check.stdout
+        );
+    }
+}

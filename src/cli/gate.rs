@@ -18,8 +18,8 @@ use crate::gate::policy::{
 };
 use crate::gate::wait::{OnTimeout, WaitMode};
 use crate::gate::{
-    create_issue, wait_approval, CreateIssueOptions, GateContext, OnChange, RequestSource,
-    WaitOptions,
+    create_issue, wait_approval, Contract, CreateIssueOptions, GateContext, OnChange,
+    RequestSource, WaitOptions,
 };
 
 #[derive(Debug, Subcommand)]
@@ -27,18 +27,30 @@ pub enum GateCommand {
     /// Ask for approval in a GitHub issue, or find where it was already asked
     CreateIssue(Box<CreateIssueArgs>),
     /// Read the decision from the request's issue and write approval-state (and status)
-    #[command(
-        after_help = "Exit codes: 0 decided, or pending in retry/once mode; 1 rejected with --fail-on-reject; 4 timed out with --on-timeout fail; 5 GitHub refused the token or the repository."
-    )]
+    #[command(after_help = WAIT_HELP)]
     WaitApproval(Box<WaitApprovalArgs>),
 }
+
+const WAIT_HELP: &str = "\
+Retry mode (the default under Kratix) lets the later containers of the same Pipeline run while
+the request is pending: Kratix has no way to stop them (suspending or retrying a Pipeline does
+not stop its later stages). They read approval-state \"pending\" and must act only on
+\"approved\":
+  [ \"$(cat /kratix/metadata/approval-state)\" = approved ] || exit 0
+or consume the decision in a later Pipeline from .status.approval.state in its object.yaml
+(examples/kratix/promise.yaml). --mode block keeps them waiting instead, as the sign-off image's
+wait-approval did; called as wait-approval, stepkit does that (RETRY_AFTER selects retry mode).
+
+Exit codes: 0 decided, or pending in retry/once mode; 1 rejected with --fail-on-reject; 4 timed
+out with --on-timeout fail; 5 GitHub refused the token or the repository.";
 
 /// What both gate commands take.
 #[derive(Debug, Args)]
 pub struct GateArgs {
-    /// Repository the approval issues live in (owner/name)
+    /// Repository the approval issues live in (owner/name) [wait-approval: default from the
+    /// request's issue link]
     #[arg(long, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME")]
-    repo: String,
+    repo: Option<String>,
 
     /// File holding the GitHub token [default: GITHUB_TOKEN, else GH_TOKEN]
     #[arg(long, env = "GITHUB_TOKEN_FILE", value_name = "PATH")]
@@ -147,6 +159,11 @@ pub struct GateArgs {
     /// Least time between two writes to GitHub (its secondary rate limits ask for 1s)
     #[arg(long, env = "STEPKIT_MUTATION_SPACING", default_value = "1s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
     mutation_spacing: Duration,
+
+    /// Keep the Kratix GitHub sign-off image's contract (set when called as create-issue or
+    /// wait-approval)
+    #[arg(long, hide = true)]
+    sign_off_contract: bool,
 }
 
 #[derive(Debug, Args)]
@@ -244,7 +261,15 @@ pub struct WaitApprovalArgs {
     /// A close without a reason (older GitHub Enterprise) approves
     #[arg(long, env = "STEPKIT_ACCEPT_NULL_REASON", value_parser = BoolishValueParser::new(), default_value = "true", value_name = "BOOL")]
     accept_null_reason: bool,
+
+    /// The sign-off image's RETRY_AFTER: when set, wait-approval looks once and asks Kratix to
+    /// run the Pipeline again after it (a duration; any other value means 30s, as that image did)
+    #[arg(long, env = "RETRY_AFTER", hide = true, value_name = "DURATION")]
+    sign_off_retry_after: Option<String>,
 }
+
+/// The sign-off image's fixed retry interval, for a RETRY_AFTER that is not a duration.
+const SIGN_OFF_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 impl GateArgs {
     fn context(
@@ -275,7 +300,16 @@ impl GateArgs {
             },
         };
         Ok(GateContext {
-            repo: self.repo.parse::<RepoName>()?,
+            repo: self
+                .repo
+                .as_deref()
+                .map(str::parse::<RepoName>)
+                .transpose()?,
+            contract: if self.sign_off_contract {
+                Contract::SignOff
+            } else {
+                Contract::Native
+            },
             api_url: self.api_url.clone(),
             token,
             label: self.label.clone(),
@@ -302,6 +336,34 @@ impl GateArgs {
     }
 }
 
+/// The wait mode and retry interval. Natively: `--mode`, else retry under Kratix and block
+/// elsewhere. Under the sign-off contract: block, as that image's wait-approval did, unless its
+/// RETRY_AFTER is set.
+fn wait_mode(args: &WaitApprovalArgs, context: &GateContext) -> (WaitMode, Duration) {
+    if context.contract == Contract::SignOff && args.mode.is_none() {
+        return match args.sign_off_retry_after.as_deref().map(str::trim) {
+            None | Some("") => (WaitMode::Block, args.retry_after),
+            Some(text) => match parse_duration(text) {
+                Ok(duration) if duration >= Duration::from_secs(1) => (WaitMode::Retry, duration),
+                _ => {
+                    tracing::warn!(
+                        "RETRY_AFTER={text:?} is not a duration of 1s or more; retrying after 30s, as the sign-off image did"
+                    );
+                    (WaitMode::Retry, SIGN_OFF_RETRY_AFTER)
+                }
+            },
+        };
+    }
+    let under_kratix = matches!(context.source, RequestSource::Kratix { .. })
+        && std::env::var_os("KRATIX_WORKFLOW_TYPE").is_some();
+    let default = if under_kratix {
+        WaitMode::Retry
+    } else {
+        WaitMode::Block
+    };
+    (args.mode.unwrap_or(default), args.retry_after)
+}
+
 pub fn run(command: GateCommand, global: &GlobalArgs) -> anyhow::Result<Verdict> {
     match command {
         GateCommand::CreateIssue(args) => {
@@ -321,16 +383,11 @@ pub fn run(command: GateCommand, global: &GlobalArgs) -> anyhow::Result<Verdict>
         }
         GateCommand::WaitApproval(args) => {
             let context = args.gate.context(global, args.accept_null_reason)?;
-            let under_kratix = matches!(context.source, RequestSource::Kratix { .. })
-                && std::env::var_os("KRATIX_WORKFLOW_TYPE").is_some();
+            let (mode, retry_after) = wait_mode(&args, &context);
             let options = WaitOptions {
                 issue: args.issue,
-                mode: args.mode.unwrap_or(if under_kratix {
-                    WaitMode::Retry
-                } else {
-                    WaitMode::Block
-                }),
-                retry_after: args.retry_after,
+                mode,
+                retry_after,
                 poll_interval: args.poll_interval,
                 timeout: args.timeout,
                 on_timeout: args.on_timeout,

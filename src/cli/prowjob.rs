@@ -13,7 +13,7 @@ use crate::core::http::HttpConfig;
 use crate::core::secret::Secret;
 use crate::core::tekton::Budget;
 use crate::prowjob::ci_operator::EnvMode;
-use crate::prowjob::gangway::JobExecutionType;
+use crate::prowjob::gangway::{JobExecutionType, MAX_CREATE_ATTEMPTS};
 use crate::prowjob::report::{read_id_file, report, ReportOptions};
 use crate::prowjob::trigger::{trigger, TriggerOptions, Triggered};
 
@@ -156,6 +156,16 @@ pub struct TriggerArgs {
 
     #[command(flatten)]
     prow: ProwArgs,
+
+    /// How many times the trigger request may be sent while Gangway's answers prove that
+    /// nothing was created (MAX_RETRIES counts attempts, as provide-prowjob 0.1 did)
+    #[arg(long, env = "MAX_RETRIES", default_value_t = MAX_CREATE_ATTEMPTS, value_name = "N")]
+    trigger_attempts: u32,
+
+    /// Pause between those attempts, in seconds or as a duration (provide-prowjob 0.1's
+    /// RETRY_DELAY); the retry deadline grows to fit them [default: backoff from 0.5s]
+    #[arg(long, env = "RETRY_DELAY", value_parser = parse_duration, value_name = "DURATION")]
+    trigger_retry_delay: Option<Duration>,
 
     /// Annotation K=V for the ProwJob; repeatable or comma-separated
     #[arg(
@@ -332,6 +342,8 @@ fn run_trigger(args: TriggerArgs, global: &GlobalArgs) -> anyhow::Result<Verdict
         results_dir: global.results_dir.clone(),
         budget: Budget::default(),
         http: args.prow.http(),
+        trigger_attempts: args.trigger_attempts,
+        trigger_retry_delay: args.trigger_retry_delay,
     };
     match block_on(trigger(&options))? {
         Triggered::DryRun {

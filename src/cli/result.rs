@@ -28,6 +28,7 @@ Examples:
   conftest test -o json image.json | stepkit result emit --from conftest -
   stepkit result emit --from sarif snyk.sarif --from junit report.xml --fail-on failure
   stepkit result emit --from clair quay-report.json --image-url quay.io/org/app --image-digest sha256:…
+  stepkit result emit --from conftest out.json --legacy-alias --detail-file /workspace/policy_output.json
 
 Exit codes: 0 written (whatever the result, ADR 14), 1 written and the result is in --fail-on,
 2 bad usage (or a bad input with --strict-input, after writing an ERROR result), 6 cannot write
@@ -146,9 +147,15 @@ pub struct EmitArgs {
     #[arg(long, env = "STEPKIT_IMAGES_PROCESSED_PATH", value_name = "PATH")]
     images_processed_path: Option<PathBuf>,
 
-    /// Also write HACBS_TEST_OUTPUT (identical bytes) for consumers of ADR 13's name
+    /// Also write ADR 13's names for consumers that still read them: HACBS_TEST_OUTPUT
+    /// (identical bytes) and, from clair input, CLAIR_SCAN_RESULT beside SCAN_OUTPUT
     #[arg(long, env = "STEPKIT_LEGACY_ALIAS", value_parser = BoolishValueParser::new())]
     legacy_alias: bool,
+
+    /// Write ADR 13's detail file here (e.g. $(workspaces.output.path)/TEST_NAME_output.json):
+    /// the --from conftest inputs' check results in conftest's JSON format
+    #[arg(long, env = "STEPKIT_DETAIL_FILE", value_name = "PATH")]
+    detail_file: Option<PathBuf>,
 
     /// Tekton's result budget: the termination-message size, or max-result-size with sidecar-logs
     #[arg(long, env = "STEPKIT_MAX_RESULT_BYTES", default_value_t = tekton::TERMINATION_MESSAGE_LIMIT, value_name = "BYTES")]
@@ -188,14 +195,11 @@ pub struct ValidateArgs {
     #[arg(value_name = "FILE")]
     file: PathBuf,
 
-    /// Which result the document is: test-output, scan-output or images-processed
-    #[arg(
-        long,
-        env = "STEPKIT_DOCUMENT",
-        default_value = "test-output",
-        value_name = "KIND"
-    )]
-    document: Document,
+    /// Which result the document is: test-output, scan-output, images-processed,
+    /// clair-scan-result or conftest-detail [default: from the file name (TEST_OUTPUT,
+    /// SCAN_OUTPUT, CLAIR_SCAN_RESULT, IMAGES_PROCESSED, *_output.json), else test-output]
+    #[arg(long, env = "STEPKIT_DOCUMENT", value_name = "KIND")]
+    document: Option<Document>,
 }
 
 pub fn run(command: ResultCommand, global: &GlobalArgs) -> anyhow::Result<Verdict> {
@@ -228,6 +232,7 @@ fn emit(args: EmitArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
             args.images_processed_path,
             args.legacy_alias,
         ),
+        detail_file: args.detail_file,
         budget: Budget {
             max_bytes: args.max_result_bytes,
             reserve: args.result_reserve_bytes,
@@ -243,7 +248,14 @@ fn emit(args: EmitArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
 
 fn validate(args: ValidateArgs) -> anyhow::Result<Verdict> {
     let path = (args.file.as_os_str() != "-").then_some(args.file.as_path());
-    let validation = crate::result::validate(args.document, path)?;
+    let document = args.document.unwrap_or_else(|| {
+        args.file
+            .file_name()
+            .and_then(|name| name.to_str())
+            .and_then(Document::for_file_name)
+            .unwrap_or(Document::TestOutput)
+    });
+    let validation = crate::result::validate(document, path)?;
     for problem in &validation.problems {
         print_line(&format!("error: {problem}"))?;
     }

@@ -4,13 +4,14 @@
 //! issue it made before, so every issue carries a label and a hidden marker with the request's
 //! key and hash. Lookup goes status link → labelled-issue list (never the search API, which
 //! lags) → create; a create that may have reached GitHub is followed by another lookup, never by
-//! a blind second create.
+//! a blind second create. Under the sign-off contract an issue the sign-off image opened (it has
+//! no marker; the status links to it) is this request's issue, as that image treated it.
 
 use crate::gate::body::{find_marker, render_body, render_marker, render_title, Marker};
 use crate::gate::github::{CreateOutcome, Fetched, GitHub, Issue, NewIssue};
 use crate::gate::policy::policy_text;
 use crate::gate::request::Request;
-use crate::gate::{GateContext, OnChange};
+use crate::gate::{Contract, GateContext, OnChange};
 
 /// Options of `create-issue` beyond the shared context.
 #[derive(Debug, Clone)]
@@ -55,7 +56,7 @@ pub async fn create_issue(
         .await?
         .map(|(issue, _)| issue)
     {
-        Some(issue) if marker_of(&issue).is_some_and(|m| m.hash == request.hash) => {
+        Some(issue) if relation(&issue, &request, context.contract) == Relation::Same => {
             tracing::info!("request already asked in {}", issue.html_url);
             AskedIn {
                 issue,
@@ -83,7 +84,7 @@ pub async fn find_request_issue(
     if let Some(url) = &request.previous.issue_url {
         match github.issue_by_url(url, None).await {
             Ok(Fetched::Found { value, etag }) | Ok(Fetched::Moved { value, etag })
-                if marker_of(&value).is_some_and(|m| m.key == request.key) =>
+                if relation(&value, request, context.contract) != Relation::Other =>
             {
                 return Ok(Some((value, etag)));
             }
@@ -109,6 +110,39 @@ pub async fn find_request_issue(
 
 pub fn marker_of(issue: &Issue) -> Option<Marker> {
     issue.body.as_deref().and_then(find_marker)
+}
+
+/// How an issue stands to a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Relation {
+    /// It asks about this request as it is now.
+    Same,
+    /// It asked about this request before it changed.
+    Changed,
+    /// It is not this request's issue.
+    Other,
+}
+
+/// Whether `issue` asks about `request`, by its marker. Under the sign-off contract an issue
+/// without a marker that the status links to was opened by the sign-off image for this
+/// request; it asks about the spec recorded with it (`status.approval.requestHash`, written when
+/// stepkit first saw it), or, with none recorded yet, about the request as it is now.
+pub fn relation(issue: &Issue, request: &Request, contract: Contract) -> Relation {
+    match marker_of(issue) {
+        Some(marker) if marker.key != request.key => Relation::Other,
+        Some(marker) if marker.hash == request.hash => Relation::Same,
+        Some(_) => Relation::Changed,
+        None if contract == Contract::SignOff
+            && request.previous.issue_url.as_deref().map(str::trim)
+                == Some(issue.html_url.as_str()) =>
+        {
+            match &request.previous.request_hash {
+                Some(hash) if *hash != request.hash => Relation::Changed,
+                _ => Relation::Same,
+            }
+        }
+        None => Relation::Other,
+    }
 }
 
 /// Creates the issue, and after an ambiguous failure looks again before creating a second time.

@@ -239,6 +239,30 @@ impl KratixDir {
         write_atomic(&self.metadata_path("approval-issue"), url.trim().as_bytes())
     }
 
+    /// `metadata/approval-issue` as a create-issue earlier in this Pipeline left it, if it is a
+    /// regular file holding one short line.
+    pub fn read_approval_issue(&self) -> Option<String> {
+        let path = self.metadata_path("approval-issue");
+        let metadata = std::fs::symlink_metadata(&path).ok()?;
+        if !metadata.is_file() || metadata.len() > 4096 {
+            return None;
+        }
+        let text = std::fs::read_to_string(path).ok()?;
+        Some(text.trim().to_owned()).filter(|url| !url.is_empty() && !url.contains('\n'))
+    }
+
+    /// Removes `metadata/approval-state`, so that no earlier value outlives an undecided look.
+    pub fn remove_approval_state(&self) -> anyhow::Result<()> {
+        let path = self.metadata_path("approval-state");
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(err).or_kind(Kind::LocalIo, || {
+                format!("cannot remove {}", path.display())
+            }),
+        }
+    }
+
     /// `metadata/workflow-control.yaml` asking Kratix to run this Pipeline again after
     /// `retry_after`, keeping other keys (such as `suspend`) another container wrote.
     pub fn write_workflow_control(

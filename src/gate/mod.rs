@@ -2,7 +2,8 @@
 //!
 //! `create` asks (one issue per request, whatever happens), `wait` decides (only people the
 //! policy allows, never for a request that changed). `request`, `body`, `policy` and `kratix`
-//! are pure pieces; `github` is the remote API.
+//! are pure pieces; `github` is the remote API. Both commands also keep the contract of the
+//! Kratix GitHub sign-off image they replace ([`Contract::SignOff`]), for Promises written for it.
 
 pub mod body;
 pub mod create;
@@ -22,7 +23,7 @@ use time::OffsetDateTime;
 use crate::core::error::Error;
 use crate::core::secret::Secret;
 use crate::core::tekton::{self, Budget};
-use crate::gate::github::{GitHub, GitHubConfig, Issue, RepoName};
+use crate::gate::github::{parse_issue_url, GitHub, GitHubConfig, Issue, RepoName};
 use crate::gate::kratix::{ApprovalState, ApprovalStatus, KratixDir};
 use crate::gate::policy::Policy;
 use crate::gate::request::{request_from_kratix_object, request_from_tekton, Request};
@@ -57,6 +58,19 @@ impl FromStr for OnChange {
     }
 }
 
+/// Which promises the gate keeps to the containers that run after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Contract {
+    /// stepkit's own: `approval-state` is always written (`pending` too), status has `approval`.
+    #[default]
+    Native,
+    /// The Kratix GitHub sign-off image's (`command: [create-issue]`, `[wait-approval]`):
+    /// `approval-state` only ever says `approved` or `rejected`, the wait blocks unless
+    /// `RETRY_AFTER` is set, and an issue that image opened (no marker, linked from
+    /// `status.approvalIssue`) is taken as the request's issue.
+    SignOff,
+}
+
 /// Where the request comes from.
 #[derive(Debug, Clone)]
 pub enum RequestSource {
@@ -79,7 +93,9 @@ pub enum RequestSource {
 /// What both gate commands share.
 #[derive(Debug, Clone)]
 pub struct GateContext {
-    pub repo: RepoName,
+    /// `None` when not configured: wait-approval then takes it from the request's issue link.
+    pub repo: Option<RepoName>,
+    pub contract: Contract,
     pub api_url: String,
     pub token: Secret,
     pub label: String,
@@ -127,7 +143,9 @@ impl GateContext {
 
     pub fn outputs(&self) -> Outputs {
         match &self.source {
-            RequestSource::Kratix { dir, .. } => Outputs::Kratix(KratixDir::new(dir.clone())),
+            RequestSource::Kratix { dir, .. } => {
+                Outputs::Kratix(KratixDir::new(dir.clone()), self.contract)
+            }
             RequestSource::Tekton { results_dir, .. } => Outputs::Tekton {
                 results_dir: tekton::results_dir(results_dir.as_deref()),
             },
@@ -139,19 +157,75 @@ impl GateContext {
             request_timeout: self.request_timeout,
             deadline: self.deadline,
             mutation_spacing: self.mutation_spacing,
-            ..GitHubConfig::new(self.api_url.clone(), self.token.clone(), self.repo.clone())
+            ..GitHubConfig::new(
+                self.api_url.clone(),
+                self.token.clone(),
+                self.repo()?.clone(),
+            )
+        })
+    }
+
+    /// The repository of the approval issues; a usage error when none is known.
+    pub fn repo(&self) -> anyhow::Result<&RepoName> {
+        self.repo.as_ref().ok_or_else(|| {
+            Error::usage(
+                "no repository for the approval issues: set GITHUB_REPOSITORY (or --repo) to \
+                 OWNER/NAME",
+            )
+            .into()
         })
     }
 
     pub fn repo_text(&self) -> String {
-        self.repo.to_string()
+        self.repo
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
+    /// This context with the repository filled in from the request's issue link when none was
+    /// configured: `--issue`, the status link an earlier create-issue left (as the sign-off
+    /// image's wait-approval does, which takes no `GITHUB_REPOSITORY`), or
+    /// `metadata/approval-issue` from a create-issue earlier in the same Pipeline.
+    pub fn with_repo_from_issue_link(
+        &self,
+        issue: Option<&str>,
+        request: &Request,
+    ) -> anyhow::Result<GateContext> {
+        if self.repo.is_some() {
+            return Ok(self.clone());
+        }
+        let same_pipeline = match self.outputs() {
+            Outputs::Kratix(dir, _) => dir.read_approval_issue(),
+            Outputs::Tekton { .. } => None,
+        };
+        let link = issue
+            .filter(|issue| issue.contains("://"))
+            .map(str::to_owned)
+            .or_else(|| request.previous.issue_url.clone())
+            .or(same_pipeline)
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "no repository for the approval issues and no issue link to take it from: \
+                     set GITHUB_REPOSITORY (or --repo) to OWNER/NAME, or run create-issue first \
+                     (in an earlier Pipeline it leaves status.approvalIssue in the object; request \
+                     {})",
+                    request.key
+                ))
+            })?;
+        let (repo, _) = parse_issue_url(&link)?;
+        tracing::info!("approval issues are in {repo}, from the issue link {link}");
+        Ok(GateContext {
+            repo: Some(repo),
+            ..self.clone()
+        })
     }
 }
 
 /// Where decisions are written: the Kratix metadata files, or Tekton results.
 #[derive(Debug, Clone)]
 pub enum Outputs {
-    Kratix(KratixDir),
+    Kratix(KratixDir, Contract),
     Tekton { results_dir: Option<PathBuf> },
 }
 
@@ -165,12 +239,14 @@ pub struct Outcome {
     pub etag: Option<String>,
     /// Shown to people: Kratix puts it in the resource's status.
     pub message: String,
+    /// The issue was not read again (a 304): the status keeps what the last look recorded.
+    pub unchanged: bool,
 }
 
 impl Outputs {
     pub fn skip_requested(&self) -> Option<String> {
         match self {
-            Outputs::Kratix(dir) => dir.skip_requested(),
+            Outputs::Kratix(dir, _) => dir.skip_requested(),
             Outputs::Tekton { .. } => None,
         }
     }
@@ -178,7 +254,7 @@ impl Outputs {
     /// create-issue's outputs: the issue link, and a pending status.
     pub fn asked(&self, request: &Request, issue: &Issue, repo: &str) -> anyhow::Result<()> {
         match self {
-            Outputs::Kratix(dir) => {
+            Outputs::Kratix(dir, _) => {
                 dir.write_approval_issue(&issue.html_url)?;
                 let status = approval_status(
                     request,
@@ -190,6 +266,7 @@ impl Outputs {
                         reason: None,
                         etag: None,
                         message: String::new(),
+                        unchanged: false,
                     },
                 );
                 dir.write_status(&status, &format!("Awaiting approval: {}", issue.html_url))
@@ -202,7 +279,8 @@ impl Outputs {
         }
     }
 
-    /// wait-approval's outputs: the state, always; the status; a retry request while pending.
+    /// wait-approval's outputs: the state (always, or under the sign-off contract only once
+    /// decided as approved or rejected); the status; a retry request while pending.
     pub fn decided(
         &self,
         request: &Request,
@@ -211,8 +289,17 @@ impl Outputs {
         retry_after: Option<Duration>,
     ) -> anyhow::Result<()> {
         match self {
-            Outputs::Kratix(dir) => {
-                dir.write_approval_state(outcome.state)?;
+            Outputs::Kratix(dir, contract) => {
+                match (contract, outcome.state) {
+                    (Contract::Native, state)
+                    | (
+                        Contract::SignOff,
+                        state @ (ApprovalState::Approved | ApprovalState::Rejected),
+                    ) => dir.write_approval_state(state)?,
+                    // The sign-off image's consumers know only approved and rejected; many act
+                    // on anything but "rejected", so there is no file until one of those.
+                    (Contract::SignOff, _) => dir.remove_approval_state()?,
+                }
                 dir.write_status(
                     &approval_status(request, Some(repo), outcome),
                     &outcome.message,
@@ -244,13 +331,31 @@ impl Outputs {
 fn approval_status(request: &Request, repo: Option<&str>, outcome: &Outcome) -> ApprovalStatus {
     let format = |at: OffsetDateTime| at.format(&Rfc3339).unwrap_or_default();
     let decided = !matches!(outcome.state, ApprovalState::Pending);
+    let previous = &request.previous;
+    let (issue_url, issue_number, requested_at) = match (&outcome.issue, outcome.unchanged) {
+        (Some(issue), _) => (
+            Some(issue.html_url.clone()),
+            Some(issue.number),
+            Some(format(issue.created_at)),
+        ),
+        (None, true) => (
+            previous.issue_url.clone(),
+            previous
+                .issue_url
+                .as_deref()
+                .and_then(|url| parse_issue_url(url).ok())
+                .map(|(_, number)| number),
+            previous.requested_at.clone(),
+        ),
+        (None, false) => (None, None, None),
+    };
     ApprovalStatus {
         state: outcome.state,
-        issue_url: outcome.issue.as_ref().map(|i| i.html_url.clone()),
-        issue_number: outcome.issue.as_ref().map(|i| i.number),
+        issue_url,
+        issue_number,
         repo: repo.map(str::to_owned),
         request_hash: request.hash.clone(),
-        requested_at: outcome.issue.as_ref().map(|i| format(i.created_at)),
+        requested_at,
         decided_at: decided.then(|| format(OffsetDateTime::now_utc())),
         decided_by: outcome.decided_by.clone(),
         reason: outcome.reason.clone(),

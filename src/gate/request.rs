@@ -50,6 +50,7 @@ pub struct PreviousApproval {
     pub issue_url: Option<String>,
     pub state: Option<String>,
     pub request_hash: Option<String>,
+    pub requested_at: Option<String>,
     pub etag: Option<String>,
 }
 
@@ -455,6 +456,7 @@ fn previous_approval(object: &Value) -> PreviousApproval {
             .or_else(|| optional_string(status.and_then(|s| s.get("approvalIssue")))),
         state: field("state"),
         request_hash: field("requestHash"),
+        requested_at: field("requestedAt"),
         etag: field("etag"),
     }
 }

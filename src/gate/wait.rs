@@ -3,6 +3,11 @@
 //! Three ways to wait: `retry` (Kratix: look once, and while pending ask Kratix to run the
 //! pipeline again later), `block` (poll with conditional requests, so an idle wait costs no rate
 //! limit), `once`. The timeout counts from the issue's creation, so it survives pod restarts.
+//!
+//! Kratix has no way to stop the later containers of the same Pipeline while one of them waits
+//! in retry mode (its docs: suspending a Pipeline "will not stop the execution of later stages in
+//! the same Pipeline"), so in retry mode they run while the request is pending and must act only
+//! on `approved`. The sign-off contract blocks instead, as the image it replaces did.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -13,7 +18,7 @@ use time::OffsetDateTime;
 use crate::core::error::{Error, Verdict};
 use crate::core::poll::{poll_until, Cancel, Poll, PollOptions};
 use crate::core::progress::human_duration;
-use crate::gate::create::{find_request_issue, marker_of, rewrite_marker};
+use crate::gate::create::{find_request_issue, marker_of, relation, rewrite_marker, Relation};
 use crate::gate::github::{Fetched, GitHub, Issue, StateReason, User};
 use crate::gate::kratix::ApprovalState;
 use crate::gate::policy::{
@@ -92,9 +97,7 @@ pub async fn wait_approval(
     options: &WaitOptions,
 ) -> anyhow::Result<Verdict> {
     let request = context.request()?;
-    let outputs = context.outputs();
-    let repo = context.repo_text();
-    if let Some(reason) = outputs.skip_requested() {
+    if let Some(reason) = context.outputs().skip_requested() {
         let outcome = Outcome {
             state: ApprovalState::Approved,
             issue: None,
@@ -102,10 +105,16 @@ pub async fn wait_approval(
             reason: Some(reason.clone()),
             etag: None,
             message: format!("Approved without asking: {reason}"),
+            unchanged: false,
         };
-        outputs.decided(&request, &repo, &outcome, None)?;
+        context
+            .outputs()
+            .decided(&request, &context.repo_text(), &outcome, None)?;
         return Ok(Verdict::Pass);
     }
+    let context = &context.with_repo_from_issue_link(options.issue.as_deref(), &request)?;
+    let outputs = context.outputs();
+    let repo = context.repo_text();
     let github = context.github()?;
     let mut judge = Judge {
         github: &github,
@@ -125,6 +134,7 @@ pub async fn wait_approval(
                 reason: None,
                 etag: Some(etag),
                 message: format!("Awaiting approval: {issue_url}"),
+                unchanged: true,
             };
             return finish(context, options, &request, outcome, Some(issue_url)).await;
         }
@@ -139,6 +149,7 @@ pub async fn wait_approval(
                 message:
                     "No approval issue for this request: run `stepkit gate create-issue` first"
                         .into(),
+                unchanged: false,
             };
             outputs.decided(&request, &repo, &outcome, None)?;
             return Err(Error::usage(format!(
@@ -236,7 +247,7 @@ impl Judge<'_> {
                     })
                 }
                 Ok(Fetched::Found { value, etag }) | Ok(Fetched::Moved { value, etag })
-                    if marker_of(&value).is_some_and(|m| m.key == self.request.key) =>
+                    if relation(&value, self.request, self.context.contract) != Relation::Other =>
                 {
                     return Ok(Located::Found { issue: value, etag })
                 }
@@ -316,20 +327,21 @@ impl Judge<'_> {
 
     /// Reads the decision from the issue.
     async fn judge(&mut self, mut issue: Issue, etag: Option<String>) -> anyhow::Result<Outcome> {
-        let marker = marker_of(&issue).ok_or_else(|| {
-            Error::usage(format!(
-                "{} carries no stepkit gate marker: it was not opened by `gate create-issue`",
-                issue.html_url
-            ))
-        })?;
-        if marker.key != self.request.key {
-            return Err(Error::usage(format!(
-                "{} is the approval issue of request {}, not of {}",
-                issue.html_url, marker.key, self.request.key
-            ))
+        let relation = relation(&issue, self.request, self.context.contract);
+        if relation == Relation::Other {
+            return Err(Error::usage(match marker_of(&issue) {
+                None => format!(
+                    "{} carries no stepkit gate marker: it was not opened by `gate create-issue`",
+                    issue.html_url
+                ),
+                Some(marker) => format!(
+                    "{} is the approval issue of request {}, not of {}",
+                    issue.html_url, marker.key, self.request.key
+                ),
+            })
             .into());
         }
-        if marker.hash != self.request.hash {
+        if relation == Relation::Changed {
             if !issue.open {
                 return Ok(self.pending(
                     issue,
@@ -582,6 +594,7 @@ impl Judge<'_> {
             reason: None,
             etag,
             message: message.to_owned(),
+            unchanged: false,
         }
     }
 
@@ -607,6 +620,7 @@ impl Judge<'_> {
             reason,
             etag,
             message,
+            unchanged: false,
         }
     }
 }

@@ -545,6 +545,25 @@ pub struct GangwayClient {
     max_create_attempts: u32,
 }
 
+/// What listing a job's runs gave.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Listing {
+    Runs(Vec<JobExecution>),
+    /// The deployment does not let this token list runs: the HTTP status it answered.
+    Unavailable(u16),
+}
+
+/// The error after an answer that may hide a created run, when the runs cannot be listed to
+/// find out: never sent again, since that could start a second run.
+fn unverifiable(job: &str, problem: &str) -> anyhow::Error {
+    Error::remote(format!(
+        "triggering {job}: {problem}. The request may have started a run, and this token cannot \
+         list the job's runs to find out, so it is not sent again: check the job's history in \
+         Deck before triggering it again"
+    ))
+    .into()
+}
+
 /// How one POST of [`GangwayClient::create`] ended.
 enum PostOutcome {
     Created(JobExecution),
@@ -596,19 +615,26 @@ impl GangwayClient {
         let deadline = Instant::now() + self.http.config().deadline;
         let body = request.to_json();
 
-        let known: BTreeSet<String> = self
-            .list(job)
-            .await
-            .map_err(|error| {
-                error.context(format!(
-                    "cannot list the existing runs of {job} before triggering it (they are \
-                     needed to recognise our run if Gangway's answer is lost)"
-                ))
-            })?
-            .into_iter()
-            .map(|execution| execution.id)
-            .collect();
-
+        // The runs that exist before ours, to recognise ours if the answer is lost. Some
+        // deployments let a token trigger but not list (403), or predate listing (404, 405):
+        // then the request still goes out once, and an ambiguous failure ends the command
+        // instead of risking a second run.
+        let known: Option<BTreeSet<String>> = match self.listing(job).await.map_err(|error| {
+            error.context(format!(
+                "cannot list the existing runs of {job} before triggering it (they are needed \
+                 to recognise our run if Gangway's answer is lost)"
+            ))
+        })? {
+            Listing::Runs(runs) => Some(runs.into_iter().map(|execution| execution.id).collect()),
+            Listing::Unavailable(status) => {
+                tracing::warn!(
+                    job = %job,
+                    "Gangway does not let this token list the runs of {job} (HTTP {status}): \
+                     triggering it with one request, which is not sent again if its answer is lost"
+                );
+                None
+            }
+        };
         tracing::info!(
             job = %job,
             job_type = %request.job_type,
@@ -619,8 +645,8 @@ impl GangwayClient {
         // that timed out here can still be working its way through the proxy.
         let mut look_before_sending = false;
         loop {
-            if look_before_sending {
-                if let Some(found) = self.adopt_new_run(job, &known).await? {
+            if let (true, Some(known)) = (look_before_sending, &known) {
+                if let Some(found) = self.adopt_new_run(job, known).await? {
                     return Ok(found);
                 }
             }
@@ -642,25 +668,31 @@ impl GangwayClient {
                     server_wait,
                 } => (problem, server_wait, "nothing was created"),
                 PostOutcome::MaybeCreated { problem } => {
+                    let Some(known) = &known else {
+                        return Err(unverifiable(job, &problem));
+                    };
                     tracing::warn!(
                         job = %job,
                         problem = %problem,
                         "triggering {job}: {problem}; looking for the run it may have created \
                          before trying again"
                     );
-                    if let Some(found) = self.adopt_new_run(job, &known).await? {
+                    if let Some(found) = self.adopt_new_run(job, known).await? {
                         return Ok(found);
                     }
                     look_before_sending = true;
                     (problem, None, "no new run appeared")
                 }
                 PostOutcome::UnusableSuccess { problem } => {
+                    let Some(known) = &known else {
+                        return Err(unverifiable(job, &problem));
+                    };
                     tracing::warn!(
                         job = %job,
                         problem = %problem,
                         "triggering {job}: {problem}; looking for the run it created"
                     );
-                    if let Some(found) = self.adopt_new_run(job, &known).await? {
+                    if let Some(found) = self.adopt_new_run(job, known).await? {
                         return Ok(found);
                     }
                     return Err(Error::remote(format!(
@@ -750,10 +782,28 @@ impl GangwayClient {
     /// The runs of `job_name` that still exist (Prow removes old ones after a while). Items
     /// carry only id, job name and status.
     pub async fn list(&self, job_name: &str) -> anyhow::Result<Vec<JobExecution>> {
+        match self.listing(job_name).await? {
+            Listing::Runs(runs) => Ok(runs),
+            Listing::Unavailable(status) => Err(Error::refused(format!(
+                "listing the runs of {job_name}: Gangway answered HTTP {status}; this token or \
+                 this Gangway does not allow listing runs"
+            ))
+            .into()),
+        }
+    }
+
+    /// As [`GangwayClient::list`], or [`Listing::Unavailable`] when the deployment does not
+    /// let this token list runs (403, 404, 405).
+    pub async fn listing(&self, job_name: &str) -> anyhow::Result<Listing> {
         let mut url = self.endpoint(&["v1", "executions"]);
         url.query_pairs_mut().append_pair("job_name", job_name);
         let action = format!("listing the runs of {job_name}");
         let answer = self.read(url, &action).await?;
+        // An RBAC rule (or a proxy's Forbidden page) on listing alone, or a Gangway without the
+        // endpoint. A token that is refused altogether is refused again by the trigger itself.
+        if let status @ 403..=405 = answer.status.as_u16() {
+            return Ok(Listing::Unavailable(status));
+        }
         if answer.is_login_page() {
             return Err(self.refusal(&answer, &format!("trigger this job {job_name}")));
         }
@@ -761,7 +811,7 @@ impl GangwayClient {
             200..=299 => {
                 // proto3 JSON leaves out an empty repeated field, and may print `{}`.
                 if answer.body.trim().is_empty() {
-                    return Ok(Vec::new());
+                    return Ok(Listing::Runs(Vec::new()));
                 }
                 let value: Value = serde_json::from_str(&answer.body).map_err(|_| {
                     Error::remote(format!(
@@ -774,7 +824,7 @@ impl GangwayClient {
                     .get("job_execution")
                     .or_else(|| value.get("jobExecution"))
                 {
-                    None | Some(Value::Null) => return Ok(Vec::new()),
+                    None | Some(Value::Null) => return Ok(Listing::Runs(Vec::new())),
                     Some(Value::Array(items)) => items,
                     Some(other) => {
                         return Err(Error::remote(format!(
@@ -790,9 +840,10 @@ impl GangwayClient {
                         JobExecution::from_wire(item)
                             .map_err(|error| error.context(format!("{action}: unexpected answer")))
                     })
-                    .collect()
+                    .collect::<anyhow::Result<_>>()
+                    .map(Listing::Runs)
             }
-            401 | 403 => Err(self.refusal(&answer, &format!("trigger this job {job_name}"))),
+            401 => Err(self.refusal(&answer, &format!("trigger this job {job_name}"))),
             _ => Err(self.answer_error(&answer, &action)),
         }
     }

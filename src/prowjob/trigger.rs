@@ -65,6 +65,26 @@ pub struct TriggerOptions {
     pub results_dir: Option<PathBuf>,
     pub budget: Budget,
     pub http: HttpConfig,
+    /// Sends of the trigger request while the answers prove nothing was created.
+    pub trigger_attempts: u32,
+    /// A fixed pause between those sends, instead of backoff.
+    pub trigger_retry_delay: Option<Duration>,
+}
+
+/// The HTTP settings of the Gangway client: with a fixed retry delay (provide-prowjob 0.1's
+/// RETRY_DELAY), every pause is that long and the retry deadline is at least long enough for
+/// all the attempts and the pauses between them.
+fn gangway_http(options: &TriggerOptions) -> HttpConfig {
+    let mut http = options.http.clone();
+    if let Some(delay) = options.trigger_retry_delay {
+        let attempts = options.trigger_attempts.max(1);
+        let needed =
+            delay.saturating_mul(attempts - 1) + http.request_timeout.saturating_mul(attempts);
+        http.base_delay = delay;
+        http.max_delay = delay;
+        http.deadline = http.deadline.max(needed);
+    }
+    http
 }
 
 /// What `prowjob trigger` did.
@@ -124,7 +144,12 @@ pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
     let token = options.token.clone().ok_or_else(|| {
         Error::usage("no Gangway token: set GANGWAY_TOKEN, or --token-file (GANGWAY_TOKEN_FILE) to a mounted Secret's token file")
     })?;
-    let gangway = GangwayClient::new(http.clone(), &options.gangway_url, token)?;
+    let gangway = GangwayClient::new(
+        HttpClient::new(gangway_http(options))?,
+        &options.gangway_url,
+        token,
+    )?
+    .with_max_create_attempts(options.trigger_attempts);
     let execution = gangway.create(&request).await?;
     let history = history_url(&options.deck_url, &options.job_name);
     tracing::info!(
@@ -398,4 +423,78 @@ async fn wait_for_url(
 
 fn write_results(options: &TriggerOptions, results: &[(&str, &str)]) -> anyhow::Result<()> {
     tekton::write_named_results(options.results_dir.as_deref(), options.budget, results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(attempts: u32, delay: Option<Duration>) -> TriggerOptions {
+        TriggerOptions {
+            snapshot: String::new(),
+            component: None,
+            job_name: String::new(),
+            job_type: JobExecutionType::Periodic,
+            variant: None,
+            images_in_config: Vec::new(),
+            artifacts_build_root: None,
+            dockerfile_additions: None,
+            include_images: false,
+            include_operator: false,
+            envs: Vec::new(),
+            env_mode: EnvMode::Config,
+            config_org: None,
+            config_repo: None,
+            fallback_org: None,
+            fallback_repo: None,
+            fallback_revision: None,
+            target_branch: None,
+            filter_tests: true,
+            config_file: None,
+            release_repo_url: String::new(),
+            release_ref: String::new(),
+            gangway_url: String::new(),
+            deck_url: String::new(),
+            token: None,
+            annotations: Vec::new(),
+            labels: Vec::new(),
+            wait_for_url: false,
+            url_timeout: Duration::ZERO,
+            url_poll_interval: Duration::ZERO,
+            dry_run: false,
+            results_dir: None,
+            budget: Budget::default(),
+            http: HttpConfig {
+                request_timeout: Duration::from_secs(60),
+                deadline: Duration::from_secs(300),
+                ..HttpConfig::default()
+            },
+            trigger_attempts: attempts,
+            trigger_retry_delay: delay,
+        }
+    }
+
+    #[test]
+    fn a_retry_delay_is_every_pause_and_the_deadline_fits_every_attempt() {
+        let plain = gangway_http(&options(5, None));
+        assert_eq!(plain.deadline, Duration::from_secs(300));
+        assert!(
+            plain.base_delay < Duration::from_secs(1),
+            "backoff by default"
+        );
+
+        // provide-prowjob 0.1's defaults: 5 attempts, 60 s apart.
+        let old = gangway_http(&options(5, Some(Duration::from_secs(60))));
+        assert_eq!(old.base_delay, Duration::from_secs(60));
+        assert_eq!(old.max_delay, Duration::from_secs(60));
+        assert_eq!(old.deadline, Duration::from_secs(4 * 60 + 5 * 60));
+
+        // A short delay never shortens the configured deadline.
+        let short = gangway_http(&options(2, Some(Duration::from_secs(1))));
+        assert_eq!(short.deadline, Duration::from_secs(300));
+        assert_eq!(
+            gangway_http(&options(0, Some(Duration::from_secs(1)))).deadline,
+            Duration::from_secs(300)
+        );
+    }
 }

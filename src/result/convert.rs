@@ -13,7 +13,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -216,6 +216,80 @@ fn summarize_conftest(input: &[u8]) -> Result<Summary, String> {
         skipped.labelled("skipped"),
     ]);
     Ok(summary)
+}
+
+/// One check result of ADR 13's detail file (`<test_name>_output.json`), keys in conftest's
+/// order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DetailEntry {
+    pub filename: Value,
+    pub namespace: Value,
+    pub successes: Value,
+    pub failures: Vec<DetailItem>,
+    pub warnings: Vec<DetailItem>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<DetailItem>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<DetailItem>,
+}
+
+/// One failure, warning, exception or skip, as conftest wrote it (`msg` first).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DetailItem {
+    pub msg: Value,
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+/// The check results of `conftest test -o json` in the form ADR 13's detail file takes: every
+/// entry with `filename`, `namespace`, `successes`, `failures` and `warnings` (empty lists too,
+/// which conftest leaves out), `exceptions` and `skipped` when there are any, and each item
+/// (`msg`, `metadata.details`, `loc`, ...) as conftest wrote it. The input is checked as
+/// [`summarize`] checks it.
+pub fn conftest_detail(input: &[u8]) -> Result<Vec<DetailEntry>, String> {
+    let value = parse_json(input)?;
+    conftest_entries(&value)?;
+    let Value::Array(entries) = value else {
+        unreachable!("conftest_entries accepts arrays only")
+    };
+    let items = |entry: &Value, key: &str| -> Vec<DetailItem> {
+        entry
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_object)
+                    .map(|item| {
+                        let mut rest = item.clone();
+                        let msg = rest.remove("msg").unwrap_or(Value::from(""));
+                        DetailItem { msg, rest }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(entries
+        .iter()
+        .map(|entry| {
+            let field = |key: &str, default: Value| {
+                entry
+                    .get(key)
+                    .filter(|value| !value.is_null())
+                    .cloned()
+                    .unwrap_or(default)
+            };
+            DetailEntry {
+                filename: field("filename", Value::from("")),
+                namespace: field("namespace", Value::from("")),
+                successes: field("successes", Value::from(0)),
+                failures: items(entry, "failures"),
+                warnings: items(entry, "warnings"),
+                exceptions: items(entry, "exceptions"),
+                skipped: items(entry, "skipped"),
+            }
+        })
+        .collect())
 }
 
 fn conftest_entries(value: &Value) -> Result<Vec<CheckResult<'_>>, String> {

@@ -1,5 +1,6 @@
 //! `result emit`: turn counts or tool outputs into TEST_OUTPUT (and SCAN_OUTPUT,
-//! IMAGES_PROCESSED), validate them, fit them into Tekton's result budget, and write them.
+//! IMAGES_PROCESSED; ADR 13's HACBS_TEST_OUTPUT, CLAIR_SCAN_RESULT and detail file on request),
+//! validate them, fit them into Tekton's result budget, and write them.
 //!
 //! Scanners and linters in Konflux let pipelines proceed (ADR 14): an input that cannot be read
 //! becomes an ERROR result rather than a failed step, unless the caller asks otherwise with
@@ -17,7 +18,8 @@ use crate::core::tekton::{self, Budget, BudgetCheck, ResultFile};
 use crate::core::timestamp::{self, TimestampFormat};
 use crate::result::convert::{self, InputKind, SarifMode, Summary};
 use crate::result::test_output::{
-    self, Document, ImagesProcessed, Outcome, ProcessedImage, ScanOutput, TestOutput,
+    self, ClairScanResult, Document, ImagesProcessed, Outcome, ProcessedImage, ScanOutput,
+    TestOutput,
 };
 
 pub const DEFAULT_NOTE: &str = "For details, check Tekton task log.";
@@ -124,7 +126,8 @@ pub struct OutputPaths {
     pub test_output: Option<PathBuf>,
     pub scan_output: Option<PathBuf>,
     pub images_processed: Option<PathBuf>,
-    /// Also write `HACBS_TEST_OUTPUT` beside TEST_OUTPUT, byte for byte the same.
+    /// ADR 13's names too: `HACBS_TEST_OUTPUT` beside TEST_OUTPUT, byte for byte the same, and
+    /// `CLAIR_SCAN_RESULT` beside SCAN_OUTPUT.
     pub legacy_alias: bool,
 }
 
@@ -166,6 +169,8 @@ pub struct EmitOptions {
     pub image_url: Option<String>,
     pub image_digests: Vec<String>,
     pub outputs: OutputPaths,
+    /// ADR 13's detail file (`<test_name>_output.json`): the conftest inputs' check results.
+    pub detail_file: Option<PathBuf>,
     pub budget: Budget,
     pub strict_input: bool,
     pub fail_on: FailOn,
@@ -178,6 +183,7 @@ pub struct Emitted {
     /// The TEST_OUTPUT JSON exactly as written (and to be printed).
     pub json: String,
     pub scan_output: Option<String>,
+    pub clair_scan_result: Option<String>,
     pub images_processed: Option<String>,
     /// The files written, in order.
     pub written: Vec<PathBuf>,
@@ -218,15 +224,19 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
         .map(fixed_timestamp)
         .transpose()?;
 
-    let parsed: Vec<(Input, Result<Summary, String>)> = options
-        .inputs
-        .iter()
-        .map(|input| {
-            let summary = read_input(input)
-                .and_then(|bytes| convert::summarize(input.kind, &bytes, options.sarif_mode));
-            (input.clone(), summary)
-        })
-        .collect();
+    let mut parsed: Vec<(Input, Result<Summary, String>)> = Vec::new();
+    let mut detail: Vec<convert::DetailEntry> = Vec::new();
+    for input in &options.inputs {
+        let bytes = read_input(input);
+        if options.detail_file.is_some() && input.kind == InputKind::Conftest {
+            if let Ok(entries) = bytes.as_deref().map(convert::conftest_detail) {
+                detail.extend(entries.unwrap_or_default());
+            }
+        }
+        let summary =
+            bytes.and_then(|bytes| convert::summarize(input.kind, &bytes, options.sarif_mode));
+        parsed.push((input.clone(), summary));
+    }
     let tally = Tally::new(&parsed, options.on_empty);
     for error in &tally.input_errors {
         tracing::warn!("{error}");
@@ -281,12 +291,22 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
     let scan_output = tally
         .scan
         .map(|scan| checked_json(Document::ScanOutput, &scan));
+    let clair_scan_result = tally
+        .scan
+        .filter(|_| options.outputs.legacy_alias)
+        .map(|scan| checked_json(Document::ClairScanResult, &ClairScanResult::from(&scan)));
     let images_processed = images.map(|images| checked_json(Document::ImagesProcessed, &images));
 
     let mut files = Vec::new();
     let others = |files: &mut Vec<ResultFile>| {
         if let (Some(path), Some(json)) = (&options.outputs.scan_output, &scan_output) {
             files.push(ResultFile::new(path.clone(), json.clone()));
+            if let Some(legacy) = &clair_scan_result {
+                files.push(ResultFile::new(
+                    path.with_file_name("CLAIR_SCAN_RESULT"),
+                    legacy.clone(),
+                ));
+            }
         }
         if let (Some(path), Some(json)) = (&options.outputs.images_processed, &images_processed) {
             files.push(ResultFile::new(path.clone(), json.clone()));
@@ -302,7 +322,12 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
         .collect();
     all.extend(files);
     tekton::write_results(options.budget, &all)?;
-    if all.is_empty() {
+    let mut written: Vec<PathBuf> = all.into_iter().map(|file| file.path).collect();
+    if let Some(path) = &options.detail_file {
+        write_detail(path, &detail)?;
+        written.push(path.clone());
+    }
+    if written.is_empty() {
         tracing::info!(
             "no results directory (--results-dir, RESULTS_DIR or /tekton/results): printing only"
         );
@@ -316,8 +341,9 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
         test_output,
         json,
         scan_output,
+        clair_scan_result,
         images_processed,
-        written: all.into_iter().map(|file| file.path).collect(),
+        written,
         input_errors: tally.input_errors,
         full_note,
         strict_input: options.strict_input,
@@ -338,6 +364,15 @@ fn check_usage(options: &EmitOptions) -> anyhow::Result<()> {
         return Err(Error::usage(format!(
             "--from reads standard input ('-') {stdin_inputs} times; it can be read once"
         ))
+        .into());
+    }
+    if options.detail_file.is_some()
+        && !options.inputs.iter().any(|i| i.kind == InputKind::Conftest)
+    {
+        return Err(Error::usage(
+            "--detail-file needs a --from conftest input: the detail file is conftest's check \
+             results, in its JSON format",
+        )
         .into());
     }
     if options.image_url.is_none() && !options.image_digests.is_empty() {
@@ -605,6 +640,27 @@ fn fit_note(
     );
     eprintln!("{full}");
     Ok(Some(full))
+}
+
+/// Writes ADR 13's detail file: the conftest check results, tab-indented as conftest prints
+/// them, checked against their schema first.
+fn write_detail(path: &Path, entries: &[convert::DetailEntry]) -> anyhow::Result<()> {
+    use serde::Serialize;
+    let mut bytes = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"\t");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, formatter);
+    entries
+        .serialize(&mut serializer)
+        .expect("the detail entries serialize");
+    bytes.push(b'\n');
+    let json = String::from_utf8(bytes).expect("JSON is UTF-8");
+    let problems = test_output::validate(Document::ConftestDetail, &json);
+    assert!(
+        problems.is_empty(),
+        "stepkit wrote an invalid conftest detail file: {problems:?}"
+    );
+    tekton::write_atomic(path, json.as_bytes())
+        .map_err(|err| err.context(format!("cannot write --detail-file {}", path.display())))
 }
 
 /// Serializes a result and checks it against its schema: our own output must always be valid,

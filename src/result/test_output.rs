@@ -138,6 +138,35 @@ impl ScanOutput {
     }
 }
 
+/// The CLAIR_SCAN_RESULT object (ADR 13), which ADR 30's SCAN_OUTPUT superseded: the four
+/// severities of `vulnerabilities`, for consumers that still read the old name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClairScanResult {
+    pub vulnerabilities: LegacySeverityCounts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacySeverityCounts {
+    pub critical: u64,
+    pub high: u64,
+    pub medium: u64,
+    pub low: u64,
+}
+
+impl From<&ScanOutput> for ClairScanResult {
+    fn from(scan: &ScanOutput) -> Self {
+        let counts = &scan.vulnerabilities;
+        ClairScanResult {
+            vulnerabilities: LegacySeverityCounts {
+                critical: counts.critical,
+                high: counts.high,
+                medium: counts.medium,
+                low: counts.low,
+            },
+        }
+    }
+}
+
 /// The IMAGES_PROCESSED object (ADR 30): which image, and which of its digests, a task looked at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImagesProcessed {
@@ -161,6 +190,10 @@ pub enum Document {
     TestOutput,
     ScanOutput,
     ImagesProcessed,
+    /// ADR 13's scanner result, `{"vulnerabilities":{"critical","high","medium","low"}}`.
+    ClairScanResult,
+    /// ADR 13's `<test_name>_output.json`: conftest's JSON output, an array of check results.
+    ConftestDetail,
 }
 
 impl FromStr for Document {
@@ -171,14 +204,30 @@ impl FromStr for Document {
             "test-output" => Ok(Document::TestOutput),
             "scan-output" => Ok(Document::ScanOutput),
             "images-processed" => Ok(Document::ImagesProcessed),
+            "clair-scan-result" => Ok(Document::ClairScanResult),
+            "conftest-detail" => Ok(Document::ConftestDetail),
             _ => Err(format!(
-                "unknown document {text:?}: expected test-output, scan-output or images-processed"
+                "unknown document {text:?}: expected test-output, scan-output, images-processed, \
+                 clair-scan-result or conftest-detail"
             )),
         }
     }
 }
 
 impl Document {
+    /// The document a file's name says it is: the result names (TEST_OUTPUT, HACBS_TEST_OUTPUT,
+    /// SCAN_OUTPUT, CLAIR_SCAN_RESULT, IMAGES_PROCESSED) and ADR 13's `*_output.json`.
+    pub fn for_file_name(name: &str) -> Option<Document> {
+        match name {
+            "TEST_OUTPUT" | "HACBS_TEST_OUTPUT" => Some(Document::TestOutput),
+            "SCAN_OUTPUT" => Some(Document::ScanOutput),
+            "CLAIR_SCAN_RESULT" => Some(Document::ClairScanResult),
+            "IMAGES_PROCESSED" => Some(Document::ImagesProcessed),
+            _ if name.ends_with("_output.json") => Some(Document::ConftestDetail),
+            _ => None,
+        }
+    }
+
     fn validator(self) -> &'static jsonschema::Validator {
         static TEST_OUTPUT: LazyLock<jsonschema::Validator> =
             LazyLock::new(|| compile(include_str!("schema/test_output.json")));
@@ -186,10 +235,16 @@ impl Document {
             LazyLock::new(|| compile(include_str!("schema/scan_output.json")));
         static IMAGES_PROCESSED: LazyLock<jsonschema::Validator> =
             LazyLock::new(|| compile(include_str!("schema/images_processed.json")));
+        static CLAIR_SCAN_RESULT: LazyLock<jsonschema::Validator> =
+            LazyLock::new(|| compile(include_str!("schema/clair_scan_result.json")));
+        static CONFTEST_DETAIL: LazyLock<jsonschema::Validator> =
+            LazyLock::new(|| compile(include_str!("schema/conftest_detail.json")));
         match self {
             Document::TestOutput => &TEST_OUTPUT,
             Document::ScanOutput => &SCAN_OUTPUT,
             Document::ImagesProcessed => &IMAGES_PROCESSED,
+            Document::ClairScanResult => &CLAIR_SCAN_RESULT,
+            Document::ConftestDetail => &CONFTEST_DETAIL,
         }
     }
 }
@@ -252,9 +307,18 @@ fn collect_non_integer_counts(
 ) {
     let count_keys: &[&str] = match document {
         Document::TestOutput => &["successes", "failures", "warnings"],
-        Document::ScanOutput => &["critical", "high", "medium", "low", "unknown"],
+        Document::ScanOutput | Document::ClairScanResult => {
+            &["critical", "high", "medium", "low", "unknown"]
+        }
         Document::ImagesProcessed => &[],
+        Document::ConftestDetail => &["successes"],
     };
+    if let (Document::ConftestDetail, Value::Array(entries)) = (document, value) {
+        for (index, entry) in entries.iter().enumerate() {
+            collect_non_integer_counts(document, entry, &format!("{path}[{index}]"), out);
+        }
+        return;
+    }
     let Value::Object(map) = value else { return };
     for (key, child) in map {
         let child_path = format!("{path}.{key}");
@@ -267,7 +331,9 @@ fn collect_non_integer_counts(
                     ),
                 })
             }
-            Value::Object(_) if document == Document::ScanOutput => {
+            Value::Object(_)
+                if matches!(document, Document::ScanOutput | Document::ClairScanResult) =>
+            {
                 collect_non_integer_counts(document, child, &child_path, out)
             }
             _ => {}

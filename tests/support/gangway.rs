@@ -335,6 +335,8 @@ struct FakeState {
     resolver: Resolver,
     deck_multi_document: bool,
     next_number: u64,
+    /// The status every listing of runs gets, when the deployment does not allow it.
+    list_refusal: Option<u16>,
 }
 
 /// The fake, serving until dropped.
@@ -368,6 +370,7 @@ impl FakeProw {
             resolver: Resolver::Echo,
             deck_multi_document: false,
             next_number: 0,
+            list_refusal: None,
         }));
         let app = Router::new().fallback(handle).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -409,6 +412,13 @@ impl FakeProw {
     /// With `false`, errors have an empty body and only `grpc-status`/`grpc-message` headers.
     pub fn set_error_bodies(&self, bodies: bool) {
         self.state().error_bodies = bodies;
+    }
+
+    /// Every listing of runs is refused with `status` (403: the deployment's RBAC lets the
+    /// token trigger but not list; 404 or 405: a Gangway without ListJobExecutions), the way
+    /// that deployment answers: a google.rpc.Status (403, 404) or a plain 405.
+    pub fn refuse_listing(&self, status: u16) {
+        self.state().list_refusal = Some(status);
     }
 
     pub fn add_job(&self, job: JobDef) {
@@ -862,7 +872,12 @@ fn serve(
             match route {
                 Route::Create => create(state, path, body),
                 Route::Get => get(state, base, path.trim_start_matches("/v1/executions/")),
-                Route::List => list(state, query),
+                Route::List => match state.list_refusal {
+                    Some(403) => rpc_error(state, 403, 7, "permission denied"),
+                    Some(404) => rpc_error(state, 404, 5, "Not Found"),
+                    Some(status) => Reply::text(status, "Method Not Allowed\n"),
+                    None => list(state, query),
+                },
                 // oauth-proxy delegates this path to "impersonate systemusers", which ordinary
                 // tokens lack.
                 _ => Reply::html(403, FORBIDDEN_PAGE),

@@ -3,7 +3,8 @@
 //! does not stop the ones after it from having run), and afterwards the status-writer rules
 //! apply: `status.yaml` is merged into the object's status one top-level key at a time (a
 //! `kratix` key is an error), and `workflow-control.yaml`'s `retryAfter` asks for the same
-//! Pipeline to run again.
+//! Pipeline to run again. A Promise's own container specs (command, args, env from values and
+//! Secrets) can be read from its YAML and run as they are ([`promise_pipelines`]).
 
 #![allow(dead_code)]
 
@@ -47,6 +48,15 @@ impl Kratix {
         }
     }
 
+    /// A resource that already has a status (as an earlier tool left it).
+    pub fn new_with_status(object_yaml: &str, promise: &str) -> Kratix {
+        let object: Value = serde_yaml::from_str(object_yaml).expect("the object is YAML");
+        Kratix {
+            object,
+            ..Kratix::new("{}", promise)
+        }
+    }
+
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
@@ -87,11 +97,51 @@ impl Kratix {
 
     /// Runs one Pipeline whose containers run `stepkit` with these arguments and environment.
     pub fn run_pipeline(&mut self, containers: &[&[&str]], env: &[(&str, String)]) -> PipelineRun {
+        let commands = containers
+            .iter()
+            .map(|args| {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_stepkit"));
+                command
+                    .args(*args)
+                    .env_clear()
+                    .env("PATH", std::env::var_os("PATH").unwrap())
+                    .env("KRATIX_DIR", self.root());
+                for (name, value) in self.kratix_env() {
+                    command.env(name, value);
+                }
+                for (name, value) in env {
+                    command.env(name, value);
+                }
+                command
+            })
+            .collect();
+        self.run_commands(commands)
+    }
+
+    /// Runs one Pipeline whose containers are these commands, in order: a fresh
+    /// `metadata/`, the object in `input/object.yaml`, then the status-writer.
+    pub fn run_commands(&mut self, commands: Vec<Command>) -> PipelineRun {
+        let metadata = self.prepare();
+        let runs = commands
+            .into_iter()
+            .map(|mut command| run(&mut command, None))
+            .collect();
+        self.finish(&metadata, runs)
+    }
+
+    /// What Kratix's reader does before the containers run.
+    fn prepare(&mut self) -> std::path::PathBuf {
         let input = self.dir.path().join("input");
         let metadata = self.dir.path().join("metadata");
+        let output = self.dir.path().join("output");
         let _ = std::fs::remove_dir_all(&metadata);
-        std::fs::create_dir_all(&input).unwrap();
-        std::fs::create_dir_all(&metadata).unwrap();
+        let _ = std::fs::remove_dir_all(&output);
+        // Kubernetes emptyDirs are writable by any user: containers may run as non-root.
+        for dir in [self.dir.path(), &input, &metadata, &output] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+                .unwrap();
+        }
         for (name, content) in self.seeded.drain(..) {
             std::fs::write(metadata.join(name), content).unwrap();
         }
@@ -100,26 +150,14 @@ impl Kratix {
             serde_yaml::to_string(&self.object).unwrap(),
         )
         .unwrap();
+        metadata
+    }
 
-        let mut runs = Vec::new();
-        for args in containers {
-            let mut command = Command::new(env!("CARGO_BIN_EXE_stepkit"));
-            command
-                .args(*args)
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap());
-            for (name, value) in self.kratix_env() {
-                command.env(name, value);
-            }
-            for (name, value) in env {
-                command.env(name, value);
-            }
-            runs.push(run(&mut command, None));
-        }
-
+    /// What Kratix's status-writer does after them.
+    fn finish(&mut self, metadata: &Path, containers: Vec<Run>) -> PipelineRun {
         self.write_status(&metadata.join("status.yaml"));
         PipelineRun {
-            containers: runs,
+            containers,
             retry_after: read_yaml(&metadata.join("workflow-control.yaml")).and_then(|control| {
                 control
                     .get("retryAfter")
@@ -130,7 +168,8 @@ impl Kratix {
         }
     }
 
-    fn kratix_env(&self) -> Vec<(&'static str, String)> {
+    /// The variables Kratix gives every container of a resource's configure workflow.
+    pub fn kratix_env(&self) -> Vec<(&'static str, String)> {
         let field = |path: &[&str]| {
             let mut value = &self.object;
             for key in path {
@@ -139,7 +178,6 @@ impl Kratix {
             value.as_str().unwrap_or("").to_owned()
         };
         vec![
-            ("KRATIX_DIR", self.dir.path().display().to_string()),
             ("KRATIX_WORKFLOW_ACTION", "configure".into()),
             ("KRATIX_WORKFLOW_TYPE", "resource".into()),
             ("KRATIX_PROMISE_NAME", self.promise.clone()),
@@ -177,4 +215,96 @@ impl Kratix {
 fn read_yaml(path: &Path) -> Option<Value> {
     let text = std::fs::read_to_string(path).ok()?;
     Some(serde_yaml::from_str(&text).expect("a metadata file is YAML"))
+}
+
+/// One container of a Promise's Pipeline, as the Promise declares it.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub args: Vec<String>,
+    /// `env` entries: a value, or the `key` of Secret `name` (as `secret:NAME/KEY`).
+    pub env: Vec<(String, EnvValue)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvValue {
+    Value(String),
+    Secret { name: String, key: String },
+}
+
+impl ContainerSpec {
+    /// The container's environment, Secrets looked up in `secrets` ((name, key) -> value).
+    pub fn resolved_env(&self, secrets: &[((&str, &str), &str)]) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    EnvValue::Value(text) => text.clone(),
+                    EnvValue::Secret { name: secret, key } => secrets
+                        .iter()
+                        .find(|((n, k), _)| n == secret && k == key)
+                        .map(|(_, value)| value.to_string())
+                        .unwrap_or_else(|| panic!("no Secret {secret}/{key} for {}", self.name)),
+                };
+                (name.clone(), value)
+            })
+            .collect()
+    }
+}
+
+/// The `resource.configure` Pipelines of a Promise: each Pipeline's name and containers.
+pub fn promise_pipelines(promise_yaml: &str) -> Vec<(String, Vec<ContainerSpec>)> {
+    let promise: Value = serde_yaml::from_str(promise_yaml).expect("the Promise is YAML");
+    let strings = |value: &Value| -> Vec<String> {
+        value
+            .as_sequence()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|item| item.as_str().expect("a string").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    promise["spec"]["workflows"]["resource"]["configure"]
+        .as_sequence()
+        .expect("resource.configure Pipelines")
+        .iter()
+        .map(|pipeline| {
+            let name = pipeline["metadata"]["name"].as_str().unwrap().to_owned();
+            let containers = pipeline["spec"]["containers"]
+                .as_sequence()
+                .expect("containers")
+                .iter()
+                .map(|container| ContainerSpec {
+                    name: container["name"].as_str().unwrap().to_owned(),
+                    image: container["image"].as_str().unwrap().to_owned(),
+                    command: strings(&container["command"]),
+                    args: strings(&container["args"]),
+                    env: container["env"]
+                        .as_sequence()
+                        .map(|env| {
+                            env.iter()
+                                .map(|entry| {
+                                    let name = entry["name"].as_str().unwrap().to_owned();
+                                    let secret = &entry["valueFrom"]["secretKeyRef"];
+                                    let value = match entry["value"].as_str() {
+                                        Some(text) => EnvValue::Value(text.to_owned()),
+                                        None => EnvValue::Secret {
+                                            name: secret["name"].as_str().unwrap().to_owned(),
+                                            key: secret["key"].as_str().unwrap().to_owned(),
+                                        },
+                                    };
+                                    (name, value)
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect();
+            (name, containers)
+        })
+        .collect()
 }
