@@ -157,10 +157,9 @@ impl Catalog {
         kind: Kind,
         what: &str,
     ) -> anyhow::Result<&TektonDoc> {
-        let wanted = reference
-            .kind
-            .as_deref()
-            .filter(|k| !k.is_empty() && *k != "Task" && *k != "ClusterTask" && *k != "Pipeline");
+        let wanted = reference.kind.as_deref().filter(|k| {
+            !["", "task", "clustertask", "pipeline"].contains(&k.to_ascii_lowercase().as_str())
+        });
         if let Some(custom) = wanted {
             return Err(Error::usage(format!(
                 "{what} refers to a {custom} ({}), a custom task; stepkit task run runs Tasks and Pipelines only",

@@ -419,6 +419,20 @@ async fn run_task(
                 }
             };
             let given = params::from_bindings(&run.params, &owner).map_err(Error::usage)?;
+            let mut spec = spec;
+            // A workspace the TaskRun binds is declared for its Task (Tekton's propagation).
+            for binding in &run.workspaces {
+                let name = binding.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                if !name.is_empty() && !spec.workspaces.iter().any(|w| w.name == name) {
+                    spec.workspaces.push(crate::tekton::model::WorkspaceDecl {
+                        name: name.to_string(),
+                        ..Default::default()
+                    });
+                }
+            }
+            // The pod template's volumes are the pod's, so steps may mount them.
+            spec.volumes
+                .extend(run.pod_template.iter().flat_map(|t| t.volumes.clone()));
             (
                 name,
                 spec,

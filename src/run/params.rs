@@ -225,9 +225,13 @@ pub fn validate(specs: &[ParamSpec], given: &Params, owner: &str) -> Result<(), 
             ));
         }
         if let (ParamValue::Object(entries), Some(properties)) = (value, &spec.properties) {
+            let defaults = match default_of(spec) {
+                Ok(Some(ParamValue::Object(d))) => d,
+                _ => BTreeMap::new(),
+            };
             let absent: Vec<&str> = properties
                 .keys()
-                .filter(|k| !entries.contains_key(*k))
+                .filter(|k| !entries.contains_key(*k) && !defaults.contains_key(*k))
                 .map(String::as_str)
                 .collect();
             if !absent.is_empty() {

@@ -163,6 +163,41 @@ fn apply_pipeline(tasks: &mut [PipelineTask], table: &Replacements) {
     }
 }
 
+/// Tekton's workspace propagation: a Pipeline workspace an inline Task body uses without
+/// declaring it is declared there and bound to the Pipeline's workspace of that name.
+fn propagate_workspaces(task: &mut PipelineTask, pipeline_workspaces: &[String]) {
+    let Some(embedded) = &mut task.task_spec else {
+        return;
+    };
+    // Every string of the body, as its debug text shows them.
+    let text = format!(
+        "{:?}{:?}{:?}",
+        embedded.spec.steps, embedded.spec.sidecars, embedded.spec.step_template
+    );
+    for name in pipeline_workspaces {
+        let used = text.contains(&format!("$(workspaces.{name}."));
+        let declared = embedded.spec.workspaces.iter().any(|w| w.name == *name);
+        if !used || declared {
+            continue;
+        }
+        embedded
+            .spec
+            .workspaces
+            .push(crate::tekton::model::WorkspaceDecl {
+                name: name.clone(),
+                ..Default::default()
+            });
+        if !task.workspaces.iter().any(|b| b.name == *name) {
+            task.workspaces
+                .push(crate::tekton::model::WorkspaceBinding {
+                    name: name.clone(),
+                    workspace: Some(name.clone()),
+                    sub_path: None,
+                });
+        }
+    }
+}
+
 /// The tasks `task` depends on: `runAfter` and every task whose results it uses.
 fn parents(task: &PipelineTask) -> BTreeSet<String> {
     let mut names: BTreeSet<String> = task.run_after.iter().cloned().collect();
@@ -216,7 +251,7 @@ fn results_table(done: &BTreeMap<String, Done>) -> Replacements {
     let mut table = Replacements::default();
     for (name, task) in done {
         for (result, value) in &task.results {
-            table.value("tasks", &format!("{name}.results.{result}"), value);
+            table.value_at(&key(&["tasks", name, "results", result]), value);
             if let (Some(_), ParamValue::Array(items)) = (task.matrix_length, value) {
                 table.set(
                     key(&["tasks", name, "matrix", result, "length"]),
@@ -250,6 +285,7 @@ pub async fn run(
     doc: &TektonDoc,
     options: &RunOptions,
 ) -> anyhow::Result<RunReport> {
+    let mut pod_volumes = Vec::new();
     let mut files = BTreeSet::from([engine.catalog.corpus.files[doc.file].path.clone()]);
     let (pipeline_name, spec, run_params, run_workspaces, timeouts) = match &doc.resource {
         Some(Resource::Pipeline(spec)) => (
@@ -284,6 +320,13 @@ pub async fn run(
             };
             let given = params::from_bindings(&run.params, &owner).map_err(Error::usage)?;
             let timeouts = (run.timeouts.clone(), run.timeout.clone());
+            pod_volumes = run
+                .task_run_template
+                .iter()
+                .flat_map(|t| t.pod_template.iter())
+                .chain(run.pod_template.iter())
+                .flat_map(|t| t.volumes.clone())
+                .collect();
             (name, spec, given, run.workspaces.clone(), Some(timeouts))
         }
         _ => {
@@ -308,7 +351,8 @@ pub async fn run(
     }
     let mut bodies = BTreeMap::new();
     for task in spec.tasks.iter().chain(&spec.finally) {
-        let body = task_body(engine, task, &mut files)?;
+        let mut body = task_body(engine, task, &mut files)?;
+        body.1.volumes.extend(pod_volumes.iter().cloned());
         super::step_action_files(engine, &body.1, &mut files);
         bodies.insert(task.name.clone(), body);
     }
@@ -365,6 +409,15 @@ pub async fn run(
     };
 
     let mut spec = spec;
+    let pipeline_workspaces: Vec<String> = spec.workspaces.iter().map(|w| w.name.clone()).collect();
+    for task in spec.tasks.iter_mut().chain(spec.finally.iter_mut()) {
+        propagate_workspaces(task, &pipeline_workspaces);
+        if let Some(embedded) = &task.task_spec {
+            if let Some(body) = bodies.get_mut(&task.name) {
+                body.1.workspaces = embedded.spec.workspaces.clone();
+            }
+        }
+    }
     let table = super::prepare::param_table(&spec.params, &given)?;
     apply_pipeline(&mut spec.tasks, &table);
     apply_pipeline(&mut spec.finally, &table);

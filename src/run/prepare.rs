@@ -207,7 +207,7 @@ pub fn prepare(
 
     let mut steps = Vec::new();
     for (i, step) in spec.steps.iter().enumerate() {
-        let container = merge_template(spec.step_template.as_ref(), &step.container);
+        let mut container = merge_template(spec.step_template.as_ref(), &step.container);
         let name = container_name(step.container.name.as_deref(), i);
         let label_name = step
             .container
@@ -215,6 +215,18 @@ pub fn prepare(
             .clone()
             .unwrap_or_else(|| format!("unnamed-{i}"));
         let runtime = runtime_of(&container, images, &format!("step {label_name:?}"), &owner)?;
+        let no_command = container.command.as_ref().is_none_or(|c| c.is_empty());
+        if no_command && container.script.as_deref().unwrap_or("").is_empty() {
+            let entrypoint = images.entrypoint_for(container.image.as_deref().unwrap_or(""));
+            if !entrypoint.is_empty() {
+                container.command = Some(
+                    entrypoint
+                        .into_iter()
+                        .map(serde_json::Value::from)
+                        .collect(),
+                );
+            }
+        }
         let on_error = step.on_error.as_deref().unwrap_or("stopAndFail");
         if !matches!(on_error, "continue" | "stopAndFail") {
             return Err(Error::usage(format!(

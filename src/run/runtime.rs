@@ -211,32 +211,46 @@ pub fn clean_command(program: &std::ffi::OsStr, env: &[(String, String)]) -> Com
 /// goes to the default runtime (`--runtime`), where the host runs only what was mapped to it.
 #[derive(Debug, Clone)]
 pub struct ImageMap {
-    rules: Vec<(String, globset::GlobMatcher, RuntimeKind)>,
+    rules: Vec<Rule>,
     default: RuntimeKind,
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    glob: globset::GlobMatcher,
+    runtime: RuntimeKind,
+    /// `host:COMMAND`: the image's entrypoint, for steps without a command (Tekton looks it up
+    /// in the image's config; the host runtime cannot).
+    entrypoint: Vec<String>,
 }
 
 impl ImageMap {
     pub fn parse(specs: &[String], default: RuntimeKind) -> Result<ImageMap, String> {
         let mut rules = Vec::new();
         for spec in specs {
-            let (pattern, runtime) = spec.rsplit_once('=').ok_or_else(|| {
-                format!("--image {spec:?}: expected PATTERN=host or PATTERN=podman")
+            let (pattern, target) = spec.split_once('=').ok_or_else(|| {
+                format!("--image {spec:?}: expected PATTERN=host, PATTERN=host:ENTRYPOINT or PATTERN=podman")
             })?;
+            let (runtime, entrypoint) = target.split_once(':').unwrap_or((target, ""));
             let runtime: RuntimeKind = runtime
                 .parse()
                 .map_err(|e| format!("--image {spec:?}: {e}"))?;
             let glob = globset::Glob::new(pattern)
                 .map_err(|e| format!("--image {spec:?}: {e}"))?
                 .compile_matcher();
-            rules.push((pattern.to_string(), glob, runtime));
+            rules.push(Rule {
+                glob,
+                runtime,
+                entrypoint: entrypoint.split_whitespace().map(str::to_string).collect(),
+            });
         }
         Ok(ImageMap { rules, default })
     }
 
     /// The runtime for `image`, or why none can run it.
     pub fn runtime_for(&self, image: &str) -> Result<RuntimeKind, String> {
-        if let Some((_, _, runtime)) = self.rules.iter().find(|(_, glob, _)| glob.is_match(image)) {
-            return Ok(*runtime);
+        if let Some(rule) = self.rules.iter().find(|r| r.glob.is_match(image)) {
+            return Ok(rule.runtime);
         }
         if is_stepkit_image(image) {
             return Ok(RuntimeKind::Stepkit);
@@ -247,6 +261,17 @@ impl ImageMap {
             )),
             other => Ok(other),
         }
+    }
+}
+
+impl ImageMap {
+    /// The entrypoint a `host:COMMAND` rule gives `image` (empty when none).
+    pub fn entrypoint_for(&self, image: &str) -> Vec<String> {
+        self.rules
+            .iter()
+            .find(|r| r.glob.is_match(image))
+            .map(|r| r.entrypoint.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -286,5 +311,7 @@ mod tests {
             "{error}"
         );
         assert!(ImageMap::parse(&["x=docker".into()], RuntimeKind::Host).is_err());
+        let map = ImageMap::parse(&["*busybox*=host:sh -e".into()], RuntimeKind::Host).unwrap();
+        assert_eq!(map.entrypoint_for("busybox:1"), ["sh", "-e"]);
     }
 }

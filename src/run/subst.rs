@@ -68,9 +68,14 @@ impl Replacements {
     pub fn value(&mut self, prefix: &str, name: &str, value: &ParamValue) {
         let base = key(&[prefix, name]);
         self.value_at(&base, value);
+        if prefix == "params" {
+            // v1beta1's `$(inputs.params.x)`, which Tekton still substitutes.
+            self.value_at(&key(&["inputs", "params", name]), value);
+        }
     }
 
-    fn value_at(&mut self, base: &str, value: &ParamValue) {
+    /// A value under an already built key (`tasks.t.results.r`).
+    pub fn value_at(&mut self, base: &str, value: &ParamValue) {
         match value {
             ParamValue::String(text) => {
                 self.strings.insert(base.to_string(), text.clone());

@@ -124,7 +124,13 @@ impl Pod {
             });
         }
         for mount in &container.volume_mounts {
-            let dir = self.volumes.get(&mount.name).ok_or_else(|| {
+            // A workspace's volume is `ws-<name>` ($(workspaces.W.volume)).
+            let workspace = self
+                .workspaces
+                .iter()
+                .find(|(name, ..)| format!("ws-{name}") == mount.name)
+                .map(|(_, dir, ..)| dir);
+            let dir = self.volumes.get(&mount.name).or(workspace).ok_or_else(|| {
                 Error::usage(format!(
                     "a volumeMount names volume {:?}, which the Task does not declare",
                     mount.name
@@ -574,6 +580,10 @@ async fn wait_ready(
         .map_or(Duration::from_secs(1), |s| {
             Duration::from_secs(s.clamp(1, 10))
         });
+    let timeout = probe
+        .get("timeoutSeconds")
+        .and_then(|p| p.as_u64())
+        .map_or(Duration::from_secs(1), |s| Duration::from_secs(s.max(1)));
     let give_up = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(600));
     let mut check = sidecar.clone();
     check.script = None;
@@ -582,7 +592,7 @@ async fn wait_ready(
     loop {
         let quiet = Reporter::new(true);
         if let Ok(running) = runtime::start(&check, &quiet) {
-            if running.wait(Some(period), &engine.cancel).await == Exit::Code(0) {
+            if running.wait(Some(timeout), &engine.cancel).await == Exit::Code(0) {
                 return Ok(());
             }
         }
