@@ -109,6 +109,21 @@ fn task_body(
     }
 }
 
+/// The Task body a task runs: its inline spec as substituted, or the referenced Task's; either
+/// with the pod template's volumes.
+fn body_of(
+    task: &PipelineTask,
+    bodies: &BTreeMap<String, (String, TaskSpec)>,
+    pod_volumes: &[crate::tekton::model::Volume],
+) -> (String, TaskSpec) {
+    let (name, mut spec) = bodies[&task.name].clone();
+    if let Some(embedded) = &task.task_spec {
+        spec = embedded.spec.clone();
+        spec.volumes.extend(pod_volumes.iter().cloned());
+    }
+    (name, spec)
+}
+
 /// Applies a stage's table to every Pipeline task, and into inline Task bodies (a Pipeline
 /// task's own param of the same name shadows the Pipeline's there).
 fn apply_pipeline(tasks: &mut [PipelineTask], table: &Replacements) {
@@ -409,7 +424,16 @@ pub async fn run(
     };
 
     let mut spec = spec;
-    let pipeline_workspaces: Vec<String> = spec.workspaces.iter().map(|w| w.name.clone()).collect();
+    // An embedded pipelineSpec also sees the workspaces its PipelineRun binds.
+    let mut pipeline_workspaces: Vec<String> =
+        spec.workspaces.iter().map(|w| w.name.clone()).collect();
+    for binding in &run_workspaces {
+        if let Some(name) = binding.get("name").and_then(|n| n.as_str()) {
+            if !pipeline_workspaces.iter().any(|w| w == name) {
+                pipeline_workspaces.push(name.to_string());
+            }
+        }
+    }
     for task in spec.tasks.iter_mut().chain(spec.finally.iter_mut()) {
         propagate_workspaces(task, &pipeline_workspaces);
         if let Some(embedded) = &task.task_spec {
@@ -490,7 +514,7 @@ pub async fn run(
                     );
                 }
                 Decision::Run(task) => {
-                    let body = bodies[&task.name].clone();
+                    let body = body_of(&task, &bodies, &pod_volumes);
                     let deadline = [run.deadline, tasks_deadline].into_iter().flatten().min();
                     running.push(run_task(&run, task, body, deadline));
                 }
@@ -524,7 +548,7 @@ pub async fn run(
         apply_pipeline(std::slice::from_mut(&mut task), &statuses);
         match decide(&task, &done, true) {
             Decision::Run(task) => {
-                let body = bodies[&task.name].clone();
+                let body = body_of(&task, &bodies, &pod_volumes);
                 running.push(run_task(&run, task, body, finally_deadline));
             }
             Decision::Skip(skip, message) => {
@@ -842,6 +866,10 @@ async fn preflight(
 ) -> anyhow::Result<()> {
     for task in spec.tasks.iter().chain(&spec.finally) {
         let (_, body) = &bodies[&task.name];
+        let body = match &task.task_spec {
+            Some(embedded) => &embedded.spec,
+            None => body,
+        };
         let given = params::from_bindings(&task.params, "").unwrap_or_default();
         let context = TaskContext {
             task_run: format!("{}-{}", run.name, task.name),

@@ -133,7 +133,20 @@ pub fn param_table(
             }
         }
     }
-    Ok(table_of(&values))
+    let mut table = table_of(&values);
+    // An object's default keys stay when it was given as a reference Tekton could not resolve.
+    for spec in specs {
+        if let (Ok(Some(ParamValue::Object(defaults))), Some(given)) =
+            (params::default_of(spec), values.get(&spec.name))
+        {
+            if !matches!(given, ParamValue::Object(_)) {
+                for (k, v) in defaults {
+                    table.set(key(&["params", &spec.name, &k]), v);
+                }
+            }
+        }
+    }
+    Ok(table)
 }
 
 fn table_of(values: &BTreeMap<String, ParamValue>) -> Replacements {
@@ -179,6 +192,10 @@ pub fn prepare(
             "{STEPS_PATH}/{}",
             container_name(step.container.name.as_deref(), i)
         );
+        paths.set(
+            "step.artifacts.path",
+            format!("{dir}/artifacts/provenance.json"),
+        );
         for result in &step.results {
             paths.set(
                 key(&["step", "results", &result.name, "path"]),
@@ -202,6 +219,7 @@ pub fn prepare(
         );
     }
     paths.set("credentials.path", CREDS_PATH);
+    paths.set("artifacts.path", "/tekton/artifacts/provenance.json");
     paths.apply_task(&mut spec);
     apply_workspaces(&mut spec, workspaces);
 

@@ -144,8 +144,11 @@ impl Pod {
                 }
                 None => dir.clone(),
             };
+            let container_path = mount.mount_path.trim_end_matches('/').to_string();
+            // A volume mounted over a Tekton path (`/workspace`) hides it, as in a pod.
+            mounts.retain(|m| m.container_path != container_path);
             mounts.push(Mount {
-                container_path: mount.mount_path.trim_end_matches('/').to_string(),
+                container_path,
                 host_path: dir,
                 read_only: mount.read_only == Some(true),
             });
