@@ -377,14 +377,10 @@ pub async fn run(
         params::from_command_line(&options.params, &spec.params, &owner).map_err(Error::usage)?;
     let given = params::overlay(&run_params, given);
     params::validate(&spec.params, &given, &owner).map_err(Error::usage)?;
-    let name = run_name(
-        doc,
-        if pipeline_name.is_empty() {
-            "pipeline"
-        } else {
-            &pipeline_name
-        },
-    );
+    let name = match doc.kind {
+        Kind::PipelineRun => run_name(doc, &pipeline_name),
+        _ => super::generated_name(&format!("{}-run-", doc.name())),
+    };
     let declared: Vec<(String, bool)> = spec
         .workspaces
         .iter()
@@ -749,13 +745,24 @@ fn status_table(spec: &PipelineSpec, done: &BTreeMap<String, Done>) -> Replaceme
     table
 }
 
+fn unresolved(text: &str) -> bool {
+    text.contains("$(tasks.") || text.contains("$(finally.")
+}
+
 /// The Pipeline's results from its tasks' results; one that uses a missing result is left out.
 fn pipeline_results(
     spec: &PipelineSpec,
     done: &BTreeMap<String, Done>,
     reporter: &super::report::Reporter,
 ) -> BTreeMap<String, ParamValue> {
-    let table = results_table(done);
+    let mut table = results_table(done);
+    for task in &spec.finally {
+        if let Some(d) = done.get(&task.name) {
+            for (result, value) in &d.results {
+                table.value_at(&key(&["finally", &task.name, "results", result]), value);
+            }
+        }
+    }
     let mut results = BTreeMap::new();
     for result in &spec.results {
         let Some(value) = result
@@ -767,9 +774,9 @@ fn pipeline_results(
         };
         let value = table.apply_value(&value);
         let unresolved = match &value {
-            ParamValue::String(s) => s.contains("$(tasks."),
-            ParamValue::Array(items) => items.iter().any(|s| s.contains("$(tasks.")),
-            ParamValue::Object(entries) => entries.values().any(|s| s.contains("$(tasks.")),
+            ParamValue::String(s) => unresolved(s),
+            ParamValue::Array(items) => items.iter().any(|s| unresolved(s)),
+            ParamValue::Object(entries) => entries.values().any(|s| unresolved(s)),
         };
         if unresolved {
             reporter.state(

@@ -91,6 +91,7 @@ pub fn go_duration_string(d: Duration) -> String {
         format!("{s}.{millis:03}").trim_end_matches('0').to_string() + "s"
     };
     match (h, m) {
+        (0, 0) if s == 0 && millis > 0 => format!("{millis}ms"),
         (0, 0) => seconds,
         (0, m) => format!("{m}m{seconds}"),
         (h, m) => format!("{h}h{m}m{seconds}"),
@@ -243,6 +244,23 @@ pub async fn execute(engine: &Engine, input: &TaskRunInput) -> anyhow::Result<Ta
         extra: &engine.extra_env,
     };
 
+    // A Secret or ConfigMap a container reads must be there before any container starts, as
+    // the kubelet refuses to create the pod's containers without it.
+    for (name, container) in input
+        .prepared
+        .steps
+        .iter()
+        .map(|s| (&s.name, &s.container))
+        .chain(
+            input
+                .prepared
+                .sidecars
+                .iter()
+                .map(|s| (&s.name, &s.container)),
+        )
+    {
+        env::build(container, &sources, &format!("{}/{name}", input.label))?;
+    }
     reporter.state(&input.label, &format!("started (TaskRun {})", input.name));
     let mut sidecars = Vec::new();
     let mut outcome = None;
@@ -299,6 +317,10 @@ pub async fn execute(engine: &Engine, input: &TaskRunInput) -> anyhow::Result<Ta
         &tekton.join("steps"),
     );
     let (status, reason, message, results) = match (outcome, results) {
+        // Results travel in the termination message: one over the budget carries none.
+        (Some((status, reason, message)), _) if message.contains(TOO_LONG) => {
+            (status, reason, message, BTreeMap::new())
+        }
         (Some((status, reason, message)), results) => {
             (status, reason, message, results.unwrap_or_default())
         }
@@ -394,7 +416,7 @@ async fn run_step(
     ) {
         Ok(container) => container,
         Err(error) => {
-            let message = format!("{label}: {error:#}");
+            let message = format!("{error:#}");
             reporter.state(&label, &format!("failed: {message}"));
             return Ok((
                 report(Status::Failed, None),
@@ -616,5 +638,6 @@ mod tests {
         assert_eq!(go_duration_string(Duration::from_secs(60)), "1m0s");
         assert_eq!(go_duration_string(Duration::from_secs(3600)), "1h0m0s");
         assert_eq!(go_duration_string(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration_string(Duration::from_millis(200)), "200ms");
     }
 }
