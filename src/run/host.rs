@@ -6,9 +6,9 @@
 //!
 //! The process gets only the step's environment, plus `PATH` from this machine and `HOME` in the
 //! run directory (so git or docker configuration never lands in the user's home). The stepkit
-//! image runs the running stepkit binary under its image names.
+//! image runs the running stepkit binary under its image names, with `RESULTS_DIR` pointing at
+//! the directory that stands for `/tekton/results` (where stepkit looks by itself in a pod).
 
-use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
@@ -45,6 +45,10 @@ pub fn command(container: &Container) -> anyhow::Result<Command> {
     set_env(&mut env, "PATH", path.clone());
     if env_value(&env, "HOME").is_none() {
         set_env(&mut env, "HOME", map("/tekton/home"));
+    }
+    // stepkit finds /tekton/results by itself in a pod; here it is told where that is.
+    if stepkit && env_value(&env, "RESULTS_DIR").is_none() {
+        set_env(&mut env, "RESULTS_DIR", map("/tekton/results"));
     }
 
     let mut argv: Vec<String> = container.argv.iter().map(|a| map(a)).collect();
@@ -185,11 +189,6 @@ pub fn map_paths(text: &str, mounts: &[Mount]) -> String {
         rest = &rest[c.len_utf8()..];
     }
     out
-}
-
-/// The PATH of this machine, for messages.
-pub fn host_path() -> OsString {
-    std::env::var_os("PATH").unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -657,22 +657,26 @@ fn decide(task: &PipelineTask, done: &BTreeMap<String, Done>, is_finally: bool) 
     let mut task = task.clone();
     apply_pipeline(std::slice::from_mut(&mut task), &results_table(done));
     let missing = missing_results(&task);
-    let producer_skipped_or_failed = missing.iter().any(|m| {
-        references(m)
-            .first()
-            .and_then(|r| r.segment(1).map(str::to_string))
-            .and_then(|p| done.get(&p))
-            .is_some_and(|d| d.status != Status::Succeeded)
-    });
-    if !missing.is_empty()
-        && (is_finally
-            || producer_skipped_or_failed
-            || task.on_error.as_deref() == Some("continue"))
-    {
-        return Decision::Skip(
-            "MissingResultsSkip",
-            format!("it uses {}, which was not produced", missing.join(", ")),
-        );
+    if !missing.is_empty() {
+        let producer_did_not_succeed = missing.iter().any(|m| {
+            references(m)
+                .first()
+                .and_then(|r| r.segment(1).map(str::to_string))
+                .and_then(|p| done.get(&p))
+                .is_some_and(|d| d.status != Status::Succeeded)
+        });
+        if is_finally || producer_did_not_succeed || task.on_error.as_deref() == Some("continue") {
+            return Decision::Skip(
+                "MissingResultsSkip",
+                format!("it uses {}, which was not produced", missing.join(", ")),
+            );
+        }
+        // The producer succeeded without writing the result: the PipelineRun fails.
+        return Decision::Invalid(format!(
+            "{}: could not find {}",
+            task.name,
+            missing.join(", ")
+        ));
     }
     if !is_finally {
         for parent in parents(&task) {
@@ -695,13 +699,6 @@ fn decide(task: &PipelineTask, done: &BTreeMap<String, Done>, is_finally: bool) 
             );
         }
         Err(problem) => return Decision::Invalid(problem),
-    }
-    if !missing.is_empty() {
-        return Decision::Invalid(format!(
-            "{}: could not find {}",
-            task.name,
-            missing.join(", ")
-        ));
     }
     if let Some(matrix) = &task.matrix {
         if matrix

@@ -235,7 +235,11 @@ pub fn prepare(
         let runtime = runtime_of(&container, images, &format!("step {label_name:?}"), &owner)?;
         let no_command = container.command.as_ref().is_none_or(|c| c.is_empty());
         if no_command && container.script.as_deref().unwrap_or("").is_empty() {
-            let entrypoint = images.entrypoint_for(container.image.as_deref().unwrap_or(""));
+            let mut entrypoint = images.entrypoint_for(container.image.as_deref().unwrap_or(""));
+            if runtime == RuntimeKind::Stepkit && entrypoint.is_empty() {
+                // The stepkit image's ENTRYPOINT.
+                entrypoint = vec!["stepkit".to_string()];
+            }
             if !entrypoint.is_empty() {
                 container.command = Some(
                     entrypoint
