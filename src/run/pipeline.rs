@@ -512,7 +512,7 @@ pub async fn run(
                 Decision::Run(task) => {
                     let body = body_of(&task, &bodies, &pod_volumes);
                     let deadline = [run.deadline, tasks_deadline].into_iter().flatten().min();
-                    running.push(run_task(&run, task, body, deadline));
+                    running.push(run_task(&run, *task, body, deadline));
                 }
             }
         }
@@ -545,7 +545,7 @@ pub async fn run(
         match decide(&task, &done, true) {
             Decision::Run(task) => {
                 let body = body_of(&task, &bodies, &pod_volumes);
-                running.push(run_task(&run, task, body, finally_deadline));
+                running.push(run_task(&run, *task, body, finally_deadline));
             }
             Decision::Skip(skip, message) => {
                 engine
@@ -646,7 +646,7 @@ pub async fn run(
 }
 
 enum Decision {
-    Run(PipelineTask),
+    Run(Box<PipelineTask>),
     Skip(&'static str, String),
     /// A result it uses is missing though its producer ran: the PipelineRun fails.
     Invalid(String),
@@ -712,7 +712,7 @@ fn decide(task: &PipelineTask, done: &BTreeMap<String, Done>, is_finally: bool) 
             );
         }
     }
-    Decision::Run(task)
+    Decision::Run(Box::new(task))
 }
 
 /// `$(tasks.status)`, `$(tasks.T.status)` and `$(tasks.T.reason)` for finally tasks.

@@ -25,7 +25,7 @@ pub enum Source {
     /// a PipelineRun's volumeClaimTemplate).
     Shared { key: String, claim: String },
     /// Files from ConfigMaps and Secrets.
-    Files(VolumeSource),
+    Files(Box<VolumeSource>),
 }
 
 impl Source {
@@ -54,7 +54,7 @@ impl Source {
             });
         }
         if source.config_map.is_some() || source.secret.is_some() || source.projected.is_some() {
-            return Ok(Source::Files(source.clone()));
+            return Ok(Source::Files(Box::new(source.clone())));
         }
         Ok(Source::EmptyDir)
     }
