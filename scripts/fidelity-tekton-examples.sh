@@ -18,13 +18,14 @@ examples="$repo/examples/v1"
 [ -d "$examples" ] || { echo "$examples: no such directory" >&2; exit 2; }
 [ -x "$stepkit" ] || { echo "$stepkit: build it first (cargo build --release)" >&2; exit 2; }
 
-# Shell-only images, by the names the examples use.
+# Shell-only images, by the names the examples use; busybox's entrypoint (its CMD) is sh.
 images=(
   --image 'mirror.gcr.io/bash*=host'
   --image 'mirror.gcr.io/alpine*=host'
   --image 'mirror.gcr.io/ubuntu*=host'
-  --image 'mirror.gcr.io/busybox*=host'
-  --image 'cgr.dev/chainguard/busybox*=host'
+  --image 'ubuntu=host'
+  --image 'mirror.gcr.io/busybox*=host:sh'
+  --image 'cgr.dev/chainguard/busybox*=host:sh'
 )
 
 pass=0
