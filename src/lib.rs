@@ -10,5 +10,6 @@ pub mod gate;
 pub mod lint;
 pub mod prowjob;
 pub mod result;
+pub mod run;
 pub mod tekton;
 pub mod workspace;

@@ -1,4 +1,4 @@
-//! `stepkit task lint`.
+//! `stepkit task lint` and `stepkit task run`.
 
 use std::path::PathBuf;
 
@@ -6,9 +6,11 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
 
 use super::GlobalArgs;
-use crate::core::error::Verdict;
+use crate::core::error::{Error, Verdict};
 use crate::lint::report::Format;
 use crate::lint::{FailOn, LintOptions, Profile, Versioning};
+use crate::run::runtime::{ImageMap, RuntimeKind};
+use crate::run::{Ending, RunOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum TaskCommand {
@@ -21,6 +23,152 @@ VALUE  # stepkit-lint-disable-line RULE\n  \
 # stepkit-lint-disable-file RULE"
     )]
     Lint(LintArgs),
+    /// Run a Task, TaskRun, StepAction, Pipeline or PipelineRun on this machine, as Tekton would
+    #[command(
+        after_help = "Steps run on the host, with Tekton's paths (/tekton/..., /workspace/..., \
+volume and workspace mount paths) mapped into a run directory, or in podman containers. Map \
+images with --image PATTERN=host|podman; the stepkit image runs the running binary.\n\n\
+Exit status: 0 the run succeeded, 1 it failed, 2 invalid definitions, params or flags, 4 it \
+timed out (or SIGTERM arrived)."
+    )]
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The YAML file with what to run (its TaskRun or PipelineRun, else its Pipeline, Task or StepAction)
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+
+    /// A param: NAME=VALUE (arrays as a JSON array or a comma list, objects as a JSON object)
+    #[arg(
+        short = 'p',
+        long = "param",
+        env = "STEPKIT_PARAM",
+        value_name = "NAME=VALUE",
+        value_delimiter = '\n'
+    )]
+    pub params: Vec<String>,
+
+    /// Bind a workspace to a directory that outlives the run: NAME=DIR [default: an emptyDir]
+    #[arg(
+        short = 'w',
+        long = "workspace",
+        env = "STEPKIT_WORKSPACE",
+        value_name = "NAME=DIR",
+        value_delimiter = ','
+    )]
+    pub workspaces: Vec<String>,
+
+    /// A directory of Tasks, Pipelines and StepActions that references resolve from (repeatable)
+    #[arg(
+        long = "tasks",
+        env = "STEPKIT_TASKS",
+        value_name = "DIR",
+        value_delimiter = ','
+    )]
+    pub tasks: Vec<PathBuf>,
+
+    /// A Secret from a directory whose files are its keys: NAME=DIR (repeatable)
+    #[arg(
+        long = "secret",
+        env = "STEPKIT_SECRET",
+        value_name = "NAME=DIR",
+        value_delimiter = ','
+    )]
+    pub secrets: Vec<String>,
+
+    /// Where images run: PATTERN=host or PATTERN=podman, PATTERN a glob (repeatable; first match wins)
+    #[arg(
+        long = "image",
+        env = "STEPKIT_IMAGE_MAP",
+        value_name = "PATTERN=RUNTIME",
+        value_delimiter = ','
+    )]
+    pub images: Vec<String>,
+
+    /// Runtime for images no --image maps: host (refuses them) or podman
+    #[arg(
+        long,
+        env = "STEPKIT_RUNTIME",
+        default_value = "host",
+        value_name = "RUNTIME"
+    )]
+    pub runtime: String,
+
+    /// The most TaskRuns running at once
+    #[arg(long, env = "STEPKIT_PARALLEL", default_value_t = 4, value_name = "N")]
+    pub parallel: usize,
+
+    /// An environment variable for every step and sidecar, under what the Task sets: NAME=VALUE
+    #[arg(
+        long = "env",
+        env = "STEPKIT_STEP_ENV",
+        value_name = "NAME=VALUE",
+        value_delimiter = '\n'
+    )]
+    pub env: Vec<String>,
+
+    /// Keep the run's directories (results, scripts, emptyDirs) here instead of a temporary directory
+    #[arg(long, env = "STEPKIT_RUN_DIR", value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+
+    /// Overrides the run's timeout (Tekton's default is 1h; 0 for none)
+    #[arg(long, env = "STEPKIT_TIMEOUT", value_parser = crate::core::duration::parse_duration, value_name = "DURATION")]
+    pub timeout: Option<std::time::Duration>,
+
+    /// Output format of the final report: human or json
+    #[arg(
+        long,
+        env = "STEPKIT_FORMAT",
+        default_value = "human",
+        value_name = "FORMAT"
+    )]
+    pub format: crate::run::Format,
+}
+
+/// `NAME=VALUE` pairs of a flag, split once.
+fn pairs(flag: &str, entries: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    entries
+        .iter()
+        .map(|entry| {
+            entry
+                .split_once('=')
+                .filter(|(name, _)| !name.is_empty())
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .ok_or_else(|| {
+                    Error::usage(format!("{flag} {entry:?}: expected NAME=VALUE")).into()
+                })
+        })
+        .collect()
+}
+
+impl RunArgs {
+    fn options(self, global: &GlobalArgs) -> anyhow::Result<RunOptions> {
+        let runtime: RuntimeKind = self.runtime.parse().map_err(Error::usage)?;
+        let images = ImageMap::parse(&self.images, runtime).map_err(Error::usage)?;
+        let dirs = |flag, entries: &[String]| -> anyhow::Result<Vec<(String, PathBuf)>> {
+            Ok(pairs(flag, entries)?
+                .into_iter()
+                .map(|(n, v)| (n, PathBuf::from(v)))
+                .collect())
+        };
+        Ok(RunOptions {
+            file: self.file,
+            params: self.params,
+            workspaces: dirs("-w", &self.workspaces)?,
+            tasks: self.tasks,
+            secrets: dirs("--secret", &self.secrets)?,
+            images,
+            results_dir: global.results_dir.clone(),
+            parallel: self.parallel.max(1),
+            format: self.format,
+            env: pairs("--env", &self.env)?,
+            run_dir: self.run_dir,
+            timeout: self.timeout,
+            quiet: global.quiet,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +271,16 @@ pub fn run(command: TaskCommand, global: &GlobalArgs) -> anyhow::Result<Verdict>
             let (output, verdict) = crate::lint::run(&options)?;
             super::print_text(&output)?;
             Ok(verdict)
+        }
+        TaskCommand::Run(args) => {
+            let options = args.options(global)?;
+            let (output, ending) = super::block_on(crate::run::run(&options))?;
+            super::print_text(&output)?;
+            match ending {
+                Ending::Succeeded => Ok(Verdict::Pass),
+                Ending::Failed => Ok(Verdict::Fail),
+                Ending::TimedOut => Err(Error::deadline("the run timed out or was stopped").into()),
+            }
         }
     }
 }

@@ -265,6 +265,8 @@ pub struct Container {
     pub resources: Option<Json>,
     pub compute_resources: Option<Json>,
     pub workspaces: Vec<WorkspaceUsage>,
+    /// A sidecar's readiness probe (steps wait for it).
+    pub readiness_probe: Option<Json>,
 }
 
 /// A step: a container, or a reference to a StepAction.
@@ -280,6 +282,9 @@ pub struct Step {
     pub params: Vec<ParamBinding>,
     pub results: Vec<ResultSpec>,
     pub when: Vec<WhenExpression>,
+    /// Alpha: where the step's stdout and stderr also go.
+    pub stdout_config: Option<Json>,
+    pub stderr_config: Option<Json>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -441,6 +446,8 @@ pub struct TaskRunSpec {
     pub workspaces: Vec<Json>,
     pub pod_template: Option<PodTemplate>,
     pub service_account_name: Option<String>,
+    /// How long the TaskRun may take (a Go duration, `1h30m`).
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -454,6 +461,18 @@ pub struct PipelineRunSpec {
     pub task_run_specs: Vec<TaskRunSpecOverride>,
     /// v1beta1 location of the pod template.
     pub pod_template: Option<PodTemplate>,
+    pub timeouts: Option<PipelineRunTimeouts>,
+    /// v1beta1: the whole PipelineRun's timeout.
+    pub timeout: Option<String>,
+}
+
+/// How long a PipelineRun, its tasks and its finally tasks may take (Go durations).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct PipelineRunTimeouts {
+    pub pipeline: Option<String>,
+    pub tasks: Option<String>,
+    pub finally: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -481,6 +500,77 @@ pub struct PodTemplate {
     #[serde(rename = "hostIPC")]
     pub host_ipc: Option<bool>,
     pub volumes: Vec<Volume>,
+}
+
+/// Where a volume or a run's workspace binding gets its files: the Kubernetes volume sources
+/// Tekton accepts. Unknown kinds stay in `other`, so a caller can name what it does not support.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct VolumeSource {
+    pub empty_dir: Option<Json>,
+    pub config_map: Option<ConfigMapVolume>,
+    pub secret: Option<SecretVolume>,
+    pub persistent_volume_claim: Option<ClaimVolume>,
+    pub volume_claim_template: Option<Json>,
+    pub projected: Option<ProjectedVolume>,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Json>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct KeyToPath {
+    pub key: String,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ConfigMapVolume {
+    pub name: String,
+    pub items: Vec<KeyToPath>,
+    pub optional: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SecretVolume {
+    /// `secretName` in a volume; projected sources call it `name`.
+    pub secret_name: String,
+    pub name: String,
+    pub items: Vec<KeyToPath>,
+    pub optional: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ClaimVolume {
+    pub claim_name: String,
+    pub read_only: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ProjectedVolume {
+    pub sources: Vec<VolumeSource>,
+}
+
+impl Volume {
+    /// The volume's source in typed form.
+    pub fn typed_source(&self) -> Result<VolumeSource, String> {
+        serde_json::from_value(Json::Object(self.source.clone()))
+            .map_err(|e| format!("volume {:?}: {e}", self.name))
+    }
+}
+
+/// A TaskRun's or PipelineRun's `workspaces` entry: a name and where its files come from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RunWorkspaceBinding {
+    pub name: String,
+    pub sub_path: Option<String>,
+    #[serde(flatten)]
+    pub source: VolumeSource,
 }
 
 #[cfg(test)]

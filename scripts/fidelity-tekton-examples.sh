@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Fidelity of `stepkit task run` on tektoncd/pipeline's own examples: every TaskRun and
+# PipelineRun under examples/v1 (files under a no-ci directory aside, as Tekton's e2e tests skip
+# them) is run with the host runtime, the images whose steps need only a POSIX shell and
+# coreutils mapped to the host. Tekton's CI runs each of them to success, so each one that does
+# not pass here is either a feature stepkit refuses, a tool this machine lacks, or a divergence.
+#
+#   scripts/fidelity-tekton-examples.sh PIPELINE_CHECKOUT [STEPKIT]
+#
+# Prints one line per example (PASS, or FAIL and the first error line) and the totals; the logs
+# are kept in $OUT (default a temporary directory). A read-only checkout is enough.
+set -uo pipefail
+repo=${1:?usage: $0 PIPELINE_CHECKOUT [STEPKIT]}
+stepkit=${2:-$(dirname "$0")/../target/release/stepkit}
+out=${OUT:-$(mktemp -d)}
+mkdir -p "$out"
+examples="$repo/examples/v1"
+[ -d "$examples" ] || { echo "$examples: no such directory" >&2; exit 2; }
+[ -x "$stepkit" ] || { echo "$stepkit: build it first (cargo build --release)" >&2; exit 2; }
+
+# Shell-only images, by the names the examples use; busybox's entrypoint (its CMD) is sh.
+images=(
+  --image 'mirror.gcr.io/bash*=host'
+  --image 'mirror.gcr.io/alpine*=host'
+  --image 'mirror.gcr.io/ubuntu*=host'
+  --image 'ubuntu=host'
+  --image 'mirror.gcr.io/busybox*=host:sh'
+  --image 'cgr.dev/chainguard/busybox*=host:sh'
+)
+
+pass=0
+fail=0
+while IFS= read -r file; do
+  name=${file#"$examples"/}
+  log="$out/${name//\//_}.log"
+  if timeout 300 "$stepkit" task run "$file" "${images[@]}" --timeout 4m >"$log" 2>&1; then
+    pass=$((pass + 1))
+    printf 'PASS  %s\n' "$name"
+  else
+    fail=$((fail + 1))
+    reason=$(grep -m1 -E '^Error|Failed|TimedOut|not supported|not mapped|not installed' "$log" | cut -c1-220)
+    printf 'FAIL  %s  %s\n' "$name" "${reason:-see $log}"
+  fi
+done < <(find "$examples" -name '*.yaml' -not -path '*/no-ci/*' | sort)
+echo "$pass passed, $fail failed (logs in $out)"

@@ -1,0 +1,639 @@
+//! `stepkit task run`: run a Task, TaskRun, StepAction, Pipeline or PipelineRun on this machine
+//! with Tekton's semantics, on the one model of Tekton in `crate::tekton`.
+//!
+//! The flow: read the file and the definitions it may use ([`load`]), pick what to run, validate
+//! with lint's webhook rules ([`validate`]) and check params as Tekton checks a TaskRun
+//! ([`params`]), then run: a TaskRun ([`taskrun`], after [`prepare`] resolved and substituted it)
+//! or a Pipeline's DAG ([`pipeline`]). Steps run on the host or in podman ([`runtime`]). At the
+//! end the run's results go to `--results-dir` and a table (or JSON) to stdout ([`report`]).
+
+pub mod env;
+pub mod host;
+pub mod load;
+pub mod matrix;
+pub mod params;
+pub mod pipeline;
+pub mod podman;
+pub mod prepare;
+pub mod report;
+pub mod results;
+pub mod runtime;
+pub mod storage;
+pub mod subst;
+pub mod taskrun;
+pub mod validate;
+pub mod when;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::core::error::Error;
+use crate::lint::TektonDoc;
+use crate::tekton::model::{
+    Kind, ParamBinding, Resource, ResultSpec, RunWorkspaceBinding, Step, StepRef, TaskSpec,
+};
+use env::PodMeta;
+use load::Catalog;
+use params::Params;
+use prepare::{prepare, TaskContext, WorkspaceView};
+use report::{Reporter, RunReport, Status, TaskReport};
+use runtime::{ImageMap, RuntimeKind};
+use storage::Source;
+use taskrun::{Engine, TaskRunInput, WorkspaceBinding};
+
+/// How the final report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+}
+
+/// Everything `stepkit task run` was asked.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub file: PathBuf,
+    /// `NAME=VALUE`, typed once the declaration is known.
+    pub params: Vec<String>,
+    pub workspaces: Vec<(String, PathBuf)>,
+    pub tasks: Vec<PathBuf>,
+    pub secrets: Vec<(String, PathBuf)>,
+    pub images: ImageMap,
+    pub results_dir: Option<PathBuf>,
+    pub parallel: usize,
+    pub format: Format,
+    pub env: Vec<(String, String)>,
+    /// Where the run's directories go (kept); a temporary directory otherwise.
+    pub run_dir: Option<PathBuf>,
+    /// Overrides the run's own timeout; zero means none.
+    pub timeout: Option<Duration>,
+    pub quiet: bool,
+}
+
+/// How a run ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+/// Tekton's default TaskRun and PipelineRun timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Runs what `options.file` holds; returns what to print on stdout and how it ended.
+pub async fn run(options: &RunOptions) -> anyhow::Result<(String, Ending)> {
+    let catalog = Catalog::load(&options.file, &options.tasks, &options.secrets)?;
+    let doc = pick(&catalog, &options.file)?;
+    let reporter = Reporter::new(options.quiet);
+    let temp;
+    let run_dir = match &options.run_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.canonicalize()?
+        }
+        None => {
+            temp = tempfile::Builder::new().prefix("stepkit-run-").tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let kind = doc.kind;
+    let doc_index = catalog
+        .corpus
+        .docs
+        .iter()
+        .position(|d| std::ptr::eq(d, doc))
+        .unwrap_or(0);
+    let engine = Engine {
+        catalog,
+        images: options.images.clone(),
+        reporter: reporter.clone(),
+        run_dir,
+        cancel: crate::core::poll::Cancel::on_termination_signals(),
+        extra_env: options.env.clone(),
+    };
+    let doc = &engine.catalog.corpus.docs[doc_index];
+    let report = match kind {
+        Kind::Pipeline | Kind::PipelineRun => pipeline::run(&engine, doc, options).await?,
+        _ => run_task(&engine, doc, options).await?,
+    };
+    if let Some(dir) = &options.results_dir {
+        write_results(dir, &report.results)?;
+    }
+    let ending = match report.status {
+        Status::Succeeded => Ending::Succeeded,
+        Status::TimedOut | Status::Cancelled => Ending::TimedOut,
+        _ => Ending::Failed,
+    };
+    let output = match options.format {
+        Format::Human => report.table(&reporter),
+        Format::Json => reporter.mask(&format!("{:#}\n", report.to_json())),
+    };
+    Ok((output, ending))
+}
+
+/// The document to run: the file's TaskRun or PipelineRun, else its Pipeline, Task or
+/// StepAction (one of them).
+fn pick<'a>(catalog: &'a Catalog, file: &Path) -> anyhow::Result<&'a TektonDoc> {
+    let own: Vec<&TektonDoc> = catalog.own_docs().collect();
+    for kinds in [
+        &[Kind::PipelineRun, Kind::TaskRun][..],
+        &[Kind::Pipeline],
+        &[Kind::Task],
+        &[Kind::StepAction],
+    ] {
+        let found: Vec<&&TektonDoc> = own.iter().filter(|d| kinds.contains(&d.kind)).collect();
+        match found.as_slice() {
+            [] => continue,
+            [only] => return Ok(only),
+            [first, ..] if kinds.len() == 2 => return Ok(first),
+            several => {
+                let names: Vec<&str> = several.iter().map(|d| d.name()).collect();
+                return Err(Error::usage(format!(
+                    "{} holds {} {}s ({}); put the one to run in a file of its own",
+                    file.display(),
+                    several.len(),
+                    several[0].kind.as_str(),
+                    names.join(", ")
+                ))
+                .into());
+            }
+        }
+    }
+    Err(Error::usage(format!(
+        "{} holds no Task, TaskRun, StepAction, Pipeline or PipelineRun (tekton.dev) to run",
+        file.display()
+    ))
+    .into())
+}
+
+/// A name as Tekton's generateName makes it: the prefix and five random characters.
+pub fn generated_name(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let suffix: String = (0..5)
+        .map(|_| ALPHABET[fastrand::usize(..ALPHABET.len())] as char)
+        .collect();
+    format!("{prefix}{suffix}")
+}
+
+/// A random RFC 4122 version-4 UUID, as Kubernetes gives every object.
+pub fn new_uid() -> String {
+    let bytes: [u8; 16] = std::array::from_fn(|i| match i {
+        6 => (fastrand::u8(..) & 0x0f) | 0x40,
+        8 => (fastrand::u8(..) & 0x3f) | 0x80,
+        _ => fastrand::u8(..),
+    });
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// The run object's name: `metadata.name`, else `generateName` plus five characters, else
+/// `<what>-run-xxxxx`.
+pub fn run_name(doc: &TektonDoc, fallback: &str) -> String {
+    if let Some(name) = doc.metadata.name.as_deref().filter(|n| !n.is_empty()) {
+        return name.to_string();
+    }
+    if let Some(prefix) = doc
+        .metadata
+        .generate_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+    {
+        return generated_name(prefix);
+    }
+    generated_name(&format!("{fallback}-run-"))
+}
+
+/// String labels and annotations of a document.
+pub fn string_map(map: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, String> {
+    map.iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+        .collect()
+}
+
+/// `-w NAME=DIR` over a run's own bindings: what each workspace is bound to.
+pub fn bind_workspaces(
+    declared: &[(String, bool)],
+    run_bindings: &[serde_json::Value],
+    given: &[(String, PathBuf)],
+    owner: &str,
+    template_prefix: &str,
+) -> anyhow::Result<Vec<WorkspaceBinding>> {
+    for (name, _) in given {
+        if !declared.iter().any(|(d, _)| d == name) {
+            let names: Vec<&str> = declared.iter().map(|(d, _)| d.as_str()).collect();
+            return Err(Error::usage(format!(
+                "-w {name}: {owner} declares no workspace {name:?} (declared: {})",
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ))
+            .into());
+        }
+    }
+    let mut bindings = Vec::new();
+    for binding in run_bindings {
+        let typed: RunWorkspaceBinding = serde_json::from_value(binding.clone()).map_err(|e| {
+            Error::usage(format!("{owner}: a workspace binding cannot be read: {e}"))
+        })?;
+        if given.iter().any(|(n, _)| *n == typed.name) {
+            continue;
+        }
+        let what = format!("workspace {:?} of {owner}", typed.name);
+        let source = Source::from_volume(
+            &typed.source,
+            &what,
+            &format!("{template_prefix}-{}", typed.name),
+        )?;
+        bindings.push(WorkspaceBinding {
+            name: typed.name,
+            source,
+            sub_path: typed.sub_path,
+        });
+    }
+    for (name, dir) in given {
+        let dir = if dir.is_absolute() {
+            dir.clone()
+        } else {
+            std::env::current_dir()?.join(dir)
+        };
+        bindings.push(WorkspaceBinding {
+            name: name.clone(),
+            source: Source::Dir(dir),
+            sub_path: None,
+        });
+    }
+    for (name, optional) in declared {
+        if !optional && !bindings.iter().any(|b| b.name == *name) {
+            bindings.push(WorkspaceBinding {
+                name: name.clone(),
+                source: Source::EmptyDir,
+                sub_path: None,
+            });
+        }
+    }
+    Ok(bindings)
+}
+
+/// A StepAction as a Task of one step, its params and results passed through.
+fn step_action_task(name: &str, doc: &TektonDoc) -> anyhow::Result<TaskSpec> {
+    let Some(Resource::StepAction(action)) = &doc.resource else {
+        return Err(Error::usage(format!(
+            "StepAction {name}: {}",
+            doc.decode_error.clone().unwrap_or_default()
+        ))
+        .into());
+    };
+    let params = action
+        .params
+        .iter()
+        .map(|p| {
+            let reference = match p.effective_type() {
+                "string" => format!("$(params.{})", p.name),
+                _ => format!("$(params.{}[*])", p.name),
+            };
+            ParamBinding {
+                name: p.name.clone(),
+                value: Some(serde_json::Value::String(reference)),
+            }
+        })
+        .collect();
+    let step_name = if doc.name().is_empty() {
+        "action"
+    } else {
+        doc.name()
+    };
+    let results = action
+        .results
+        .iter()
+        .map(|r| ResultSpec {
+            name: r.name.clone(),
+            type_: r.type_.clone(),
+            value: Some(serde_json::Value::String(format!(
+                "$(steps.{step_name}.results.{})",
+                r.name
+            ))),
+            ..ResultSpec::default()
+        })
+        .collect();
+    let mut step = Step {
+        ref_: Some(StepRef {
+            name: Some(doc.name().to_string()),
+            ..StepRef::default()
+        }),
+        params,
+        ..Step::default()
+    };
+    step.container.name = Some(step_name.to_string());
+    Ok(TaskSpec {
+        params: action.params.clone(),
+        results,
+        steps: vec![step],
+        ..TaskSpec::default()
+    })
+}
+
+/// The files whose documents a Task body uses: its StepActions'.
+pub fn step_action_files(engine: &Engine, spec: &TaskSpec, files: &mut BTreeSet<PathBuf>) {
+    for step in &spec.steps {
+        if let Some(name) = step.ref_.as_ref().and_then(|r| r.name.as_deref()) {
+            if let Some(doc) = engine.catalog.find(Kind::StepAction, name) {
+                files.insert(engine.catalog.corpus.files[doc.file].path.clone());
+            }
+        }
+    }
+}
+
+/// Lints the files a run uses, from the texts already read.
+pub fn validate_files(engine: &Engine, files: &BTreeSet<PathBuf>) -> anyhow::Result<()> {
+    let texts = |path: &PathBuf| {
+        engine
+            .catalog
+            .corpus
+            .files
+            .iter()
+            .find(|f| f.path == *path)
+            .map(|f| f.text.clone())
+    };
+    validate::validate(files, &texts)
+}
+
+/// A Task, TaskRun or StepAction.
+async fn run_task(
+    engine: &Engine,
+    doc: &TektonDoc,
+    options: &RunOptions,
+) -> anyhow::Result<RunReport> {
+    let own_file = engine.catalog.corpus.files[doc.file].path.clone();
+    let mut files = BTreeSet::from([own_file]);
+    let (task_name, spec, run_params, run_workspaces, timeout, pod_doc) = match &doc.resource {
+        Some(Resource::Task(spec)) => (
+            doc.name().to_string(),
+            spec.clone(),
+            Vec::new(),
+            Vec::new(),
+            None,
+            None,
+        ),
+        Some(Resource::StepAction(_)) => (
+            doc.name().to_string(),
+            step_action_task(doc.name(), doc)?,
+            Vec::new(),
+            Vec::new(),
+            None,
+            None,
+        ),
+        Some(Resource::TaskRun(run)) => {
+            let owner = format!("TaskRun {}", doc.name());
+            let (name, spec) = match (&run.task_spec, &run.task_ref) {
+                (Some(spec), _) => (String::new(), spec.clone()),
+                (None, Some(reference)) => {
+                    let task = engine.catalog.resolve(reference, Kind::Task, &owner)?;
+                    files.insert(engine.catalog.corpus.files[task.file].path.clone());
+                    let Some(Resource::Task(spec)) = &task.resource else {
+                        return Err(Error::usage(format!(
+                            "{owner}: Task {} cannot be read: {}",
+                            task.name(),
+                            task.decode_error.clone().unwrap_or_default()
+                        ))
+                        .into());
+                    };
+                    (task.name().to_string(), spec.clone())
+                }
+                (None, None) => {
+                    return Err(
+                        Error::usage(format!("{owner} has neither taskRef nor taskSpec")).into(),
+                    )
+                }
+            };
+            let given = params::from_bindings(&run.params, &owner).map_err(Error::usage)?;
+            let mut spec = spec;
+            // A workspace the TaskRun binds is declared for its Task (Tekton's propagation).
+            for binding in &run.workspaces {
+                let name = binding.get("name").and_then(|n| n.as_str()).unwrap_or("");
+                if !name.is_empty() && !spec.workspaces.iter().any(|w| w.name == name) {
+                    spec.workspaces.push(crate::tekton::model::WorkspaceDecl {
+                        name: name.to_string(),
+                        ..Default::default()
+                    });
+                }
+            }
+            // The pod template's volumes are the pod's, so steps may mount them.
+            spec.volumes
+                .extend(run.pod_template.iter().flat_map(|t| t.volumes.clone()));
+            (
+                name,
+                spec,
+                given,
+                run.workspaces.clone(),
+                run.timeout.clone(),
+                Some(doc),
+            )
+        }
+        _ => {
+            return Err(Error::usage(format!(
+                "{} {}: {}",
+                doc.kind.as_str(),
+                doc.name(),
+                doc.decode_error
+                    .clone()
+                    .unwrap_or_else(|| "cannot be read".into())
+            ))
+            .into())
+        }
+    };
+    step_action_files(engine, &spec, &mut files);
+    validate_files(engine, &files)?;
+
+    let owner = match doc.kind {
+        Kind::TaskRun => format!("TaskRun {}", doc.name()),
+        kind => format!("{} {}", kind.as_str(), doc.name()),
+    };
+    let given =
+        params::from_command_line(&options.params, &spec.params, &owner).map_err(Error::usage)?;
+    let given = params::overlay(&run_params, given);
+    params::validate(&spec.params, &given, &owner).map_err(Error::usage)?;
+
+    let name = match pod_doc {
+        Some(doc) => run_name(doc, &task_name),
+        None => generated_name(&format!(
+            "{}-run-",
+            if task_name.is_empty() {
+                "task"
+            } else {
+                &task_name
+            }
+        )),
+    };
+    let declared: Vec<(String, bool)> = spec
+        .workspaces
+        .iter()
+        .map(|w| (w.name.clone(), w.optional == Some(true)))
+        .collect();
+    let workspaces = bind_workspaces(
+        &declared,
+        &run_workspaces,
+        &options.workspaces,
+        &owner,
+        &name,
+    )?;
+    let namespace = doc
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
+    let uid = new_uid();
+    let context = TaskContext {
+        task_run: name.clone(),
+        task_name: task_name.clone(),
+        namespace: namespace.clone(),
+        uid: uid.clone(),
+        retry_count: 0,
+    };
+    let views: Vec<WorkspaceView> = workspaces
+        .iter()
+        .map(|b| WorkspaceView {
+            name: b.name.clone(),
+            bound: true,
+            claim: b.source.claim().to_string(),
+        })
+        .collect();
+    let prepared = prepare(
+        &spec,
+        &given,
+        &context,
+        &views,
+        &engine.catalog,
+        &engine.images,
+    )?;
+    preflight_images(
+        prepared
+            .steps
+            .iter()
+            .map(|s| (&s.container, s.runtime))
+            .chain(prepared.sidecars.iter().map(|s| (&s.container, s.runtime))),
+    )
+    .await?;
+
+    let timeout = match (options.timeout, timeout) {
+        (Some(t), _) => t,
+        (None, Some(text)) => prepare::parse_go_duration(&text)
+            .map_err(|e| Error::usage(format!("{owner}: timeout: {e}")))?,
+        (None, None) => DEFAULT_TIMEOUT,
+    };
+    let mut labels = doc_labels(doc);
+    labels.insert("tekton.dev/taskRun".into(), name.clone());
+    if !task_name.is_empty() {
+        labels.insert("tekton.dev/task".into(), task_name.clone());
+    }
+    let input = TaskRunInput {
+        name: name.clone(),
+        label: if task_name.is_empty() {
+            name.clone()
+        } else {
+            task_name.clone()
+        },
+        prepared,
+        workspaces,
+        pod: PodMeta {
+            name: format!("{name}-pod"),
+            namespace,
+            uid,
+            labels,
+            annotations: string_map(&doc.metadata.annotations),
+            service_account: "default".into(),
+        },
+        timeout: (!timeout.is_zero()).then_some(timeout),
+        attempt: 0,
+    };
+    let started = Instant::now();
+    let outcome = taskrun::execute(engine, &input).await?;
+    let status = outcome.status;
+    Ok(RunReport {
+        kind: "TaskRun",
+        name: name.clone(),
+        status,
+        message: if status == Status::Succeeded {
+            String::new()
+        } else {
+            outcome.message.clone()
+        },
+        duration: started.elapsed(),
+        results: outcome.results.clone(),
+        tasks: vec![TaskReport {
+            name: if task_name.is_empty() {
+                name.clone()
+            } else {
+                task_name
+            },
+            task_runs: vec![name],
+            status,
+            reason: outcome.reason,
+            message: outcome.message,
+            duration: Some(outcome.duration),
+            results: outcome.results,
+            steps: outcome.steps,
+            attempts: 1,
+        }],
+    })
+}
+
+/// Labels of a run document, as the pod carries them.
+pub fn doc_labels(doc: &TektonDoc) -> BTreeMap<String, String> {
+    string_map(&doc.metadata.labels)
+}
+
+/// Checks, before anything runs, that each podman image is there (host images were checked
+/// when their runtime was chosen).
+pub async fn preflight_images<'a>(
+    containers: impl Iterator<Item = (&'a crate::tekton::model::Container, RuntimeKind)>,
+) -> anyhow::Result<()> {
+    let mut seen = BTreeSet::new();
+    for (container, runtime) in containers {
+        let image = container.image.clone().unwrap_or_default();
+        if runtime == RuntimeKind::Podman && seen.insert(image.clone()) {
+            podman::check_image(&image).await.map_err(Error::usage)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes each result as Tekton's result file: strings as they are, arrays and objects as
+/// JSON; each file atomically.
+fn write_results(dir: &Path, results: &BTreeMap<String, params::ParamValue>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::local_io(format!(
+            "cannot create --results-dir {}: {e}",
+            dir.display()
+        ))
+    })?;
+    for (name, value) in results {
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(|e| {
+            Error::local_io(format!(
+                "cannot write in --results-dir {}: {e}",
+                dir.display()
+            ))
+        })?;
+        std::io::Write::write_all(&mut file, value.to_file_text().as_bytes())?;
+        file.persist(dir.join(name))
+            .map_err(|e| Error::local_io(format!("cannot write result {name}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Params of a pipeline task or run document, typed.
+pub fn binding_params(bindings: &[ParamBinding], owner: &str) -> anyhow::Result<Params> {
+    params::from_bindings(bindings, owner).map_err(|e| Error::usage(e).into())
+}

@@ -1,0 +1,643 @@
+//! One TaskRun on this machine, as a pod runs it: a directory stands for the pod's volumes
+//! (`/tekton/...`, `/workspace`, workspaces, volumes); sidecars start first (and pass their exec
+//! readiness probe); steps run in order, each with its environment, `onError`, `timeout` and a
+//! `when` of its own; after each step its termination message is measured against Tekton's
+//! budget; a failed step skips the rest; at the end sidecars stop and the results are read.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use super::env::{self, EnvSources, PodMeta};
+use super::load::Catalog;
+use super::params::ParamValue;
+use super::prepare::{Prepared, PreparedStep, WORKSPACE_ROOT};
+use super::report::{Reporter, Status, StepReport};
+use super::results::{self, TOO_LONG};
+use super::runtime::{self, Exit, ImageMap, Mount, RuntimeKind};
+use super::storage::{Source, Storage};
+use super::subst::expand_env;
+use crate::core::error::Error;
+use crate::core::poll::Cancel;
+use crate::core::progress::human_duration;
+use crate::tekton::model::Container as Spec;
+
+/// What every TaskRun of a run shares.
+pub struct Engine {
+    pub catalog: Catalog,
+    pub images: ImageMap,
+    pub reporter: Reporter,
+    pub run_dir: PathBuf,
+    pub cancel: Cancel,
+    /// `--env NAME=VALUE` for every step and sidecar.
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// A workspace binding of one TaskRun.
+#[derive(Debug, Clone)]
+pub struct WorkspaceBinding {
+    pub name: String,
+    pub source: Source,
+    pub sub_path: Option<String>,
+}
+
+/// One TaskRun to execute.
+pub struct TaskRunInput {
+    pub name: String,
+    /// The log prefix: the Pipeline task's name, or the TaskRun's.
+    pub label: String,
+    pub prepared: Prepared,
+    pub workspaces: Vec<WorkspaceBinding>,
+    pub pod: PodMeta,
+    pub timeout: Option<Duration>,
+    /// 0 for the first attempt, then each retry.
+    pub attempt: usize,
+}
+
+/// How a TaskRun ended.
+#[derive(Debug, Clone)]
+pub struct TaskRunOutcome {
+    pub status: Status,
+    pub reason: String,
+    pub message: String,
+    pub results: BTreeMap<String, ParamValue>,
+    pub steps: Vec<StepReport>,
+    pub duration: Duration,
+}
+
+impl TaskRunOutcome {
+    pub fn failed(reason: &str, message: String) -> TaskRunOutcome {
+        TaskRunOutcome {
+            status: Status::Failed,
+            reason: reason.to_string(),
+            message,
+            results: BTreeMap::new(),
+            steps: Vec::new(),
+            duration: Duration::ZERO,
+        }
+    }
+}
+
+/// Go's `time.Duration.String()` for whole and fractional seconds (`1m0s`, `1.5s`).
+pub fn go_duration_string(d: Duration) -> String {
+    let total = d.as_secs();
+    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
+    let millis = d.subsec_millis();
+    let seconds = if millis == 0 {
+        format!("{s}s")
+    } else {
+        format!("{s}.{millis:03}").trim_end_matches('0').to_string() + "s"
+    };
+    match (h, m) {
+        (0, 0) if s == 0 && millis > 0 => format!("{millis}ms"),
+        (0, 0) => seconds,
+        (0, m) => format!("{m}m{seconds}"),
+        (h, m) => format!("{h}h{m}m{seconds}"),
+    }
+}
+
+/// The pod's directories, and the mounts every container sees.
+struct Pod {
+    tekton: PathBuf,
+    base: Vec<Mount>,
+    /// Bound workspaces: name, host directory, mount path, read-only.
+    workspaces: Vec<(String, PathBuf, String, bool)>,
+    volumes: BTreeMap<String, PathBuf>,
+}
+
+impl Pod {
+    fn mounts(&self, container: &Spec) -> anyhow::Result<Vec<Mount>> {
+        let mut mounts = self.base.clone();
+        for (name, dir, default_path, read_only) in &self.workspaces {
+            let path = container
+                .workspaces
+                .iter()
+                .find(|u| u.name == *name)
+                .and_then(|u| u.mount_path.clone())
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| default_path.clone());
+            mounts.push(Mount {
+                container_path: path,
+                host_path: dir.clone(),
+                read_only: *read_only,
+            });
+        }
+        for mount in &container.volume_mounts {
+            // A workspace's volume is `ws-<name>` ($(workspaces.W.volume)).
+            let workspace = self
+                .workspaces
+                .iter()
+                .find(|(name, ..)| format!("ws-{name}") == mount.name)
+                .map(|(_, dir, ..)| dir);
+            let dir = self.volumes.get(&mount.name).or(workspace).ok_or_else(|| {
+                Error::usage(format!(
+                    "a volumeMount names volume {:?}, which the Task does not declare",
+                    mount.name
+                ))
+            })?;
+            let dir = match mount.sub_path.as_deref().filter(|s| !s.is_empty()) {
+                Some(sub) => {
+                    let dir = dir.join(sub);
+                    std::fs::create_dir_all(&dir)?;
+                    dir
+                }
+                None => dir.clone(),
+            };
+            let container_path = mount.mount_path.trim_end_matches('/').to_string();
+            // A volume mounted over a Tekton path (`/workspace`) hides it, as in a pod.
+            mounts.retain(|m| m.container_path != container_path);
+            mounts.push(Mount {
+                container_path,
+                host_path: dir,
+                read_only: mount.read_only == Some(true),
+            });
+        }
+        mounts.sort_by_key(|m| std::cmp::Reverse(m.container_path.len()));
+        Ok(mounts)
+    }
+}
+
+/// Runs one TaskRun. An error is an input stepkit could not use (a missing Secret, a volume
+/// kind it does not support); a step that fails is a Failed outcome.
+pub async fn execute(engine: &Engine, input: &TaskRunInput) -> anyhow::Result<TaskRunOutcome> {
+    let started = Instant::now();
+    let deadline = input.timeout.map(|t| started + t);
+    let reporter = &engine.reporter;
+    let spec = &input.prepared.spec;
+    let dir_name = match input.attempt {
+        0 => input.name.clone(),
+        n => format!("{}-retry{n}", input.name),
+    };
+    let task_dir = engine.run_dir.join(dir_name);
+    let tekton = task_dir.join("tekton");
+    for sub in ["results", "scripts", "home", "creds", "bin", "artifacts"] {
+        std::fs::create_dir_all(tekton.join(sub))
+            .with_context(|| format!("creating {}", tekton.join(sub).display()))?;
+    }
+    for step in &input.prepared.steps {
+        std::fs::create_dir_all(
+            tekton
+                .join("steps")
+                .join(&step.container_name)
+                .join("results"),
+        )?;
+    }
+    std::fs::create_dir_all(task_dir.join("workspace"))?;
+    let storage = Storage {
+        catalog: &engine.catalog,
+        reporter,
+        run_dir: &engine.run_dir,
+        task_dir: &task_dir,
+    };
+    let mut pod = Pod {
+        tekton: tekton.clone(),
+        base: vec![
+            Mount {
+                container_path: "/tekton".into(),
+                host_path: tekton.clone(),
+                read_only: false,
+            },
+            Mount {
+                container_path: WORKSPACE_ROOT.into(),
+                host_path: task_dir.join("workspace"),
+                read_only: false,
+            },
+        ],
+        workspaces: Vec::new(),
+        volumes: BTreeMap::new(),
+    };
+    for declaration in &spec.workspaces {
+        let Some(binding) = input.workspaces.iter().find(|b| b.name == declaration.name) else {
+            continue;
+        };
+        let dir = storage.materialize(
+            &format!("ws-{}", declaration.name),
+            &binding.source,
+            binding.sub_path.as_deref(),
+        )?;
+        let path = declaration
+            .mount_path
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| format!("{WORKSPACE_ROOT}/{}", declaration.name));
+        pod.workspaces.push((
+            declaration.name.clone(),
+            dir,
+            path,
+            declaration.read_only == Some(true),
+        ));
+    }
+    for volume in &spec.volumes {
+        let what = format!("volume {:?} of TaskRun {}", volume.name, input.name);
+        let typed = volume.typed_source().map_err(Error::usage)?;
+        let source =
+            Source::from_volume(&typed, &what, &format!("{}-{}", input.name, volume.name))?;
+        let dir = storage.materialize(&format!("vol-{}", volume.name), &source, None)?;
+        pod.volumes.insert(volume.name.clone(), dir);
+    }
+    let sources = EnvSources {
+        catalog: &engine.catalog,
+        reporter,
+        pod: &input.pod,
+        extra: &engine.extra_env,
+    };
+
+    // A Secret or ConfigMap a container reads must be there before any container starts, as
+    // the kubelet refuses to create the pod's containers without it.
+    for (name, container) in input
+        .prepared
+        .steps
+        .iter()
+        .map(|s| (&s.name, &s.container))
+        .chain(
+            input
+                .prepared
+                .sidecars
+                .iter()
+                .map(|s| (&s.name, &s.container)),
+        )
+    {
+        env::build(container, &sources, &format!("{}/{name}", input.label))?;
+    }
+    reporter.state(&input.label, &format!("started (TaskRun {})", input.name));
+    let mut sidecars = Vec::new();
+    let mut outcome = None;
+    for sidecar in &input.prepared.sidecars {
+        let label = format!("{}/{}", input.label, sidecar.name);
+        let container = container(
+            &label,
+            &sidecar.container,
+            sidecar.runtime,
+            &pod,
+            &sources,
+            &tekton.join("steps"),
+        )?;
+        reporter.state(&label, "sidecar starting");
+        sidecars.push(runtime::start(&container, reporter)?);
+        if let Some(probe) = &sidecar.container.readiness_probe {
+            if let Err(message) = wait_ready(engine, &container, probe, deadline).await {
+                outcome = Some((
+                    Status::Failed,
+                    "SidecarNotReady".to_string(),
+                    format!("sidecar {:?} {message}", sidecar.name),
+                ));
+                break;
+            }
+        }
+    }
+
+    let mut steps = Vec::new();
+    for step in &input.prepared.steps {
+        let label = format!("{}/{}", input.label, step.name);
+        if outcome.is_some() {
+            reporter.state(&label, "skipped (an earlier step failed)");
+            steps.push(StepReport {
+                name: step.name.clone(),
+                status: Status::Skipped,
+                exit_code: None,
+                duration: Duration::ZERO,
+            });
+            continue;
+        }
+        let (report, failure) = run_step(engine, input, step, &pod, &sources, deadline).await?;
+        steps.push(report);
+        if failure.is_some() {
+            outcome = failure;
+        }
+    }
+    for sidecar in sidecars {
+        sidecar.stop().await;
+    }
+
+    let results = results::collect(
+        &spec.results,
+        &tekton.join("results"),
+        &tekton.join("steps"),
+    );
+    let (status, reason, message, results) = match (outcome, results) {
+        // Results travel in the termination message: one over the budget carries none.
+        (Some((status, reason, message)), _) if message.contains(TOO_LONG) => {
+            (status, reason, message, BTreeMap::new())
+        }
+        (Some((status, reason, message)), results) => {
+            (status, reason, message, results.unwrap_or_default())
+        }
+        (None, Ok(results)) => (
+            Status::Succeeded,
+            "Succeeded".to_string(),
+            "All Steps have completed executing".to_string(),
+            results,
+        ),
+        (None, Err(problem)) => (
+            Status::Failed,
+            "InvalidTaskResultsType".to_string(),
+            problem,
+            BTreeMap::new(),
+        ),
+    };
+    let duration = started.elapsed();
+    let state = match status {
+        Status::Succeeded => format!("Succeeded in {}", human_duration(duration)),
+        _ => format!(
+            "{} in {}: {message}",
+            status.as_str(),
+            human_duration(duration)
+        ),
+    };
+    reporter.state(&input.label, &state);
+    Ok(TaskRunOutcome {
+        status,
+        reason,
+        message,
+        results,
+        steps,
+        duration,
+    })
+}
+
+type Failure = Option<(Status, String, String)>;
+
+async fn run_step(
+    engine: &Engine,
+    input: &TaskRunInput,
+    step: &PreparedStep,
+    pod: &Pod,
+    sources: &EnvSources<'_>,
+    deadline: Option<Instant>,
+) -> anyhow::Result<(StepReport, Failure)> {
+    let reporter = &engine.reporter;
+    let label = format!("{}/{}", input.label, step.name);
+    let steps_dir = pod.tekton.join("steps");
+    let step_dir = steps_dir.join(&step.container_name);
+    let started = Instant::now();
+    let started_at = results::go_time(time::OffsetDateTime::now_utc());
+    let report = |status, exit_code| StepReport {
+        name: step.name.clone(),
+        status,
+        exit_code,
+        duration: started.elapsed(),
+    };
+
+    let mut when = step.when.clone();
+    for expression in &mut when {
+        let replace = |value: &mut serde_json::Value| {
+            if let serde_json::Value::String(text) = value {
+                if let Ok(mut items) = env::replace_step_results(text, &steps_dir) {
+                    *text = items.pop().unwrap_or_default();
+                }
+            }
+        };
+        if let Some(input) = &mut expression.input {
+            replace(input);
+        }
+        for value in expression.values.iter_mut().flatten() {
+            replace(value);
+        }
+    }
+    let allowed = super::when::allows(&when).map_err(Error::usage)?;
+    if !allowed {
+        reporter.state(
+            &label,
+            &format!("skipped (when {})", super::when::describe(&when)),
+        );
+        std::fs::write(step_dir.join("exitCode"), "0")?;
+        return Ok((report(Status::Skipped, Some(0)), None));
+    }
+
+    let container = match container(
+        &label,
+        &step.container,
+        step.runtime,
+        pod,
+        sources,
+        &steps_dir,
+    ) {
+        Ok(container) => container,
+        Err(error) => {
+            let message = format!("{error:#}");
+            reporter.state(&label, &format!("failed: {message}"));
+            return Ok((
+                report(Status::Failed, None),
+                Some((Status::Failed, "Failed".into(), message)),
+            ));
+        }
+    };
+    reporter.state(&label, "started");
+    let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+    let limit = match (step.timeout, remaining) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let exit = match runtime::start(&container, reporter) {
+        Ok(running) => running.wait(limit, &engine.cancel).await,
+        Err(error) => {
+            let message = format!("{error:#}");
+            reporter.state(&label, &format!("failed to start: {message}"));
+            return Ok((
+                report(Status::Failed, None),
+                Some((Status::Failed, "Failed".into(), message)),
+            ));
+        }
+    };
+    let task_timed_out = deadline.is_some_and(|d| Instant::now() + Duration::from_millis(5) >= d);
+    let mut code = match exit {
+        Exit::Code(code) => code,
+        _ => 1,
+    };
+    if exit == Exit::Code(0) || (step.continue_on_error && matches!(exit, Exit::Code(_))) {
+        std::fs::write(step_dir.join("exitCode"), code.to_string())?;
+    }
+    let spec = &input.prepared.spec;
+    let message_len = results::termination_message_len(
+        &spec.results,
+        &pod.tekton.join("results"),
+        &step.results,
+        &step_dir.join("results"),
+        &started_at,
+        (step.continue_on_error && code != 0).then_some(code),
+    );
+    let over_budget = !results::fits(message_len);
+    if over_budget {
+        reporter.log(&label, TOO_LONG);
+        code = 1;
+    }
+    let elapsed = human_duration(started.elapsed());
+    let failure = match exit {
+        Exit::Cancelled => Some((
+            Status::Cancelled,
+            "TaskRunCancelled".into(),
+            format!("TaskRun {:?} was cancelled", input.name),
+        )),
+        Exit::TimedOut if task_timed_out => Some((
+            Status::TimedOut,
+            "TaskRunTimeout".into(),
+            format!(
+                "TaskRun {:?} failed to finish within {:?}",
+                input.name,
+                go_duration_string(input.timeout.unwrap_or_default())
+            ),
+        )),
+        Exit::TimedOut => Some((
+            Status::Failed,
+            "Failed".into(),
+            format!(
+                "{:?} exited because the step exceeded the specified timeout limit of {}",
+                step.container_name,
+                go_duration_string(step.timeout.unwrap_or_default())
+            ),
+        )),
+        Exit::Code(_) if over_budget => Some((
+            Status::Failed,
+            "Failed".into(),
+            format!("{:?} exited with code 1: {TOO_LONG}", step.container_name),
+        )),
+        Exit::Code(0) => None,
+        Exit::Code(_) if step.continue_on_error => None,
+        Exit::Code(n) => Some((
+            Status::Failed,
+            "Failed".into(),
+            format!("{:?} exited with code {n}", step.container_name),
+        )),
+    };
+    let status = match (&failure, code) {
+        (Some((status, _, _)), _) => {
+            reporter.state(
+                &label,
+                &format!(
+                    "{} in {elapsed}",
+                    failure.as_ref().map_or("", |f| f.2.as_str())
+                ),
+            );
+            *status
+        }
+        (None, 0) => {
+            reporter.state(&label, &format!("succeeded in {elapsed}"));
+            Status::Succeeded
+        }
+        (None, n) => {
+            reporter.state(
+                &label,
+                &format!("exited with code {n} in {elapsed}, ignored (onError: continue)"),
+            );
+            Status::FailureIgnored
+        }
+    };
+    Ok((report(status, Some(code)), failure))
+}
+
+/// The runtime's view of a step or sidecar: env built, command and args expanded, step
+/// results replaced, the script given Tekton's default shebang when it has none.
+fn container(
+    label: &str,
+    spec: &Spec,
+    runtime_kind: RuntimeKind,
+    pod: &Pod,
+    sources: &EnvSources,
+    steps_dir: &Path,
+) -> anyhow::Result<runtime::Container> {
+    let mut env = env::build(spec, sources, label)?;
+    for (_, value) in env.iter_mut() {
+        if let Ok(mut items) = env::replace_step_results(value, steps_dir) {
+            *value = items.pop().unwrap_or_default();
+        }
+    }
+    let mut argv = Vec::new();
+    for item in spec
+        .command
+        .iter()
+        .flatten()
+        .chain(spec.args.iter().flatten())
+    {
+        let text = match item {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let expanded = expand_env(&text, &|name| env::lookup(&env, name));
+        argv.extend(env::replace_step_results(&expanded, steps_dir).map_err(Error::usage)?);
+    }
+    let script = spec
+        .script
+        .as_ref()
+        .filter(|s| !s.is_empty())
+        .map(|script| {
+            if script.trim().starts_with("#!") {
+                script.clone()
+            } else {
+                format!("#!/bin/sh\nset -e\n{script}")
+            }
+        });
+    Ok(runtime::Container {
+        label: label.to_string(),
+        image: spec.image.clone().unwrap_or_default(),
+        runtime: runtime_kind,
+        script,
+        argv,
+        env,
+        working_dir: spec.working_dir.clone(),
+        mounts: pod.mounts(spec)?,
+        scripts_dir: pod.tekton.join("scripts"),
+        bin_dir: pod.tekton.join("bin"),
+    })
+}
+
+/// Runs a sidecar's exec readiness probe until it passes, every second (or its period).
+async fn wait_ready(
+    engine: &Engine,
+    sidecar: &runtime::Container,
+    probe: &serde_json::Value,
+    deadline: Option<Instant>,
+) -> Result<(), String> {
+    let command: Vec<String> = probe
+        .pointer("/exec/command")
+        .and_then(|c| c.as_array())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let period = probe
+        .get("periodSeconds")
+        .and_then(|p| p.as_u64())
+        .map_or(Duration::from_secs(1), |s| {
+            Duration::from_secs(s.clamp(1, 10))
+        });
+    let timeout = probe
+        .get("timeoutSeconds")
+        .and_then(|p| p.as_u64())
+        .map_or(Duration::from_secs(1), |s| Duration::from_secs(s.max(1)));
+    let give_up = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(600));
+    let mut check = sidecar.clone();
+    check.script = None;
+    check.argv = command;
+    check.label = format!("{} (readiness)", sidecar.label);
+    loop {
+        let quiet = Reporter::new(true);
+        if let Ok(running) = runtime::start(&check, &quiet) {
+            if running.wait(Some(timeout), &engine.cancel).await == Exit::Code(0) {
+                return Ok(());
+            }
+        }
+        if Instant::now() >= give_up || engine.cancel.is_cancelled() {
+            return Err("never became ready".to_string());
+        }
+        tokio::time::sleep(period).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        assert_eq!(go_duration_string(Duration::from_secs(1)), "1s");
+        assert_eq!(go_duration_string(Duration::from_secs(60)), "1m0s");
+        assert_eq!(go_duration_string(Duration::from_secs(3600)), "1h0m0s");
+        assert_eq!(go_duration_string(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration_string(Duration::from_millis(200)), "200ms");
+    }
+}

@@ -1,0 +1,75 @@
+//! Validation before anything runs, with `task lint`'s own rules and messages: the rules that
+//! stand for Tekton's admission webhook (anchor `W` in lint's catalogue) and YAML syntax, at the
+//! severity the core profile gives them; an error among them refuses the run, as the webhook
+//! would refuse to create the object. Hygiene and security rules (image pinning, root, ...) are
+//! lint's business, not a reason not to run.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::core::error::Error;
+use crate::lint::finding::Severity;
+use crate::lint::rules::CATALOGUE;
+use crate::lint::{lint_files, Config, SourceFile};
+
+/// Whether a lint rule checks what Tekton itself refuses.
+/// Unknown fields are left out: Tekton's CRDs keep them and its webhook lets them pass, and a
+/// value of the wrong shape is refused anyway when the run decodes it.
+fn is_validation_rule(id: &str, anchor: &str) -> bool {
+    id == "yaml-syntax" || (id != "unknown-field" && anchor.split_whitespace().any(|a| a == "W"))
+}
+
+/// Lints `files` with the validation rules; their errors, one per line, refuse the run.
+pub fn validate(
+    files: &BTreeSet<PathBuf>,
+    texts: &dyn Fn(&PathBuf) -> Option<String>,
+) -> anyhow::Result<()> {
+    let mut config = Config::default();
+    config.options.shellcheck.enabled = false;
+    for rule in CATALOGUE {
+        if !is_validation_rule(rule.id, rule.anchor) {
+            config.set_rule(rule.id, "off")?;
+        }
+    }
+    let sources: Vec<SourceFile> = files
+        .iter()
+        .filter_map(|path| texts(path).map(|text| SourceFile::parse(path.clone(), text)))
+        .collect();
+    let report = lint_files(sources, &config);
+    let errors: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| {
+            format!(
+                "{}:{}:{}: error[{}] {}",
+                f.path, f.line, f.column, f.rule, f.message
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "the definitions are not valid Tekton, so nothing ran ({} error{}):\n{}",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" },
+        errors.join("\n")
+    ))
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_rules_validate_and_hygiene_rules_do_not() {
+        assert!(is_validation_rule("steps-required", "W"));
+        assert!(is_validation_rule("pipeline-refs", "W TL"));
+        assert!(is_validation_rule("yaml-syntax", "CAT"));
+        assert!(!is_validation_rule("image-latest-tag", "CL TL KL"));
+        assert!(!is_validation_rule("privileged", "A21 PSS KL"));
+        assert!(!is_validation_rule("unknown-field", "W"));
+    }
+}

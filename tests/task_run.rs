@@ -1,0 +1,324 @@
+//! `stepkit task run` on fixtures of its own, one per semantic: substitution, steps, timeouts,
+//! the results budget, `when` skipping, finally after a failure, matrix and retries, StepActions,
+//! Secrets, validation, and images no runtime can run. Steps run on the host.
+
+mod support;
+
+use std::path::Path;
+
+use support::{fixture, run, stepkit, Run};
+
+const HOST: &str = "docker.io/library/debian:12=host";
+const CANARY: &str = "canary-secret-CANARYcanary-0123456789";
+
+fn task_run(file: &str, extra: &[&str]) -> Run {
+    let path = fixture(&format!("run/{file}"));
+    let mut command = stepkit();
+    command
+        .args(["task", "run"])
+        .arg(&path)
+        .args(["--image", HOST])
+        .args(extra);
+    run(&mut command, None)
+}
+
+fn assert_line(out: &Run, line: &str) {
+    assert!(
+        out.stderr.lines().any(|l| l.trim_end() == line)
+            || out.stdout.lines().any(|l| l.trim_end() == line),
+        "no line {line:?} in:\n{}",
+        out.all_output()
+    );
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn every_variable_is_substituted_where_tekton_substitutes_it() {
+    let data = tempfile::tempdir().unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let out = task_run(
+        "substitution.yaml",
+        &[
+            "-w",
+            &format!("data={}", data.path().display()),
+            "--results-dir",
+            results.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert_line(
+        &out,
+        "substitution/first | params: plain plain localhost:80 plain-derived",
+    );
+    assert!(
+        out.stderr
+            .contains("substitution/first | context: substitution-run-"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(" default substitution 0"),
+        "{}",
+        out.stderr
+    );
+    assert_line(&out, "substitution/first | workspace: true  ws-data");
+    assert_line(&out, "substitution/first | uid-length: 36");
+    // [*] spreads an array into arguments; a step result; $$ escapes Kubernetes' $(VAR).
+    assert_line(
+        &out,
+        "substitution/second | args: one|two|stepped|$(FROM_ENV) $HOME|env-two",
+    );
+    assert_line(&out, "substitution/exit-code | first exited 0");
+    assert_eq!(
+        read(data.path(), "written"),
+        "file",
+        "the workspace is the directory given"
+    );
+    assert_eq!(
+        read(results.path(), "greeting"),
+        "hello from first\n",
+        "the newline is kept"
+    );
+}
+
+#[test]
+fn steps_follow_tekton_script_env_working_dir_on_error_and_sidecar_rules() {
+    let out = task_run("steps.yaml", &[]);
+    assert_eq!(out.code, 1, "{}", out.all_output());
+    assert_line(&out, "steps/no-shebang | env: template step");
+    assert_line(&out, "steps/no-shebang | sidecar up");
+    assert!(
+        !out.stderr.contains("never printed"),
+        "no shebang means set -e"
+    );
+    assert!(
+        out.stderr.contains("steps/no-shebang: exited with code 1"),
+        "{}",
+        out.stderr
+    );
+    assert_line(
+        &out,
+        "steps/shebang | a shebang script goes on after false, in dir",
+    );
+    assert_line(
+        &out,
+        "steps/after-failure: skipped (an earlier step failed)",
+    );
+    assert!(
+        out.stdout.contains("(\"step-fails\" exited with code 3)"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.all_output().contains("never runs"));
+}
+
+#[test]
+fn a_step_timeout_fails_the_step_and_a_task_timeout_ends_the_run_with_exit_4() {
+    let out = task_run("step-timeout.yaml", &[]);
+    assert_eq!(out.code, 1, "{}", out.all_output());
+    assert!(
+        out.stdout.contains(
+            "\"step-short\" exited because the step exceeded the specified timeout limit of 200ms"
+        ),
+        "{}",
+        out.stdout
+    );
+    let started = std::time::Instant::now();
+    let out = task_run("timeouts.yaml", &[]);
+    assert_eq!(out.code, 4, "{}", out.all_output());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "the sleep was killed"
+    );
+    assert!(
+        out.stdout
+            .contains("TaskRun \"slow\" failed to finish within \"1s\""),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn results_over_the_termination_message_budget_fail_as_on_a_cluster() {
+    let results = tempfile::tempdir().unwrap();
+    let dir = results.path().to_str().unwrap();
+    let out = task_run("budget.yaml", &["--results-dir", dir]);
+    assert_eq!(out.code, 1, "{}", out.all_output());
+    assert_line(
+        &out,
+        "budget/write | Termination message is above max allowed size 4096, caused by large task result.",
+    );
+    assert!(
+        support::files_in(results.path()).is_empty(),
+        "a failed budget carries no results"
+    );
+    let out = task_run("budget.yaml", &["-p", "size=900", "--results-dir", dir]);
+    assert_eq!(out.code, 0, "4 x 900 bytes fit: {}", out.all_output());
+    assert_eq!(read(results.path(), "a").len(), 900);
+}
+
+#[test]
+fn when_skips_a_task_and_the_tasks_that_use_its_results_but_not_its_run_after_dependents() {
+    let out = task_run("pipeline-when.yaml", &[]);
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert_line(&out, "gated: skipped (when \"no\" in [\"yes\"] is false)");
+    assert_line(&out, "after-gated/run | runs although gated was skipped");
+    assert_line(
+        &out,
+        "uses-gated: skipped (it uses $(tasks.gated.results.url), which was not produced)",
+    );
+    assert_line(&out, "on-result/run | verdict allowed it");
+    assert!(out.stdout.contains("Skipped: 2"), "{}", out.stdout);
+    let out = task_run("pipeline-when.yaml", &["-p", "deploy=yes"]);
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert_line(&out, "uses-gated/run | never runs https://example.test");
+}
+
+#[test]
+fn finally_runs_after_a_failed_task_and_sees_the_statuses() {
+    let results = tempfile::tempdir().unwrap();
+    let out = task_run(
+        "pipeline-finally.yaml",
+        &["--results-dir", results.path().to_str().unwrap()],
+    );
+    assert_eq!(out.code, 1, "{}", out.all_output());
+    assert_line(&out, "never: skipped (the PipelineRun is stopping)");
+    assert_line(
+        &out,
+        "report/run | finally: Failed broken=Failed never=None",
+    );
+    assert_eq!(read(results.path(), "first"), "fine");
+    assert_eq!(
+        read(results.path(), "summary"),
+        "finally: Failed broken=Failed never=None\n"
+    );
+}
+
+#[test]
+fn a_matrix_fans_out_aggregates_results_and_a_task_is_retried() {
+    let results = tempfile::tempdir().unwrap();
+    let out = task_run(
+        "pipeline-matrix.yaml",
+        &[
+            "--results-dir",
+            results.path().to_str().unwrap(),
+            "--format",
+            "json",
+            "--parallel",
+            "2",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    let expected = r#"["linux-amd64-slim","mac-amd64-full","linux-arm64-slim","mac-arm64-full"]"#;
+    assert_eq!(read(results.path(), "builds"), expected);
+    assert_line(&out, "count/run | matrix ran 4 times: linux-amd64-slim mac-amd64-full linux-arm64-slim mac-arm64-full");
+    assert_line(&out, "flaky/run | attempt 2 of 2");
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["status"], "Succeeded");
+    let flaky = report["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "flaky")
+        .unwrap();
+    assert_eq!(flaky["attempts"], 3);
+    let build = report["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "build")
+        .unwrap();
+    assert_eq!(build["taskRuns"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn a_step_action_runs_alone_or_by_ref_and_secrets_never_show() {
+    let out = task_run("action.yaml", &["-p", "name=alone"]);
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert_line(&out, "greet/greet | hello alone");
+
+    let secret = tempfile::tempdir().unwrap();
+    std::fs::write(secret.path().join("token"), CANARY).unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let out = task_run(
+        "uses-action.yaml",
+        &[
+            "--secret",
+            &format!("creds={}", secret.path().display()),
+            "--results-dir",
+            results.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert!(out.stderr.contains("| hello world"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("team blue, token [redacted]"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.all_output().contains(CANARY), "the secret leaked");
+    assert_eq!(read(results.path(), "message"), "hello world\n");
+
+    let out = task_run("uses-action.yaml", &[]);
+    assert_eq!(out.code, 2, "{}", out.all_output());
+    assert!(
+        out.stderr.contains("reads Secret \"creds\""),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn invalid_definitions_and_params_are_refused_before_anything_runs() {
+    let out = task_run("invalid.yaml", &[]);
+    assert_eq!(out.code, 2, "{}", out.all_output());
+    assert!(
+        out.stderr
+            .contains("error[undefined-param-ref] $(params.levle)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("started"), "{}", out.stderr);
+
+    let cases: &[(&[&str], &str)] = &[
+        (&["-p", "nope=1"], "declares no param \"nope\""),
+        (&["-p", "list=[1"], "not a JSON array"),
+        (&["-p", "obj=[1]"], "an object param takes a JSON object"),
+    ];
+    for (args, message) in cases {
+        let out = task_run("substitution.yaml", args);
+        assert_eq!(out.code, 2, "{args:?}: {}", out.all_output());
+        assert!(out.stderr.contains(message), "{args:?}: {}", out.stderr);
+    }
+    let out = task_run("action.yaml", &[]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("missing values for these params which have no default values: name"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_image_no_runtime_can_run_is_named_before_anything_runs() {
+    let path = fixture("run/pipeline-finally.yaml");
+    let out = run(stepkit().args(["task", "run"]).arg(&path), None);
+    assert_eq!(out.code, 2, "{}", out.all_output());
+    assert!(
+        out.stderr
+            .contains("image docker.io/library/debian:12 is not mapped to a runtime"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("--image 'docker.io/library/debian:12=host'"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("started"), "{}", out.stderr);
+}
