@@ -7,6 +7,7 @@ pub mod image_ref;
 pub mod logging;
 pub mod poll;
 pub mod progress;
+pub mod retry;
 pub mod secret;
 pub mod tekton;
 pub mod timestamp;
