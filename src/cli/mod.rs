@@ -4,6 +4,7 @@
 mod gate;
 mod prowjob;
 mod result;
+mod retry;
 mod task;
 mod workspace;
 
