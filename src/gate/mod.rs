@@ -89,6 +89,8 @@ pub struct GateContext {
     pub requester_annotation: Option<String>,
     pub request_timeout: Duration,
     pub deadline: Duration,
+    /// Retries of a failed GitHub read (`None`: as many as `deadline` allows).
+    pub retries: Option<u32>,
     pub mutation_spacing: Duration,
 }
 
@@ -138,6 +140,7 @@ impl GateContext {
         GitHub::new(GitHubConfig {
             request_timeout: self.request_timeout,
             deadline: self.deadline,
+            retries: self.retries,
             mutation_spacing: self.mutation_spacing,
             ..GitHubConfig::new(self.api_url.clone(), self.token.clone(), self.repo.clone())
         })
@@ -160,6 +163,8 @@ pub enum Outputs {
 pub struct Outcome {
     pub state: ApprovalState,
     pub issue: Option<Issue>,
+    /// The issue's link when `issue` was not read this time (unchanged since the last look).
+    pub issue_url: Option<String>,
     pub decided_by: Option<String>,
     pub reason: Option<String>,
     pub etag: Option<String>,
@@ -168,6 +173,22 @@ pub struct Outcome {
 }
 
 impl Outputs {
+    /// Writes the approval state alone, as well as it can (a failure is logged): for the exit
+    /// paths that know no request to write a status for.
+    pub fn leave_state(&self, state: ApprovalState) {
+        let written = match self {
+            Outputs::Kratix(dir) => dir.write_approval_state(state),
+            Outputs::Tekton { results_dir } => tekton::write_named_results(
+                results_dir.as_deref(),
+                Budget::default(),
+                &[("APPROVAL_STATE", state.as_str())],
+            ),
+        };
+        if let Err(err) = written {
+            tracing::warn!("cannot write the approval state: {err:#}");
+        }
+    }
+
     pub fn skip_requested(&self) -> Option<String> {
         match self {
             Outputs::Kratix(dir) => dir.skip_requested(),
@@ -186,6 +207,7 @@ impl Outputs {
                     &Outcome {
                         state: ApprovalState::Pending,
                         issue: Some(issue.clone()),
+                        issue_url: Some(issue.html_url.clone()),
                         decided_by: None,
                         reason: None,
                         etag: None,
@@ -223,11 +245,7 @@ impl Outputs {
                 Ok(())
             }
             Outputs::Tekton { results_dir } => {
-                let url = outcome
-                    .issue
-                    .as_ref()
-                    .map(|i| i.html_url.as_str())
-                    .unwrap_or("");
+                let url = outcome.issue_url.as_deref().unwrap_or("");
                 tekton::write_named_results(
                     results_dir.as_deref(),
                     Budget::default(),
@@ -246,7 +264,7 @@ fn approval_status(request: &Request, repo: Option<&str>, outcome: &Outcome) -> 
     let decided = !matches!(outcome.state, ApprovalState::Pending);
     ApprovalStatus {
         state: outcome.state,
-        issue_url: outcome.issue.as_ref().map(|i| i.html_url.clone()),
+        issue_url: outcome.issue_url.clone(),
         issue_number: outcome.issue.as_ref().map(|i| i.number),
         repo: repo.map(str::to_owned),
         request_hash: request.hash.clone(),

@@ -91,13 +91,22 @@ pub async fn wait_approval(
     context: &GateContext,
     options: &WaitOptions,
 ) -> anyhow::Result<Verdict> {
-    let request = context.request()?;
     let outputs = context.outputs();
+    let request = match context.request() {
+        Ok(request) => request,
+        Err(err) => {
+            // Without the request there is no status to write, but later containers still
+            // find a state to read.
+            outputs.leave_state(ApprovalState::Pending);
+            return Err(err);
+        }
+    };
     let repo = context.repo_text();
     if let Some(reason) = outputs.skip_requested() {
         let outcome = Outcome {
             state: ApprovalState::Approved,
             issue: None,
+            issue_url: None,
             decided_by: None,
             reason: Some(reason.clone()),
             etag: None,
@@ -106,54 +115,58 @@ pub async fn wait_approval(
         outputs.decided(&request, &repo, &outcome, None)?;
         return Ok(Verdict::Pass);
     }
-    let github = context.github()?;
+    let github = match context.github() {
+        Ok(github) => github,
+        Err(err) => return Err(leave_pending(context, options, &request, None, err)),
+    };
     let mut judge = Judge {
         github: &github,
         context,
         options,
         request: &request,
         authorizations: HashMap::new(),
+        last_seen: None,
     };
-
-    let (issue, etag) = match judge.locate().await? {
-        Located::Unchanged { issue_url, etag } => {
-            // Nothing happened since the last look (a 304 costs no rate limit).
-            let outcome = Outcome {
-                state: ApprovalState::Pending,
-                issue: None,
-                decided_by: None,
-                reason: None,
-                etag: Some(etag),
-                message: format!("Awaiting approval: {issue_url}"),
-            };
-            return finish(context, options, &request, outcome, Some(issue_url)).await;
+    match judge.decide().await {
+        Ok(outcome) => finish(context, options, &request, outcome).await,
+        Err(err) => {
+            let last_seen = judge.last_seen.take();
+            Err(leave_pending(context, options, &request, last_seen, err))
         }
-        Located::Found { issue, etag } => (issue, etag),
-        Located::Missing => {
-            let outcome = Outcome {
-                state: ApprovalState::Pending,
-                issue: None,
-                decided_by: None,
-                reason: Some("no approval issue".into()),
-                etag: None,
-                message:
-                    "No approval issue for this request: run `stepkit gate create-issue` first"
-                        .into(),
-            };
-            outputs.decided(&request, &repo, &outcome, None)?;
-            return Err(Error::usage(format!(
-                "no approval issue found for request {} in {repo} (label {}): run `stepkit gate create-issue` first, or pass --issue",
-                request.key, context.label
-            ))
-            .into());
-        }
-    };
-
-    let mut outcome = judge.judge(issue, etag).await?;
-    if options.mode == WaitMode::Block && outcome.state == ApprovalState::Pending {
-        outcome = judge.block_until_decided(outcome).await?;
     }
-    finish(context, options, &request, outcome, None).await
+}
+
+/// On a failure before a decision, the outputs still say something true: pending, with the
+/// issue last seen and why no decision was read. Returns `err` for the caller to pass on.
+fn leave_pending(
+    context: &GateContext,
+    options: &WaitOptions,
+    request: &Request,
+    last_seen: Option<Issue>,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    let issue_url = last_seen
+        .as_ref()
+        .map(|issue| issue.html_url.clone())
+        .or_else(|| request.previous.issue_url.clone());
+    let outcome = Outcome {
+        state: ApprovalState::Pending,
+        issue: last_seen,
+        issue_url,
+        decided_by: None,
+        reason: None,
+        etag: None,
+        message: format!("No decision read: {err:#}"),
+    };
+    let retry_after = (options.mode == WaitMode::Retry).then_some(options.retry_after);
+    if let Err(write_err) =
+        context
+            .outputs()
+            .decided(request, &context.repo_text(), &outcome, retry_after)
+    {
+        tracing::warn!("cannot write the pending state after the failure: {write_err:#}");
+    }
+    err
 }
 
 /// Writes the outcome and turns it into the command's verdict.
@@ -161,15 +174,9 @@ async fn finish(
     context: &GateContext,
     options: &WaitOptions,
     request: &Request,
-    mut outcome: Outcome,
-    issue_url: Option<String>,
+    outcome: Outcome,
 ) -> anyhow::Result<Verdict> {
     let retry_after = (options.mode == WaitMode::Retry).then_some(options.retry_after);
-    if outcome.issue.is_none() {
-        if let Some(url) = issue_url {
-            outcome.message = format!("Awaiting approval: {url}");
-        }
-    }
     context
         .outputs()
         .decided(request, &context.repo_text(), &outcome, retry_after)?;
@@ -201,9 +208,45 @@ struct Judge<'a> {
     options: &'a WaitOptions,
     request: &'a Request,
     authorizations: HashMap<String, Authorization>,
+    /// The request's issue as last read, for the outputs of a failure.
+    last_seen: Option<Issue>,
 }
 
 impl Judge<'_> {
+    /// Finds the request's issue and reads the decision; in block mode, waits for one.
+    async fn decide(&mut self) -> anyhow::Result<Outcome> {
+        let (issue, etag) = match self.locate().await? {
+            Located::Unchanged { issue_url, etag } => {
+                // Nothing happened since the last look (a 304 costs no rate limit).
+                return Ok(Outcome {
+                    state: ApprovalState::Pending,
+                    issue: None,
+                    message: format!("Awaiting approval: {issue_url}"),
+                    issue_url: Some(issue_url),
+                    decided_by: None,
+                    reason: None,
+                    etag: Some(etag),
+                });
+            }
+            Located::Found { issue, etag } => (issue, etag),
+            Located::Missing => {
+                return Err(Error::usage(format!(
+                    "no approval issue found for request {} in {} (label {}): run `stepkit gate create-issue` first, or pass --issue",
+                    self.request.key,
+                    self.context.repo_text(),
+                    self.context.label
+                ))
+                .into());
+            }
+        };
+        self.last_seen = Some(issue.clone());
+        let mut outcome = self.judge(issue, etag).await?;
+        if self.options.mode == WaitMode::Block && outcome.state == ApprovalState::Pending {
+            outcome = self.block_until_decided(outcome).await?;
+        }
+        Ok(outcome)
+    }
+
     /// The request's issue: `--issue`, else the status link (conditionally, with the ETag of the
     /// last look), else the labelled-issue list.
     async fn locate(&mut self) -> anyhow::Result<Located> {
@@ -303,7 +346,11 @@ impl Judge<'_> {
             }
             Err(err) if cancel.is_cancelled() => Err(err),
             Err(_) if self.options.timeout.is_some() => {
-                // The deadline passed: one more look decides it as timed out.
+                // The deadline passed: one more look decides it as timed out, and closing the
+                // issue gets a few request timeouts, not GitHub's whole retry deadline.
+                let grace = self.context.request_timeout.saturating_mul(3);
+                self.github
+                    .end_by(Some(tokio::time::Instant::now() + grace));
                 let refreshed = match self.github.issue(issue.number, None).await? {
                     Fetched::Found { value, .. } | Fetched::Moved { value, .. } => value,
                     _ => issue,
@@ -577,6 +624,7 @@ impl Judge<'_> {
     fn pending(&self, issue: Issue, etag: Option<String>, message: &str) -> Outcome {
         Outcome {
             state: ApprovalState::Pending,
+            issue_url: Some(issue.html_url.clone()),
             issue: Some(issue),
             decided_by: None,
             reason: None,
@@ -602,6 +650,7 @@ impl Judge<'_> {
         }
         Outcome {
             state,
+            issue_url: Some(issue.html_url.clone()),
             issue: Some(issue),
             decided_by: by,
             reason,
