@@ -4,6 +4,7 @@ pub mod duration;
 pub mod error;
 pub mod http;
 pub mod image_ref;
+pub mod input;
 pub mod logging;
 pub mod poll;
 pub mod progress;
