@@ -242,8 +242,21 @@ pub fn validate_value(document: Document, value: &Value) -> Vec<Problem> {
     problems
 }
 
+/// The largest count Konflux reads: integration-service decodes counts as Go `int` (64 bits).
+pub const MAX_COUNT: u64 = i64::MAX as u64;
+
+/// What is wrong with a count of `name`, if anything, for messages: past [`MAX_COUNT`].
+pub fn count_problem(name: &str, count: u64) -> Option<String> {
+    (count > MAX_COUNT).then(|| {
+        format!(
+            "{name} is {count}, past the largest count Konflux reads ({MAX_COUNT}: integration-service decodes counts as Go int64)"
+        )
+    })
+}
+
 /// 2020-12 counts `1.0` as an integer, but Go's `encoding/json` refuses to decode it into an
-/// `int`, so integration-service would reject the result.
+/// `int`, so integration-service would reject the result; nor does a count past the int64
+/// range decode.
 fn collect_non_integer_counts(
     document: Document,
     value: &Value,
@@ -259,13 +272,26 @@ fn collect_non_integer_counts(
     for (key, child) in map {
         let child_path = format!("{path}.{key}");
         match child {
-            Value::Number(n) if count_keys.contains(&key.as_str()) && n.is_f64() => {
-                out.push(Problem {
-                    path: child_path,
-                    message: format!(
+            Value::Number(n) if count_keys.contains(&key.as_str()) => {
+                let message = match n.as_u64() {
+                    Some(count) => count_problem(key, count),
+                    // Past u64, serde_json reads an integer literal as a float.
+                    None if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f >= 9.2e18) => {
+                        Some(format!(
+                            "{key} is {n}, past the largest count Konflux reads ({MAX_COUNT}: integration-service decodes counts as Go int64)"
+                        ))
+                    }
+                    None if n.is_f64() => Some(format!(
                         "{n} is not an integer literal; integration-service decodes counts as Go ints and rejects it"
-                    ),
-                })
+                    )),
+                    None => None,
+                };
+                if let Some(message) = message {
+                    out.push(Problem {
+                        path: child_path,
+                        message,
+                    });
+                }
             }
             Value::Object(_) if document == Document::ScanOutput => {
                 collect_non_integer_counts(document, child, &child_path, out)
