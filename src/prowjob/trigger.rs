@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::core::error::{Error, Kind, ResultExt};
-use crate::core::http::{HttpClient, HttpConfig};
+use crate::core::http::{shown_url, HttpClient, HttpConfig};
 use crate::core::image_ref::ImageReference;
 use crate::core::poll::{poll_until, Cancel, Poll, PollOptions};
 use crate::core::secret::Secret;
@@ -84,6 +84,10 @@ pub enum Triggered {
 }
 
 pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
+    // A token that cannot be a header fails now, before any network work (exit 2).
+    if let Some(token) = &options.token {
+        token.bearer_token()?;
+    }
     let snapshot = parse_snapshot(&options.snapshot)?;
     let component = snapshot.component(options.component.as_deref())?;
     let source = Source::of(component, options);
@@ -99,8 +103,10 @@ pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
         }
         None => {
             let url = location.url(&options.release_repo_url, &options.release_ref);
-            tracing::info!("fetching ci-operator config {url}");
-            (fetch_config(&http, &url).await?, url)
+            // Logs, messages and PROWJOB_CONFIG_URL show it without credentials or query.
+            let shown = shown_url(&url);
+            tracing::info!("fetching ci-operator config {shown}");
+            (fetch_config(&http, &url).await?, shown)
         }
     };
     let mut config = CiOperatorConfig::parse(&config_text, &config_source)?;
@@ -385,14 +391,13 @@ async fn wait_for_url(
     .await;
     match outcome {
         Ok(url) => Ok(url),
-        Err(err)
-            if crate::core::error::kind_of(&err) == Some(Kind::Deadline)
-                && !cancel.is_cancelled() =>
-        {
+        Err(err) if cancel.is_cancelled() => Err(err),
+        // The job exists and its id is written: neither a timeout nor Gangway or Deck failing
+        // now makes the trigger fail (`prowjob report` finds the job and reports on it).
+        Err(err) => {
             tracing::warn!("{err:#}; the job was created, PROWJOB_URL is left empty");
             Ok(None)
         }
-        Err(err) => Err(err),
     }
 }
 
