@@ -51,6 +51,9 @@ pub struct PreviousApproval {
     pub state: Option<String>,
     pub request_hash: Option<String>,
     pub etag: Option<String>,
+    /// `status.approval.requestedAt`: when the issue was created (RFC 3339), which starts a
+    /// `--timeout` before the issue is read again.
+    pub requested_at: Option<String>,
 }
 
 /// Builds the request from the text of `/kratix/input/object.yaml`.
@@ -456,6 +459,7 @@ fn previous_approval(object: &Value) -> PreviousApproval {
         state: field("state"),
         request_hash: field("requestHash"),
         etag: field("etag"),
+        requested_at: field("requestedAt"),
     }
 }
 

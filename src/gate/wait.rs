@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::core::error::{Error, Verdict};
+use crate::core::error::{kind_of, Error, Kind, Verdict};
 use crate::core::poll::{poll_until, Cancel, Poll, PollOptions};
 use crate::core::progress::human_duration;
 use crate::gate::create::{find_request_issue, marker_of, rewrite_marker};
@@ -119,6 +119,15 @@ pub async fn wait_approval(
         Ok(github) => github,
         Err(err) => return Err(leave_pending(context, options, &request, None, err)),
     };
+    // With a timeout and an earlier run's record of when the issue was created, the wait's
+    // deadline is known before GitHub is asked anything: no call may outlast it by more than
+    // the grace the decision after it gets.
+    if let (Some(timeout), Some(created)) = (options.timeout, previous_request_time(&request)) {
+        let left = timeout.saturating_sub(elapsed_since(created));
+        github.end_by(Some(
+            tokio::time::Instant::now() + left + after_deadline_grace(context),
+        ));
+    }
     let mut judge = Judge {
         github: &github,
         context,
@@ -345,12 +354,15 @@ impl Judge<'_> {
                 Ok(outcome)
             }
             Err(err) if cancel.is_cancelled() => Err(err),
+            // Only the deadline: a GitHub failure is not a timeout, and must not close the
+            // issue as timed out.
+            Err(err) if kind_of(&err) != Some(Kind::Deadline) => Err(err),
             Err(_) if self.options.timeout.is_some() => {
                 // The deadline passed: one more look decides it as timed out, and closing the
                 // issue gets a few request timeouts, not GitHub's whole retry deadline.
-                let grace = self.context.request_timeout.saturating_mul(3);
-                self.github
-                    .end_by(Some(tokio::time::Instant::now() + grace));
+                self.github.end_by(Some(
+                    tokio::time::Instant::now() + after_deadline_grace(self.context),
+                ));
                 let refreshed = match self.github.issue(issue.number, None).await? {
                     Fetched::Found { value, .. } | Fetched::Moved { value, .. } => value,
                     _ => issue,
@@ -676,6 +688,18 @@ fn capitalized(word: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// When the request's issue was created, as an earlier run recorded it.
+fn previous_request_time(request: &Request) -> Option<OffsetDateTime> {
+    let text = request.previous.requested_at.as_deref()?;
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// What the last look and the close after a `--timeout` get: a few request timeouts, not
+/// GitHub's whole retry deadline.
+fn after_deadline_grace(context: &GateContext) -> Duration {
+    context.request_timeout.saturating_mul(3)
 }
 
 fn elapsed_since(at: OffsetDateTime) -> Duration {
