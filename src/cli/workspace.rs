@@ -47,11 +47,23 @@ pub struct RegistryArgs {
     #[arg(long, env = "STEPKIT_CA_FILE", value_name = "PATH")]
     ca_file: Option<PathBuf>,
 
+    /// Time a docker credential helper (credHelpers, credsStore) may take before it is stopped
+    #[arg(long, env = "STEPKIT_CREDENTIAL_HELPER_TIMEOUT", default_value = "60s", value_parser = crate::core::duration::parse_duration, value_name = "DURATION")]
+    credential_helper_timeout: std::time::Duration,
+
     #[command(flatten)]
     retry: RetryArgs,
 }
 
 impl RegistryArgs {
+    /// Where credentials come from: the process environment, with the helper timeout.
+    fn auth(&self) -> AuthEnv {
+        AuthEnv {
+            helper_timeout: Some(self.credential_helper_timeout),
+            ..AuthEnv::from_env()
+        }
+    }
+
     fn options(&self) -> RegistryOptions {
         RegistryOptions {
             insecure_registries: self.insecure_registry.clone(),
@@ -197,7 +209,7 @@ fn run_push(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         temp_dir: args.tmp_dir.clone().unwrap_or_else(std::env::temp_dir),
         results_dir: global.results_dir.clone(),
         registry: args.registry.options(),
-        auth: AuthEnv::from_env(),
+        auth: args.registry.auth(),
     };
     let pushed = block_on(push(&options))?;
     for reference in &pushed.references {
@@ -233,7 +245,7 @@ fn run_pull(args: PullArgs) -> anyhow::Result<Verdict> {
         pairs,
         preserve_special_bits: args.preserve_special_bits,
         registry: args.registry.options(),
-        auth: AuthEnv::from_env(),
+        auth: args.registry.auth(),
     };
     let pulled = block_on(pull(&options))?;
     tracing::info!("restored {} files, {} bytes", pulled.files, pulled.bytes);
