@@ -250,6 +250,11 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
     ]
     .iter()
     .filter_map(|(name, count)| count_problem(&format!("the sum of the inputs' {name}"), *count))
+    .chain(tally.scan.iter().flat_map(|scan| {
+        scan.count_problems()
+            .into_iter()
+            .map(|problem| format!("SCAN_OUTPUT {problem}"))
+    }))
     .collect::<Vec<_>>();
     let count_overflow = (!count_overflow.is_empty()).then(|| count_overflow.join("; "));
     if let Some(problem) = &count_overflow {
@@ -306,8 +311,10 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
         failures,
         warnings,
     };
+    // Counts Konflux cannot read are not written; the ERROR result says why.
     let scan_output = tally
         .scan
+        .filter(|_| count_overflow.is_none())
         .map(|scan| checked_json(Document::ScanOutput, &scan));
     let images_processed = images.map(|images| checked_json(Document::ImagesProcessed, &images));
 

@@ -110,16 +110,48 @@ pub struct SeverityCounts {
 }
 
 impl SeverityCounts {
+    /// Adds `other`, saturating: a sum past [`MAX_COUNT`] is refused where it is written.
     pub fn add(&mut self, other: &SeverityCounts) {
-        self.critical += other.critical;
-        self.high += other.high;
-        self.medium += other.medium;
-        self.low += other.low;
-        self.unknown += other.unknown;
+        for (mine, theirs) in self.slots_mut().into_iter().zip(other.slots()) {
+            *mine = mine.saturating_add(theirs);
+        }
     }
 
+    /// All severities together, saturating.
     pub fn total(&self) -> u64 {
-        self.critical + self.high + self.medium + self.low + self.unknown
+        self.slots().into_iter().fold(0, u64::saturating_add)
+    }
+
+    /// `(name, count)` of each severity, for messages.
+    pub fn named(&self) -> [(&'static str, u64); 5] {
+        let [critical, high, medium, low, unknown] = self.slots();
+        [
+            ("critical", critical),
+            ("high", high),
+            ("medium", medium),
+            ("low", low),
+            ("unknown", unknown),
+        ]
+    }
+
+    fn slots(&self) -> [u64; 5] {
+        [
+            self.critical,
+            self.high,
+            self.medium,
+            self.low,
+            self.unknown,
+        ]
+    }
+
+    fn slots_mut(&mut self) -> [&mut u64; 5] {
+        [
+            &mut self.critical,
+            &mut self.high,
+            &mut self.medium,
+            &mut self.low,
+            &mut self.unknown,
+        ]
     }
 }
 
@@ -135,6 +167,22 @@ impl ScanOutput {
         self.vulnerabilities.add(&other.vulnerabilities);
         self.unpatched_vulnerabilities
             .add(&other.unpatched_vulnerabilities);
+    }
+
+    /// What is wrong with the counts, if any is past [`MAX_COUNT`].
+    pub fn count_problems(&self) -> Vec<String> {
+        [
+            ("vulnerabilities", &self.vulnerabilities),
+            ("unpatched_vulnerabilities", &self.unpatched_vulnerabilities),
+        ]
+        .into_iter()
+        .flat_map(|(group, counts)| {
+            counts
+                .named()
+                .into_iter()
+                .filter_map(move |(name, count)| count_problem(&format!("{group}.{name}"), count))
+        })
+        .collect()
     }
 }
 
