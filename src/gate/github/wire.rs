@@ -13,6 +13,7 @@ use super::{
     DEFAULT_API_URL,
 };
 use crate::core::error::Error;
+use crate::core::secret::redact_url_credentials;
 
 #[derive(Deserialize)]
 pub(super) struct WireUser {
@@ -157,9 +158,11 @@ pub(super) fn optional_timestamp<'de, D: Deserializer<'de>>(
 
 /// The API base URL: http(s), a host, no credentials, query or fragment.
 pub(super) fn parse_api_url(text: &str) -> anyhow::Result<Url> {
+    // The message shows the URL without any password in it.
+    let shown = redact_url_credentials(text);
     let invalid = |why: &str| {
         anyhow::Error::new(Error::usage(format!(
-            "invalid GitHub API URL {text:?}: {why} (expected {DEFAULT_API_URL} or https://HOST/api/v3)"
+            "invalid GitHub API URL {shown:?}: {why} (expected {DEFAULT_API_URL} or https://HOST/api/v3)"
         )))
     };
     let url = Url::parse(text.trim()).map_err(|error| invalid(&error.to_string()))?;
@@ -273,7 +276,7 @@ mod tests {
         ] {
             let error = parse_api_url(bad).unwrap_err();
             assert_eq!(exit_code(&error), 2, "{bad}");
-            assert!(!format!("{error}").contains("pw@") || bad.contains("pw@"));
+            assert!(!format!("{error}").contains("pw@"), "{error}");
         }
     }
 

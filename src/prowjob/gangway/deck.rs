@@ -6,6 +6,7 @@ use reqwest::{Method, StatusCode, Url};
 use super::client::{join_segments, parse_base_url};
 use crate::core::error::Error;
 use crate::core::http::{read_body, status_error, HttpClient};
+use crate::core::secret::redact_url_credentials;
 
 /// The largest ProwJob document read from Deck.
 const MAX_DECK_BYTES: usize = 4 * 1024 * 1024;
@@ -135,9 +136,11 @@ fn parse_deck_prowjob(text: &str, id: &str) -> anyhow::Result<DeckJob> {
     })
 }
 
-/// The job's history page in Deck: `<deck>/?job=<name>`, the name percent-encoded.
+/// The job's history page in Deck: `<deck>/?job=<name>`, the name percent-encoded; a user or
+/// password in `deck_url` is left out, since the link is logged.
 pub fn history_url(deck_url: &str, job_name: &str) -> String {
-    let base = deck_url.trim().trim_end_matches('/');
+    let shown = redact_url_credentials(deck_url.trim());
+    let base = shown.trim_end_matches('/');
     let mut encoded = String::with_capacity(job_name.len());
     for byte in job_name.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
@@ -165,6 +168,10 @@ mod tests {
         assert_eq!(
             history_url("https://deck.example/prow", "a b&c/d+é"),
             "https://deck.example/prow/?job=a%20b%26c%2Fd%2B%C3%A9"
+        );
+        assert_eq!(
+            history_url("https://u:CANARY@deck.example", "j"),
+            "https://[redacted]@deck.example/?job=j"
         );
     }
 
