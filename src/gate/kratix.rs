@@ -280,7 +280,7 @@ impl KratixDir {
             if !path.exists() {
                 return None;
             }
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let text = read_input_text(Some(&path), 64 * 1024).unwrap_or_default();
             let reason = text.trim();
             Some(if reason.is_empty() {
                 format!("metadata/{name} is present")
@@ -293,9 +293,18 @@ impl KratixDir {
 
 /// The YAML mapping in `path`; a missing or empty file is an empty mapping.
 fn read_mapping(path: &Path, what: &str) -> anyhow::Result<Mapping> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_input_text(Some(path), MAX_OBJECT_BYTES) {
         Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Mapping::new()),
+        Err(InputError::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Mapping::new())
+        }
+        Err(err) if err.is_bad_input() => {
+            return Err(Error::usage(format!(
+                "cannot update the {what} file {}: another container left something unusable there: {err}",
+                path.display()
+            ))
+            .into())
+        }
         Err(err) => {
             return Err(err).or_kind(Kind::LocalIo, || {
                 format!("cannot read the {what} file {}", path.display())

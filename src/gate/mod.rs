@@ -20,6 +20,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::core::error::Error;
+use crate::core::input::{read_input_text, MIB};
 use crate::core::secret::Secret;
 use crate::core::tekton::{self, Budget};
 use crate::gate::github::{GitHub, GitHubConfig, Issue, RepoName};
@@ -114,12 +115,14 @@ impl GateContext {
             } => {
                 let document = match (request_text, request_file) {
                     (Some(text), _) => Some(text.clone()),
-                    (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|err| {
-                        Error::usage(format!(
-                            "cannot read --request-file {}: {err}",
-                            path.display()
-                        ))
-                    })?),
+                    (None, Some(path)) => {
+                        Some(read_input_text(Some(path), 4 * MIB).map_err(|err| {
+                            Error::usage(format!(
+                                "cannot read --request-file {}: {err}",
+                                path.display()
+                            ))
+                        })?)
+                    }
                     (None, None) => None,
                 };
                 request_from_tekton(request_id, document.as_deref(), &self.hash_paths)

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::core::error::{Error, Kind, ResultExt};
 use crate::core::http::{shown_url, HttpClient, HttpConfig};
 use crate::core::image_ref::ImageReference;
+use crate::core::input::{read_input_text, MIB};
 use crate::core::poll::{poll_until, Cancel, Poll, PollOptions};
 use crate::core::secret::Secret;
 use crate::core::tekton::{self, Budget};
@@ -96,7 +97,7 @@ pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
 
     let (config_text, config_source) = match &options.config_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).or_kind(Kind::Usage, || {
+            let text = read_input_text(Some(path), 8 * MIB).or_kind(Kind::Usage, || {
                 format!("cannot read --config-file {}", path.display())
             })?;
             (text, path.display().to_string())

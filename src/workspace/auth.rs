@@ -31,9 +31,13 @@ use std::time::Duration;
 use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 
-use crate::core::error::Error;
+use crate::core::error::{Error, Kind};
 use crate::core::image_ref::ImageReference;
+use crate::core::input::{read_input, InputError, MIB};
 use crate::workspace::helper::{self, HelperCredential, DEFAULT_HELPER_TIMEOUT};
+
+/// The largest auth file read (docker configs are a few KiB).
+const MAX_AUTH_FILE_BYTES: u64 = 16 * MIB;
 
 /// Where auth files are looked for. [`AuthEnv::from_env`] reads the process environment;
 /// tests and callers with flags (`--docker-config`) fill it in themselves.
@@ -123,9 +127,9 @@ pub fn credentials_for(repository: &ImageReference, env: &AuthEnv) -> anyhow::Re
     let target = format!("{}/{}", repository.registry, repository.repository);
     let files = env.files();
     for file in &files {
-        let bytes = match std::fs::read(&file.path) {
+        let bytes = match read_input(Some(&file.path), MAX_AUTH_FILE_BYTES) {
             Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(InputError::Io(error)) if error.kind() == std::io::ErrorKind::NotFound => {
                 if matches!(file.source, "REGISTRY_AUTH_FILE" | "AUTHFILE") {
                     tracing::warn!(
                         "{} names {}, which does not exist; looking for credentials elsewhere",
@@ -136,12 +140,20 @@ pub fn credentials_for(repository: &ImageReference, env: &AuthEnv) -> anyhow::Re
                 continue;
             }
             Err(error) => {
-                return Err(Error::local_io(format!(
-                    "cannot read the registry auth file {} (from {}): {error}",
-                    file.path.display(),
-                    file.source
-                ))
-                .into())
+                let kind = if error.is_bad_input() {
+                    Kind::Usage
+                } else {
+                    Kind::LocalIo
+                };
+                return Err(Error::new(
+                    kind,
+                    format!(
+                        "cannot read the registry auth file {} (from {}): {error}",
+                        file.path.display(),
+                        file.source
+                    ),
+                )
+                .into());
             }
         };
         let config: AuthConfigFile = serde_json::from_slice(&bytes).map_err(|error| {
