@@ -649,6 +649,41 @@ fn counts_that_add_up_past_int64_are_bad_input_with_an_error_result_never_wrappe
         );
         assert_eq!(written["failures"], 0, "no wrapped-around count: {written}");
     }
+    // Clair's counts (SCAN_OUTPUT) are added up too, across inputs and severities.
+    let clair = |severity: &str, number: u64| {
+        format!(
+            r#"[{{"warnings": [{{"msg": "m", "metadata": {{"details": {{"name": "clair_{severity}_vulnerabilities"}}, "vulnerabilities_number": {number}}}}}]}}]"#
+        )
+    };
+    std::fs::write(dir.path().join("c.json"), clair("high", u64::MAX)).unwrap();
+    std::fs::write(dir.path().join("d.json"), clair("low", 1)).unwrap();
+    let results = tempfile::tempdir().unwrap();
+    let c = dir.path().join("c.json").display().to_string();
+    let d = dir.path().join("d.json").display().to_string();
+    let out = run(
+        stepkit()
+            .args([
+                "result", "emit", "--from", "clair", &c, "--from", "clair", &d,
+            ])
+            .env("RESULTS_DIR", results.path()),
+        None,
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    let written: Value = serde_json::from_str(&read(results.path(), "TEST_OUTPUT")).unwrap();
+    assert_eq!(written["result"], "ERROR", "{written}");
+    assert!(
+        written["note"]
+            .as_str()
+            .unwrap()
+            .contains("vulnerabilities.high"),
+        "{written}"
+    );
+    assert_eq!(
+        support::files_in(results.path()),
+        ["TEST_OUTPUT"],
+        "no SCAN_OUTPUT"
+    );
+
     let results = tempfile::tempdir().unwrap();
     let out = run(
         stepkit()
@@ -744,4 +779,44 @@ fn lint_still_reports_an_undeclared_param_behind_an_index_past_u64() {
         .find(|line| line.contains("undefined-param-ref"))
         .unwrap_or_else(|| panic!("no finding: {out:?}"));
     assert!(finding.contains("names param \"x\""), "{finding}");
+}
+
+#[test]
+fn input_that_is_a_fifo_is_refused_not_read_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.json");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    let fifo_text = fifo.display().to_string();
+
+    let results = tempfile::tempdir().unwrap();
+    let out = run(
+        stepkit()
+            .args([
+                "result",
+                "emit",
+                "--strict-input",
+                "--from",
+                "conftest",
+                &fifo_text,
+            ])
+            .env("RESULTS_DIR", results.path()),
+        None,
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    let written: Value = serde_json::from_str(&read(results.path(), "TEST_OUTPUT")).unwrap();
+    assert_eq!(written["result"], "ERROR");
+    assert!(
+        written["note"].as_str().unwrap().contains("named pipe"),
+        "{written}"
+    );
+
+    let out = run(
+        stepkit()
+            .args(["prowjob", "trigger", "--dry-run", "--job-name", JOB])
+            .env("SNAPSHOT", format!("@{fifo_text}")),
+        None,
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("named pipe"), "{}", out.stderr);
 }
