@@ -57,6 +57,14 @@ fn assert_no(canary: &str, out: &Run) {
 
 // ---- Gangway ----
 
+/// A Konflux Snapshot of one component built from openshift/konflux-tasks.
+fn snapshot() -> String {
+    serde_json::json!({"application": "a", "components": [{
+        "name": "c", "containerImage": "quay.io/org/c@sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        "source": {"git": {"url": "https://github.com/openshift/konflux-tasks", "revision": "9b2e4c1d7a3f5e6b8c0d2f4a6b8c0e2f4a6b8c0d"}}}]})
+    .to_string()
+}
+
 async fn prow_with_running_job() -> (FakeProw, String) {
     let fake = FakeProw::start().await;
     fake.set_valid_token(GANGWAY_CANARY);
@@ -136,9 +144,7 @@ async fn stalled_gangway_after_a_trigger_the_url_wait_ends_at_its_deadline_and_k
         );
     }
     let results = tempfile::tempdir().unwrap();
-    let snapshot = serde_json::json!({"application": "a", "components": [{
-        "name": "c", "containerImage": "quay.io/org/c@sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
-        "source": {"git": {"url": "https://github.com/openshift/konflux-tasks", "revision": "9b2e4c1d7a3f5e6b8c0d2f4a6b8c0e2f4a6b8c0d"}}}]});
+    let snapshot = snapshot();
     let mut command = stepkit();
     command
         .args([
@@ -150,7 +156,7 @@ async fn stalled_gangway_after_a_trigger_the_url_wait_ends_at_its_deadline_and_k
             "1s",
         ])
         .env("RESULTS_DIR", results.path())
-        .env("SNAPSHOT", snapshot.to_string())
+        .env("SNAPSHOT", &snapshot)
         .env("PROWJOB_NAME", JOB)
         .env("TARGET_BRANCH", "main")
         .env("GANGWAY_TOKEN", GANGWAY_CANARY)
@@ -268,9 +274,7 @@ async fn password_in_the_release_repo_url_is_never_printed_logged_or_written() {
     let release = fake
         .url()
         .replace("http://", &format!("http://ci-bot:{password}@"));
-    let snapshot = serde_json::json!({"application": "a", "components": [{
-        "name": "c", "containerImage": "quay.io/org/c@sha256:0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9",
-        "source": {"git": {"url": "https://github.com/openshift/konflux-tasks", "revision": "9b2e4c1d7a3f5e6b8c0d2f4a6b8c0e2f4a6b8c0d"}}}]});
+    let snapshot = snapshot();
     for dry_run in [false, true] {
         let results = tempfile::tempdir().unwrap();
         let mut command = stepkit();
@@ -279,7 +283,7 @@ async fn password_in_the_release_repo_url_is_never_printed_logged_or_written() {
             .env("STEPKIT_WAIT_FOR_URL", "false")
             .env("STEPKIT_DRY_RUN", dry_run.to_string())
             .env("RESULTS_DIR", results.path())
-            .env("SNAPSHOT", snapshot.to_string())
+            .env("SNAPSHOT", &snapshot)
             .env("PROWJOB_NAME", JOB)
             .env("TARGET_BRANCH", "main")
             .env("GANGWAY_TOKEN", GANGWAY_CANARY)

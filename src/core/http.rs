@@ -140,14 +140,6 @@ impl HttpClient {
         }
     }
 
-    /// The same client, with every call ending by `deadline` at the latest: a request in
-    /// flight then is abandoned (exit 4).
-    pub fn ending_by(&self, deadline: Option<Instant>) -> HttpClient {
-        let mut client = self.clone();
-        client.config.overall_deadline = self.retry_policy().ending_by(deadline).overall_deadline;
-        client
-    }
-
     /// Sends a request that is safe to repeat (GET, HEAD, PUT, DELETE, ...), retrying as the
     /// module documentation says, through [`retry`]. Any answer that is not retried (2xx, 3xx,
     /// most 4xx) is returned as it is, for the caller to judge.

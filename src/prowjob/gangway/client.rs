@@ -34,15 +34,6 @@ impl GangwayClient {
         Ok(GangwayClient { http, base, token })
     }
 
-    /// The same client, with every call ending by `deadline` at the latest (a request in
-    /// flight then is abandoned): for calls made during a wait with a deadline.
-    pub fn ending_by(&self, deadline: Option<tokio::time::Instant>) -> GangwayClient {
-        GangwayClient {
-            http: self.http.ending_by(deadline),
-            ..self.clone()
-        }
-    }
-
     /// The run `id`, or `None` when Gangway does not know it (a 404, or the raw Kubernetes
     /// "not found" error that Gangway passes through as a 500).
     pub async fn get(&self, id: &str) -> anyhow::Result<Option<JobExecution>> {
