@@ -182,16 +182,11 @@ async fn retries_n_means_n_attempts_after_the_first_for_gangway() {
     for (retries, attempts) in [("0", 1), ("3", 4)] {
         let before = fake.requests_to(Route::Get).len();
         let results = tempfile::tempdir().unwrap();
-        let args = [
-            "--retries",
-            retries,
-            "--max-consecutive-errors",
-            "1",
-            "--poll-interval",
-            "1s",
-        ];
+        let args = ["--max-consecutive-errors", "1", "--poll-interval", "1s"];
         let mut command = report(&fake, &id, results.path(), &args);
-        command.env("STEPKIT_RETRY_DEADLINE", "2m");
+        command
+            .env("STEPKIT_RETRIES", retries)
+            .env("STEPKIT_RETRY_DEADLINE", "2m");
         let (out, _) = timed(command).await;
         assert_eq!(out.code, 3, "{out:?}");
         let made = fake.requests_to(Route::Get).len() - before;
@@ -353,10 +348,9 @@ fn pending_request(fake: &FakeGitHub) -> (Kratix, u64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn six_second_github_outage_a_block_mode_wait_rides_it_out_and_decides() {
+async fn github_outage_during_a_block_mode_wait_is_ridden_out_and_the_decision_read() {
     let fake = github().await;
     let (mut kratix, number) = pending_request(&fake);
-    fake.outage(Duration::from_secs(6));
     let env = gate_env(
         &fake,
         &[
@@ -366,7 +360,10 @@ async fn six_second_github_outage_a_block_mode_wait_rides_it_out_and_decides() {
     );
     let run = std::thread::scope(|scope| {
         scope.spawn(|| {
-            // Approved during the outage; the wait sees it once GitHub answers again.
+            // The wait is polling when GitHub starts answering 502, for longer than three
+            // quick tries last; the issue is approved during the outage.
+            std::thread::sleep(Duration::from_secs(1));
+            fake.outage(Duration::from_secs(8));
             std::thread::sleep(Duration::from_secs(2));
             fake.repo(GATE_REPO).close(number, "dave", "completed");
         });
@@ -517,12 +514,12 @@ async fn registry_frozen_with_sigstop_a_pull_ends_at_its_retry_deadline_with_des
         dest.to_str().unwrap(),
         "--request-timeout",
         "1s",
-        "--retry-deadline",
-        "4s",
-        "--retries",
-        "100",
     ];
-    let (out, took) = timed(workspace(&registry, &args)).await;
+    let mut command = workspace(&registry, &args);
+    command
+        .env("STEPKIT_RETRY_DEADLINE", "4s")
+        .env("STEPKIT_RETRIES", "100");
+    let (out, took) = timed(command).await;
     registry.thaw();
     assert_eq!(out.code, 3, "{out:?}");
     assert!(took < Duration::from_secs(4) + MARGIN, "took {took:?}");
@@ -590,19 +587,12 @@ async fn credential_helper_that_hangs_is_stopped_at_its_timeout_and_named() {
     )
     .unwrap();
     let to = format!("{}/{}", registry.host(), registry.unique_repo("helped"));
-    let mut command = workspace(
-        &registry,
-        &[
-            "push",
-            tree.to_str().unwrap(),
-            "--to",
-            &to,
-            "--credential-helper-timeout",
-            "1s",
-        ],
-    );
+    let mut command = workspace(&registry, &["push", tree.to_str().unwrap(), "--to", &to]);
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    command.env("DOCKER_CONFIG", &config).env("PATH", path);
+    command
+        .env("STEPKIT_CREDENTIAL_HELPER_TIMEOUT", "1s")
+        .env("DOCKER_CONFIG", &config)
+        .env("PATH", path);
     let (out, took) = timed(command).await;
     assert_eq!(out.code, 5, "{out:?}");
     assert!(took < Duration::from_secs(1) + MARGIN, "took {took:?}");
