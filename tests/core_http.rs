@@ -218,7 +218,7 @@ async fn a_rate_limit_reset_past_the_deadline_gives_up_at_once() {
     assert_eq!(exit_code(&error), 3);
     let message = format!("{error:#}");
     assert!(message.contains("rate limited until"), "{message}");
-    assert!(message.contains("past the deadline"), "{message}");
+    assert!(message.contains("past the retry deadline"), "{message}");
     assert!(message.contains("/repos/o/r/issues"), "{message}");
     assert!(!message.contains("per_page"), "no query string: {message}");
     assert_eq!(fake.count(), 1, "no retry that could not succeed in time");

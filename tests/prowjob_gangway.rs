@@ -466,7 +466,13 @@ async fn retries_stop_after_the_attempt_limit() {
         fake.inject(Route::Create, Fault::GatewayHtml { status: 503 });
     }
 
-    let error = gangway(&fake)
+    let http = HttpClient::new(HttpConfig {
+        retries: Some(4),
+        ..http_config()
+    })
+    .expect("HTTP client");
+    let error = GangwayClient::new(http, &fake.url(), Secret::new(VALID_TOKEN))
+        .expect("Gangway client")
         .create(&request(JOB))
         .await
         .expect_err("gives up");

@@ -32,9 +32,10 @@ fn options(registry: &TestRegistry) -> RegistryOptions {
     RegistryOptions {
         insecure_registries: vec![registry.host()],
         ca_file: None,
-        retries: 2,
+        retries: Some(2),
         timeout: Duration::from_secs(10),
         retry_delay: Duration::from_millis(50),
+        ..RegistryOptions::default()
     }
 }
 
@@ -726,7 +727,7 @@ async fn a_registry_that_restarts_during_the_retries_gets_the_push() {
     let repo = registry.unique_repo("restart");
     let host = registry.host();
     let mut options = options(&registry);
-    options.retries = 8;
+    options.retries = Some(8);
     options.retry_delay = Duration::from_millis(200);
     let client = Registry::new(
         &repository(&registry, &repo),
@@ -761,7 +762,7 @@ async fn tls_registries_need_their_ca_and_plain_http_needs_insecure_registry() {
     let secure = RegistryOptions {
         insecure_registries: Vec::new(),
         ca_file: Some(registry.ca_pem_path()),
-        retries: 0,
+        retries: Some(0),
         ..RegistryOptions::default()
     };
     let client = Registry::new(
@@ -805,7 +806,7 @@ async fn tls_registries_need_their_ca_and_plain_http_needs_insecure_registry() {
         &repository(&plain, "test/plain"),
         RegistryAuth::Anonymous,
         &RegistryOptions {
-            retries: 0,
+            retries: Some(0),
             ..RegistryOptions::default()
         },
     )

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
 
+use super::retry::RetryArgs;
 use super::{block_on, print_line, GlobalArgs};
 use crate::core::duration::parse_duration;
 use crate::core::error::{Error, Verdict};
@@ -148,13 +149,8 @@ pub struct GateArgs {
     )]
     hash_paths: Vec<String>,
 
-    /// Time allowed for one GitHub request
-    #[arg(long, env = "STEPKIT_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
-    request_timeout: Duration,
-
-    /// Time allowed for one GitHub call including retries and rate-limit waits
-    #[arg(long, env = "STEPKIT_RETRY_DEADLINE", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
-    retry_deadline: Duration,
+    #[command(flatten)]
+    retry: RetryArgs,
 
     /// Least time between two writes to GitHub (its secondary rate limits ask for 1s)
     #[arg(long, env = "STEPKIT_MUTATION_SPACING", default_value = "1s", value_parser = parse_duration, value_name = "DURATION", hide = true)]
@@ -329,8 +325,9 @@ impl GateArgs {
             source,
             hash_paths: self.hash_paths.clone(),
             requester_annotation: self.requester_annotation.clone(),
-            request_timeout: self.request_timeout,
-            deadline: self.retry_deadline,
+            request_timeout: self.retry.request_timeout,
+            deadline: self.retry.retry_deadline,
+            retries: self.retry.retries,
             mutation_spacing: self.mutation_spacing,
         })
     }

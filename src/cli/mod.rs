@@ -5,6 +5,7 @@ mod completions;
 mod gate;
 mod prowjob;
 mod result;
+mod retry;
 mod task;
 mod workspace;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
 
+use super::retry::RetryArgs;
 use super::{block_on, print_line, GlobalArgs};
 use crate::core::duration::parse_duration;
 use crate::core::error::{Error, Verdict};
@@ -13,7 +14,7 @@ use crate::core::http::HttpConfig;
 use crate::core::secret::Secret;
 use crate::core::tekton::Budget;
 use crate::prowjob::ci_operator::EnvMode;
-use crate::prowjob::gangway::{JobExecutionType, MAX_CREATE_ATTEMPTS};
+use crate::prowjob::gangway::JobExecutionType;
 use crate::prowjob::report::{read_id_file, report, ReportOptions};
 use crate::prowjob::trigger::{trigger, TriggerOptions, Triggered};
 
@@ -27,7 +28,7 @@ pub enum ProwjobCommand {
     #[command(
         after_help = "Exit codes: 0 SUCCESS, 1 FAILURE/ABORTED/ERROR, 4 --timeout or SIGTERM (the Prow job keeps running), 5 token refused or job not found."
     )]
-    Report(ReportArgs),
+    Report(Box<ReportArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -157,13 +158,15 @@ pub struct TriggerArgs {
     #[command(flatten)]
     prow: ProwArgs,
 
-    /// How many times the trigger request may be sent while Gangway's answers prove that
-    /// nothing was created (MAX_RETRIES counts attempts, as provide-prowjob 0.1 did)
-    #[arg(long, env = "MAX_RETRIES", default_value_t = MAX_CREATE_ATTEMPTS, value_name = "N")]
-    trigger_attempts: u32,
+    /// How many times the trigger request may be sent, in place of --retries for it alone
+    /// (MAX_RETRIES counts attempts, as provide-prowjob 0.1 did). It is sent again only while
+    /// Gangway's answers prove that nothing was created [default: --retries + 1]
+    #[arg(long, env = "MAX_RETRIES", value_name = "N")]
+    trigger_attempts: Option<u32>,
 
-    /// Pause between those attempts, in seconds or as a duration (provide-prowjob 0.1's
-    /// RETRY_DELAY); the retry deadline grows to fit them [default: backoff from 0.5s]
+    /// Pause between Gangway's attempts, in seconds or as a duration (provide-prowjob 0.1's
+    /// RETRY_DELAY); the retry deadline grows to fit the counted attempts [default: backoff from
+    /// 0.5s]
     #[arg(long, env = "RETRY_DELAY", value_parser = parse_duration, value_name = "DURATION")]
     trigger_retry_delay: Option<Duration>,
 
@@ -204,6 +207,9 @@ pub struct TriggerArgs {
 
 /// Where Prow is and how to talk to it: shared by trigger and report.
 #[derive(Debug, Args)]
+#[command(mut_arg("request_timeout", |arg| arg
+    .default_value("60s")
+    .help("Time allowed for one attempt of a request (OpenShift's route cuts requests at 90s)")))]
 pub struct ProwArgs {
     /// Gangway REST API
     #[arg(
@@ -227,22 +233,13 @@ pub struct ProwArgs {
     #[arg(long, env = "GANGWAY_TOKEN_FILE", value_name = "PATH")]
     token_file: Option<PathBuf>,
 
-    /// Time allowed for one request (OpenShift's route cuts requests at 90s)
-    #[arg(long, env = "STEPKIT_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
-    request_timeout: Duration,
-
-    /// Time allowed for one call including its retries
-    #[arg(long, env = "STEPKIT_RETRY_DEADLINE", default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
-    retry_deadline: Duration,
+    #[command(flatten)]
+    retry: RetryArgs,
 }
 
 impl ProwArgs {
     fn http(&self) -> HttpConfig {
-        HttpConfig {
-            request_timeout: self.request_timeout,
-            deadline: self.retry_deadline,
-            ..HttpConfig::default()
-        }
+        self.retry.http_config()
     }
 
     fn token(&self) -> anyhow::Result<Option<Secret>> {
@@ -297,7 +294,7 @@ pub struct ReportArgs {
 pub fn run(command: ProwjobCommand, global: &GlobalArgs) -> anyhow::Result<Verdict> {
     match command {
         ProwjobCommand::Trigger(args) => run_trigger(*args, global),
-        ProwjobCommand::Report(args) => run_report(args, global),
+        ProwjobCommand::Report(args) => run_report(*args, global),
     }
 }
 

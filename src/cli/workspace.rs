@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
 
+use super::retry::RetryArgs;
 use super::{block_on, print_line, GlobalArgs};
 use crate::core::error::{Error, Verdict};
 use crate::workspace::archive::Compression;
@@ -21,8 +22,17 @@ pub enum WorkspaceCommand {
     Pull(PullArgs),
 }
 
-/// Registry access shared by push and pull.
+/// Registry access shared by push and pull. A blob transfer is one request: its attempt is
+/// bounded by the registry staying silent for --request-timeout, and the whole by a long
+/// --retry-deadline.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("request_timeout", |arg| arg
+        .default_value("5m")
+        .help("Time a registry may stay silent (connecting, or between two reads) in one attempt")),
+    mut_arg("retry_deadline", |arg| arg.default_value("30m")),
+    mut_arg("retries", |arg| arg.default_value("3")),
+)]
 pub struct RegistryArgs {
     /// Registry (HOST:PORT) to reach over plain HTTP; repeatable or comma-separated
     #[arg(
@@ -37,22 +47,30 @@ pub struct RegistryArgs {
     #[arg(long, env = "STEPKIT_CA_FILE", value_name = "PATH")]
     ca_file: Option<PathBuf>,
 
-    /// Attempts for each request that fails on a 5xx or a dropped connection
-    #[arg(long, env = "STEPKIT_RETRIES", default_value_t = 3, value_name = "N")]
-    retries: u32,
+    /// Time a docker credential helper (credHelpers, credsStore) may take before it is stopped
+    #[arg(long, env = "STEPKIT_CREDENTIAL_HELPER_TIMEOUT", default_value = "60s", value_parser = crate::core::duration::parse_duration, value_name = "DURATION")]
+    credential_helper_timeout: std::time::Duration,
 
-    /// Time allowed for one registry request
-    #[arg(long, env = "STEPKIT_REQUEST_TIMEOUT", default_value = "5m", value_parser = crate::core::duration::parse_duration, value_name = "DURATION")]
-    request_timeout: std::time::Duration,
+    #[command(flatten)]
+    retry: RetryArgs,
 }
 
 impl RegistryArgs {
+    /// Where credentials come from: the process environment, with the helper timeout.
+    fn auth(&self) -> AuthEnv {
+        AuthEnv {
+            helper_timeout: Some(self.credential_helper_timeout),
+            ..AuthEnv::from_env()
+        }
+    }
+
     fn options(&self) -> RegistryOptions {
         RegistryOptions {
             insecure_registries: self.insecure_registry.clone(),
             ca_file: self.ca_file.clone(),
-            retries: self.retries.max(1),
-            timeout: self.request_timeout,
+            retries: self.retry.retries,
+            retry_deadline: self.retry.retry_deadline,
+            timeout: self.retry.request_timeout,
             ..RegistryOptions::default()
         }
     }
@@ -191,7 +209,7 @@ fn run_push(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         temp_dir: args.tmp_dir.clone().unwrap_or_else(std::env::temp_dir),
         results_dir: global.results_dir.clone(),
         registry: args.registry.options(),
-        auth: AuthEnv::from_env(),
+        auth: args.registry.auth(),
     };
     let pushed = block_on(push(&options))?;
     for reference in &pushed.references {
@@ -227,7 +245,7 @@ fn run_pull(args: PullArgs) -> anyhow::Result<Verdict> {
         pairs,
         preserve_special_bits: args.preserve_special_bits,
         registry: args.registry.options(),
-        auth: AuthEnv::from_env(),
+        auth: args.registry.auth(),
     };
     let pulled = block_on(pull(&options))?;
     tracing::info!("restored {} files, {} bytes", pulled.files, pulled.bytes);

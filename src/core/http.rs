@@ -2,8 +2,9 @@
 //! user agent, timeouts, and the retry policy of the architecture notes.
 //!
 //! - [`HttpClient::send_idempotent`] retries reads and idempotent writes on connection errors,
-//!   timeouts, 429, 500/502/503/504 and rate-limit 403s, with exponential backoff and jitter,
-//!   honouring `Retry-After` and `x-ratelimit-reset`, all bounded by one deadline.
+//!   timeouts, 429, 500/502/503/504 and rate-limit 403s through the one retry loop
+//!   ([`retry`]): backoff with jitter, `Retry-After` and `x-ratelimit-reset` honoured, bounded
+//!   by the retry deadline and the wait's overall deadline.
 //! - [`HttpClient::send_once`] sends a request that creates something exactly once, and tells
 //!   the caller whether a failed request may still have reached the server.
 //! - [`status_error`] turns an unexpected answer into an error with the right exit code.
@@ -20,7 +21,8 @@ use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use tokio::time::Instant;
 
 use crate::core::error::Error;
-use crate::core::progress::human_duration;
+pub use crate::core::retry::ServerWait;
+use crate::core::retry::{retry, RetryPolicy, Retryable, Step};
 use crate::core::secret::redact_values;
 
 /// The `User-Agent` of every request.
@@ -38,6 +40,10 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Total time for one call of [`HttpClient::send_idempotent`], all retries included.
     pub deadline: Duration,
+    /// Attempts after the first, at most (`None`: as many as `deadline` allows).
+    pub retries: Option<u32>,
+    /// The end of the wait the calls are part of: a request in flight then is abandoned.
+    pub overall_deadline: Option<Instant>,
     /// Smallest pause between attempts; backoff doubles from here.
     pub base_delay: Duration,
     /// Largest pause between attempts chosen by backoff (a server's `Retry-After` may ask more).
@@ -52,6 +58,8 @@ impl Default for HttpConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             deadline: Duration::from_secs(5 * 60),
+            retries: None,
+            overall_deadline: None,
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             extra_root_certs_pem: Vec::new(),
@@ -120,12 +128,24 @@ impl HttpClient {
         &self.config
     }
 
+    /// The retry policy of [`HttpClient::send_idempotent`], from the configuration.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            retries: self.config.retries,
+            retry_deadline: self.config.deadline,
+            attempt_timeout: Some(self.config.request_timeout),
+            base_delay: self.config.base_delay,
+            max_delay: self.config.max_delay,
+            overall_deadline: self.config.overall_deadline,
+        }
+    }
+
     /// Sends a request that is safe to repeat (GET, HEAD, PUT, DELETE, ...), retrying as the
-    /// module documentation says until [`HttpConfig::deadline`]. Any answer that is not retried
-    /// (2xx, 3xx, most 4xx) is returned as it is, for the caller to judge.
+    /// module documentation says, through [`retry`]. Any answer that is not retried (2xx, 3xx,
+    /// most 4xx) is returned as it is, for the caller to judge.
     ///
-    /// Gives up with a [`Kind::Remote`](crate::core::error::Kind::Remote) error when the next
-    /// wait would pass the deadline, or at once on errors that a retry cannot fix.
+    /// Gives up with a [`Kind::Remote`](crate::core::error::Kind::Remote) error when retries
+    /// run out, or at once on errors that a retry cannot fix.
     pub async fn send_idempotent(&self, request: RequestBuilder) -> anyhow::Result<Response> {
         let (client, request) = request.build_split();
         let request = request.map_err(|error| {
@@ -135,86 +155,52 @@ impl HttpClient {
             ))
         })?;
         let label = request_label(request.method(), request.url());
-        let started = Instant::now();
-        let deadline = started + self.config.deadline;
+        // A streamed body cannot be sent twice: such a request gets one attempt.
+        if request.try_clone().is_none() {
+            return send_unrepeatable(&client, request, &label).await;
+        }
         let per_attempt = request
             .timeout()
             .copied()
             .unwrap_or(self.config.request_timeout);
-
-        let mut attempt: u32 = 0;
-        loop {
-            attempt += 1;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            // A streamed body cannot be sent twice: such a request gets one attempt.
-            let Some(mut this_try) = request.try_clone() else {
-                return send_unrepeatable(&client, request, &label).await;
-            };
-            // No single attempt may run past the deadline of the whole call.
-            *this_try.timeout_mut() =
-                Some(per_attempt.min(remaining.max(Duration::from_millis(1))));
-
-            let failure = match client.execute(this_try).await {
-                Ok(response) => {
-                    let status = response.status();
-                    if !is_retryable_status(status, response.headers()) {
-                        return Ok(response);
+        let policy = RetryPolicy {
+            attempt_timeout: Some(per_attempt),
+            ..self.retry_policy()
+        };
+        retry(&policy, &label, "", |attempt| {
+            let mut this_try = request.try_clone().expect("checked above");
+            // The transport's own timeout, so its error says what happened.
+            *this_try.timeout_mut() = attempt.time_left;
+            let client = &client;
+            let label = &label;
+            async move {
+                match client.execute(this_try).await {
+                    Ok(response) => {
+                        let status = response.status();
+                        if !is_retryable_status(status, response.headers()) {
+                            return Step::Done(response);
+                        }
+                        Step::Retry(Retryable::new(status_text(status)).waiting(requested_wait(
+                            status,
+                            response.headers(),
+                            SystemTime::now(),
+                        )))
                     }
-                    Failure {
-                        problem: status_text(status),
-                        server_wait: requested_wait(status, response.headers(), SystemTime::now()),
+                    Err(error) if is_retryable_transport_error(&error) => {
+                        Step::Retry(Retryable::new(describe_transport_error(&error)))
                     }
-                }
-                Err(error) => {
-                    let problem = describe_transport_error(&error);
-                    if !is_retryable_transport_error(&error) {
-                        return Err(Error::remote(format!(
-                            "{label}: {problem}{}",
+                    Err(error) => Step::Fail(
+                        Error::remote(format!(
+                            "{label}: {}{}",
+                            describe_transport_error(&error),
                             transport_hint(&error)
                         ))
-                        .into());
-                    }
-                    Failure {
-                        problem,
-                        server_wait: None,
-                    }
+                        .into(),
+                    ),
                 }
-            };
-
-            let wait = retry_wait(attempt, failure.server_wait.as_ref(), &self.config);
-            let attempts = plural(attempt, "attempt");
-            if Instant::now() + wait > deadline {
-                let deadline_text = human_duration(self.config.deadline);
-                let message = match &failure.server_wait {
-                    Some(server) if server.rate_limited => format!(
-                        "{label}: rate limited until {}, past the deadline ({deadline_text}); gave up after {attempts}, last answer: {}. Try again later or allow a longer deadline",
-                        format_time(server.until),
-                        failure.problem
-                    ),
-                    Some(server) => format!(
-                        "{label}: the server asked to retry at {}, past the deadline ({deadline_text}); gave up after {attempts}, last answer: {}",
-                        format_time(server.until),
-                        failure.problem
-                    ),
-                    None => format!(
-                        "{label}: failed after {attempts}, and the deadline ({deadline_text}) leaves no time for another; last error: {}",
-                        failure.problem
-                    ),
-                };
-                return Err(Error::remote(message).into());
             }
-            tracing::warn!(
-                method = %request.method(),
-                url = %url_without_query(request.url()),
-                problem = %failure.problem,
-                wait = %human_duration(wait),
-                attempt,
-                "{label}: {}; retrying in {}",
-                failure.problem,
-                human_duration(wait)
-            );
-            tokio::time::sleep(wait).await;
-        }
+        })
+        .await
     }
 
     /// Sends a request that creates something, exactly once. On failure, [`SendError`] says
@@ -224,14 +210,6 @@ impl HttpClient {
     pub async fn send_once(&self, request: RequestBuilder) -> Result<Response, SendError> {
         request.send().await.map_err(SendError::classify)
     }
-}
-
-/// One failed attempt of [`HttpClient::send_idempotent`].
-struct Failure {
-    /// The status or transport error, for the log and the final message.
-    problem: String,
-    /// What the server asked us to wait, if it did.
-    server_wait: Option<ServerWait>,
 }
 
 /// Sends a request whose body cannot be copied: one attempt, no retry.
@@ -350,6 +328,25 @@ pub async fn status_error(method: &Method, response: Response, redact: &[&str]) 
     error.into()
 }
 
+/// The whole body of `response`, refused once it passes `limit` bytes (a budget against a
+/// server that sends without end). The error says what happened, without the URL.
+pub async fn read_body(response: &mut Response, limit: usize) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| format!("the answer broke off: {}", describe_transport_error(&error)))?
+    {
+        if bytes.len() + chunk.len() > limit {
+            return Err(format!(
+                "the answer is longer than {limit} bytes, more than this service ever sends"
+            ));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 /// The first [`ERROR_BODY_LIMIT`] bytes of a body, as text, with `redact` strings replaced.
 async fn read_error_body(mut response: Response, redact: &[&str]) -> String {
     let longest_secret = redact.iter().map(|s| s.len()).max().unwrap_or(0);
@@ -430,31 +427,6 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
-/// A wait the server asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerWait {
-    /// How long from now.
-    pub wait: Duration,
-    /// Until when.
-    pub until: SystemTime,
-    /// Whether it is a rate limit (as opposed to, say, a 503 with `Retry-After`).
-    pub rate_limited: bool,
-}
-
-/// How long to wait before attempt `attempt + 1`: what the server asked for (never less than
-/// the smallest pause), else exponential backoff with full jitter.
-pub fn retry_wait(attempt: u32, server: Option<&ServerWait>, config: &HttpConfig) -> Duration {
-    match server {
-        Some(server) => server.wait.max(config.base_delay),
-        None => backoff_delay(
-            attempt,
-            config.base_delay,
-            config.max_delay,
-            fastrand::f64(),
-        ),
-    }
-}
-
 /// The wait a response asks for: `Retry-After` first, else `x-ratelimit-reset` when
 /// `x-ratelimit-remaining` is 0. `now` is the current wall-clock time.
 pub fn requested_wait(
@@ -505,22 +477,6 @@ pub fn parse_rate_limit_reset(value: &str, now: SystemTime) -> Option<Duration> 
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// The pause before attempt `attempt + 1` after `attempt` failures (1-based): random ("full
-/// jitter") between `base` and `base * 2^attempt`, the latter capped at `max`. `unit_random` is
-/// a random number in 0..1.
-pub fn backoff_delay(attempt: u32, base: Duration, max: Duration, unit_random: f64) -> Duration {
-    let ceiling = base
-        .saturating_mul(2u32.saturating_pow(attempt))
-        .min(max)
-        .max(base);
-    let unit_random = if unit_random.is_finite() {
-        unit_random.clamp(0.0, 1.0)
-    } else {
-        0.5
-    };
-    base + (ceiling - base).mul_f64(unit_random)
-}
-
 /// Whether a transport error is worth another attempt of an idempotent request.
 fn is_retryable_transport_error(error: &reqwest::Error) -> bool {
     if tls_error(error).is_some() {
@@ -528,6 +484,11 @@ fn is_retryable_transport_error(error: &reqwest::Error) -> bool {
         return false;
     }
     error.is_connect() || error.is_timeout() || error.is_request() || error.is_body()
+}
+
+/// Whether the transport error is a failed TLS handshake, which no retry fixes.
+pub fn is_tls_failure(error: &reqwest::Error) -> bool {
+    tls_error(error).is_some()
 }
 
 /// The rustls error inside a transport error, if the failure was the TLS handshake.
@@ -616,26 +577,21 @@ pub fn url_without_query(url: &Url) -> String {
     shown.to_string()
 }
 
-/// `404 Not Found`.
-fn status_text(status: StatusCode) -> String {
-    match status.canonical_reason() {
-        Some(reason) => format!("{} {reason}", status.as_u16()),
-        None => status.as_u16().to_string(),
+/// A URL given as text, as it may be shown: parsed, without user information, query and
+/// fragment (see [`url_without_query`]); text that does not parse keeps everything but the
+/// credentials of any URL in it.
+pub fn shown_url(text: &str) -> String {
+    match Url::parse(text.trim()) {
+        Ok(url) => url_without_query(&url),
+        Err(_) => crate::core::secret::redact_url_credentials(text),
     }
 }
 
-fn format_time(at: SystemTime) -> String {
-    crate::core::timestamp::format(
-        time::OffsetDateTime::from(at),
-        crate::core::timestamp::TimestampFormat::Rfc3339,
-    )
-}
-
-fn plural(count: u32, noun: &str) -> String {
-    if count == 1 {
-        format!("{count} {noun}")
-    } else {
-        format!("{count} {noun}s")
+/// `404 Not Found`.
+pub fn status_text(status: StatusCode) -> String {
+    match status.canonical_reason() {
+        Some(reason) => format!("{} {reason}", status.as_u16()),
+        None => status.as_u16().to_string(),
     }
 }
 
@@ -644,37 +600,12 @@ mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
 
-    const BASE: Duration = Duration::from_millis(500);
-    const MAX: Duration = Duration::from_secs(30);
-
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
             map.insert(*name, HeaderValue::from_str(value).unwrap());
         }
         map
-    }
-
-    #[test]
-    fn backoff_grows_from_the_base_and_stays_under_the_maximum() {
-        assert_eq!(backoff_delay(1, BASE, MAX, 0.0), BASE);
-        assert_eq!(backoff_delay(1, BASE, MAX, 1.0), Duration::from_secs(1));
-        assert_eq!(backoff_delay(3, BASE, MAX, 1.0), Duration::from_secs(4));
-        assert_eq!(backoff_delay(10, BASE, MAX, 1.0), MAX, "capped");
-        assert_eq!(backoff_delay(u32::MAX, BASE, MAX, 1.0), MAX, "no overflow");
-        for attempt in 1..40 {
-            let delay = backoff_delay(attempt, BASE, MAX, fastrand::f64());
-            assert!(
-                delay >= BASE && delay <= MAX,
-                "attempt {attempt}: {delay:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn backoff_never_goes_below_the_base_even_if_max_is_smaller() {
-        let delay = backoff_delay(5, Duration::from_secs(2), Duration::from_secs(1), 0.7);
-        assert_eq!(delay, Duration::from_secs(2));
     }
 
     #[test]

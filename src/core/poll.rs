@@ -173,7 +173,8 @@ pub fn jittered_interval(interval: Duration, jitter: f64, unit_random: f64) -> D
 }
 
 /// Calls `check` now and then every `options.interval` (± jitter) until it is ready, it fails,
-/// the timeout passes, or `cancel` fires. The last check happens at the deadline, never after.
+/// the timeout passes, or `cancel` fires. The deadline is absolute: a check still running then
+/// (a request to a frozen server, its retries) is abandoned, not awaited.
 ///
 /// A timeout or a cancellation is a [`Kind::Deadline`] error naming what was awaited and the
 /// last state seen; an error from `check` is returned as it is.
@@ -201,14 +202,26 @@ where
         )))
     };
 
+    let timed_out = |waiter: Waiter, last_state: &str| {
+        waiter.finish("timed out");
+        anyhow::Error::new(Error::deadline(format!(
+            "timed out after {} waiting for {what}; last state: {last_state}",
+            human_duration(options.timeout)
+        )))
+    };
+
     loop {
         if cancel.is_cancelled() {
             return Err(stopped(waiter, cancel, &last_state));
         }
-        // A check may be a slow HTTP call: a signal must not wait for it to finish.
+        // A check may be a slow HTTP call: neither a signal nor the deadline waits for it.
         let answer = tokio::select! {
             answer = check() => answer,
             () = cancel.cancelled() => return Err(stopped(waiter, cancel, &last_state)),
+            () = tokio::time::sleep_until(deadline) => {
+                let state = format!("{last_state} (a check was still running, and was abandoned)");
+                return Err(timed_out(waiter, &state));
+            }
         };
         match answer {
             Ok(Poll::Ready(value)) => {
@@ -226,15 +239,16 @@ where
         }
 
         let now = Instant::now();
-        if now >= deadline {
-            waiter.finish("timed out");
-            return Err(anyhow::Error::new(Error::deadline(format!(
-                "timed out after {} waiting for {what}; last state: {last_state}",
-                human_duration(options.timeout)
-            ))));
-        }
         let pause = jittered_interval(options.interval, options.jitter, fastrand::f64());
-        let wake = (now + pause).min(deadline);
+        let wake = now + pause;
+        if wake >= deadline {
+            // No check could finish in time: wait out the deadline, then say so.
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                () = cancel.cancelled() => return Err(stopped(waiter, cancel, &last_state)),
+            }
+            return Err(timed_out(waiter, &last_state));
+        }
         tokio::select! {
             () = tokio::time::sleep_until(wake) => {}
             () = cancel.cancelled() => return Err(stopped(waiter, cancel, &last_state)),
@@ -277,7 +291,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn times_out_with_the_last_state_and_exit_code_4_checking_last_at_the_deadline() {
+    async fn times_out_at_the_deadline_with_the_last_state_and_exit_code_4() {
         let checks = AtomicU32::new(0);
         let started = Instant::now();
         let opts = options(Duration::from_secs(60), Duration::from_secs(600));
@@ -296,12 +310,32 @@ mod tests {
         assert_eq!(
             started.elapsed(),
             Duration::from_secs(600),
-            "the last check is at the deadline"
+            "it ends at the deadline"
         );
         assert!(
-            checks.load(Ordering::SeqCst) >= 10,
+            checks.load(Ordering::SeqCst) >= 9,
             "checked about every minute"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_check_still_running_at_the_deadline_is_abandoned() {
+        let started = Instant::now();
+        let opts = options(Duration::from_secs(1), Duration::from_secs(5));
+        let error = poll_until(&opts, &Cancel::new(), || async {
+            // A request to a frozen server, retried for five minutes.
+            tokio::time::sleep(Duration::from_secs(300)).await;
+            Ok(Poll::<()>::Pending("state PENDING".into()))
+        })
+        .await
+        .expect_err("the deadline comes first");
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        assert_eq!(crate::core::error::exit_code(&error), 4);
+        assert!(
+            error.to_string().starts_with("timed out after 5s"),
+            "{error}"
+        );
+        assert!(error.to_string().contains("abandoned"), "{error}");
     }
 
     #[tokio::test(start_paused = true)]

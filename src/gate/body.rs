@@ -11,6 +11,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::core::secret::redact_url_credentials_with;
 use crate::gate::request::{parse_path, value_at, Request};
 
 /// The title used when the caller gives none.
@@ -204,18 +205,38 @@ fn insert_at(target: &mut Option<Value>, segments: &[String], value: Value) {
     }
 }
 
-/// Replaces secret-looking values with `[hidden]`, at any depth; returns how many.
+/// Replaces secret-looking values with `[hidden]`, at any depth; returns how many. Besides
+/// fields with secret-like names, that is the `value` of an env-style `{name, value}` pair whose
+/// name looks secret (`{name: AWS_SECRET_ACCESS_KEY, value: ...}`), and the user information of
+/// any URL in a string (`postgres://admin:PW@db` shows as `postgres://[hidden]@db`).
 fn hide_secrets(value: &mut Value) -> usize {
     match value {
+        Value::String(text) => {
+            let shown = redact_url_credentials_with(text, HIDDEN);
+            if shown == *text {
+                return 0;
+            }
+            *text = shown;
+            1
+        }
         Value::Object(map) => {
             let is_secret_object = map
                 .get("kind")
                 .and_then(Value::as_str)
                 .is_some_and(|kind| kind.eq_ignore_ascii_case("secret"));
+            let names_a_secret = map
+                .get("name")
+                .and_then(Value::as_str)
+                .is_some_and(is_secret_like_key);
             let mut hidden = 0;
             for (key, item) in map.iter_mut() {
                 let secret_data = is_secret_object && (key == "data" || key == "stringData");
-                if secret_data || is_secret_like_key(key) || is_secret_like_value(item) {
+                let secret_pair_value = names_a_secret && key == "value";
+                if secret_data
+                    || secret_pair_value
+                    || is_secret_like_key(key)
+                    || is_secret_like_value(item)
+                {
                     *item = Value::String(HIDDEN.to_string());
                     hidden += 1;
                 } else {
@@ -804,6 +825,35 @@ mod tests {
             text.contains("10 values are hidden because they look like secrets"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn credentials_in_urls_and_secret_env_values_are_hidden() {
+        let spec = json!({
+            "repo": "https://user:CANARY1@git.example/org/repo.git",
+            "note": "connect with postgres://admin:CANARY2@db:5432/app please",
+            "env": [
+                {"name": "AWS_SECRET_ACCESS_KEY", "value": "CANARY3"},
+                {"name": "REGION", "value": "eu-west-1"},
+                {"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "s", "key": "t"}}}
+            ],
+            "links": ["http://u:CANARY4@h/x", "https://public.example/doc"]
+        });
+        let text = body(spec);
+        for canary in [
+            "CANARY1", "CANARY2", "CANARY3", "CANARY4", "user:", "admin:",
+        ] {
+            assert!(!text.contains(canary), "{canary} leaked:\n{text}");
+        }
+        for kept in [
+            "https://[hidden]@git.example/org/repo.git",
+            "postgres://[hidden]@db:5432/app",
+            "value: eu-west-1",
+            "name: AWS_SECRET_ACCESS_KEY",
+            "https://public.example/doc",
+        ] {
+            assert!(text.contains(kept), "{kept} missing:\n{text}");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_yaml::{Mapping, Value};
 
 use crate::core::error::{Error, Kind, ResultExt};
+use crate::core::input::{read_input_text, InputError, MIB};
 use crate::core::tekton::write_atomic;
 
 /// Where Kratix mounts the pipeline volumes.
@@ -24,6 +25,8 @@ pub const DEFAULT_KRATIX_DIR: &str = "/kratix";
 
 /// Files an earlier container may create to skip the gate (the sign-off image's names).
 const SKIP_FILES: [&str; 2] = ["skip-approval", "auto-approve"];
+/// The largest resource request read (Kubernetes keeps objects under 1.5 MiB).
+const MAX_OBJECT_BYTES: u64 = 4 * MIB;
 
 /// The `/kratix` directory of one pipeline pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,13 +184,21 @@ impl KratixDir {
     /// the gate at one, or how to run it without Kratix.
     pub fn read_object(&self) -> anyhow::Result<String> {
         let path = self.object_path();
-        match std::fs::read_to_string(&path) {
+        match read_input_text(Some(&path), MAX_OBJECT_BYTES) {
             Ok(text) => Ok(text),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Err(Error::usage(format!(
-                "cannot read the Kratix resource request: {} does not exist. Inside a Kratix \
+            Err(InputError::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::usage(format!(
+                    "cannot read the Kratix resource request: {} does not exist. Inside a Kratix \
                  pipeline Kratix writes it; elsewhere pass --kratix-dir (or set KRATIX_DIR) to a \
                  directory holding input/object.yaml, or run the gate for Tekton with \
                  --request-id and --request-file instead",
+                    path.display()
+                ))
+                .into())
+            }
+            // Not text, too long, not a file: the request is unusable as given.
+            Err(err) if err.is_bad_input() => Err(Error::usage(format!(
+                "cannot read the Kratix resource request {}: {err}",
                 path.display()
             ))
             .into()),
@@ -293,7 +304,7 @@ impl KratixDir {
             if !path.exists() {
                 return None;
             }
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let text = read_input_text(Some(&path), 64 * 1024).unwrap_or_default();
             let reason = text.trim();
             Some(if reason.is_empty() {
                 format!("metadata/{name} is present")
@@ -306,9 +317,18 @@ impl KratixDir {
 
 /// The YAML mapping in `path`; a missing or empty file is an empty mapping.
 fn read_mapping(path: &Path, what: &str) -> anyhow::Result<Mapping> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_input_text(Some(path), MAX_OBJECT_BYTES) {
         Ok(text) => text,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Mapping::new()),
+        Err(InputError::Io(err)) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Mapping::new())
+        }
+        Err(err) if err.is_bad_input() => {
+            return Err(Error::usage(format!(
+                "cannot update the {what} file {}: another container left something unusable there: {err}",
+                path.display()
+            ))
+            .into())
+        }
         Err(err) => {
             return Err(err).or_kind(Kind::LocalIo, || {
                 format!("cannot read the {what} file {}", path.display())
@@ -615,14 +635,20 @@ mod tests {
         assert_eq!(kratix.read_object().unwrap(), "kind: K\n");
     }
 
-    #[cfg(unix)]
     #[test]
-    fn an_unreadable_object_is_a_local_io_error() {
+    fn an_object_that_is_not_a_text_file_is_bad_input() {
         let (_temp, kratix) = dir();
-        // A directory where the file should be fails to read for any user, root included.
+        std::fs::create_dir_all(kratix.object_path().parent().unwrap()).unwrap();
+        std::fs::write(kratix.object_path(), b"kind: K\nname: \xff\xfe\n").unwrap();
+        let err = kratix.read_object().unwrap_err();
+        assert_eq!(exit_code(&err), 2, "{err:#}");
+        assert!(format!("{err:#}").contains("not UTF-8"), "{err:#}");
+
+        std::fs::remove_file(kratix.object_path()).unwrap();
         std::fs::create_dir_all(kratix.object_path()).unwrap();
         let err = kratix.read_object().unwrap_err();
-        assert_eq!(exit_code(&err), 6, "{err:#}");
+        assert_eq!(exit_code(&err), 2, "{err:#}");
+        assert!(format!("{err:#}").contains("a directory"), "{err:#}");
     }
 
     #[test]

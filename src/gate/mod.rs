@@ -21,6 +21,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::core::error::Error;
+use crate::core::input::{read_input_text, MIB};
 use crate::core::secret::Secret;
 use crate::core::tekton::{self, Budget};
 use crate::gate::github::{parse_issue_url, GitHub, GitHubConfig, Issue, RepoName};
@@ -105,6 +106,8 @@ pub struct GateContext {
     pub requester_annotation: Option<String>,
     pub request_timeout: Duration,
     pub deadline: Duration,
+    /// Retries of a failed GitHub read (`None`: as many as `deadline` allows).
+    pub retries: Option<u32>,
     pub mutation_spacing: Duration,
 }
 
@@ -128,12 +131,14 @@ impl GateContext {
             } => {
                 let document = match (request_text, request_file) {
                     (Some(text), _) => Some(text.clone()),
-                    (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|err| {
-                        Error::usage(format!(
-                            "cannot read --request-file {}: {err}",
-                            path.display()
-                        ))
-                    })?),
+                    (None, Some(path)) => {
+                        Some(read_input_text(Some(path), 4 * MIB).map_err(|err| {
+                            Error::usage(format!(
+                                "cannot read --request-file {}: {err}",
+                                path.display()
+                            ))
+                        })?)
+                    }
                     (None, None) => None,
                 };
                 request_from_tekton(request_id, document.as_deref(), &self.hash_paths)
@@ -156,6 +161,7 @@ impl GateContext {
         GitHub::new(GitHubConfig {
             request_timeout: self.request_timeout,
             deadline: self.deadline,
+            retries: self.retries,
             mutation_spacing: self.mutation_spacing,
             ..GitHubConfig::new(
                 self.api_url.clone(),
@@ -239,11 +245,28 @@ pub struct Outcome {
     pub etag: Option<String>,
     /// Shown to people: Kratix puts it in the resource's status.
     pub message: String,
-    /// The issue was not read again (a 304): the status keeps what the last look recorded.
+    /// The issue was not read this time (a 304, or a failure before it was read): the outputs
+    /// keep the link and times the last look recorded.
     pub unchanged: bool,
 }
 
 impl Outputs {
+    /// Writes the approval state alone, as well as it can (a failure is logged): for the exit
+    /// paths that know no request to write a status for.
+    pub fn leave_state(&self, state: ApprovalState) {
+        let written = match self {
+            Outputs::Kratix(dir, _) => dir.write_approval_state(state),
+            Outputs::Tekton { results_dir } => tekton::write_named_results(
+                results_dir.as_deref(),
+                Budget::default(),
+                &[("APPROVAL_STATE", state.as_str())],
+            ),
+        };
+        if let Err(err) = written {
+            tracing::warn!("cannot write the approval state: {err:#}");
+        }
+    }
+
     pub fn skip_requested(&self) -> Option<String> {
         match self {
             Outputs::Kratix(dir, _) => dir.skip_requested(),
@@ -290,16 +313,7 @@ impl Outputs {
     ) -> anyhow::Result<()> {
         match self {
             Outputs::Kratix(dir, contract) => {
-                match (contract, outcome.state) {
-                    (Contract::Native, state)
-                    | (
-                        Contract::SignOff,
-                        state @ (ApprovalState::Approved | ApprovalState::Rejected),
-                    ) => dir.write_approval_state(state)?,
-                    // The sign-off image's consumers know only approved and rejected; many act
-                    // on anything but "rejected", so there is no file until one of those.
-                    (Contract::SignOff, _) => dir.remove_approval_state()?,
-                }
+                write_state(dir, *contract, outcome.state)?;
                 dir.write_status(
                     &approval_status(request, Some(repo), outcome),
                     &outcome.message,
@@ -310,17 +324,13 @@ impl Outputs {
                 Ok(())
             }
             Outputs::Tekton { results_dir } => {
-                let url = outcome
-                    .issue
-                    .as_ref()
-                    .map(|i| i.html_url.as_str())
-                    .unwrap_or("");
+                let (url, _, _) = issue_record(request, outcome);
                 tekton::write_named_results(
                     results_dir.as_deref(),
                     Budget::default(),
                     &[
                         ("APPROVAL_STATE", outcome.state.as_str()),
-                        ("ISSUE_URL", url),
+                        ("ISSUE_URL", url.as_deref().unwrap_or("")),
                     ],
                 )
             }
@@ -328,15 +338,31 @@ impl Outputs {
     }
 }
 
-fn approval_status(request: &Request, repo: Option<&str>, outcome: &Outcome) -> ApprovalStatus {
-    let format = |at: OffsetDateTime| at.format(&Rfc3339).unwrap_or_default();
-    let decided = !matches!(outcome.state, ApprovalState::Pending);
+/// `metadata/approval-state` as the contract has it: always under stepkit's own; under the
+/// sign-off image's only approved or rejected (its consumers know only those, many act on anything
+/// but "rejected"), so no file until one of those.
+fn write_state(dir: &KratixDir, contract: Contract, state: ApprovalState) -> anyhow::Result<()> {
+    match (contract, state) {
+        (Contract::Native, state)
+        | (Contract::SignOff, state @ (ApprovalState::Approved | ApprovalState::Rejected)) => {
+            dir.write_approval_state(state)
+        }
+        (Contract::SignOff, _) => dir.remove_approval_state(),
+    }
+}
+
+/// The issue's link, number and creation time (RFC 3339): as read now, else, when it was not
+/// read this time, as the last look recorded them.
+fn issue_record(
+    request: &Request,
+    outcome: &Outcome,
+) -> (Option<String>, Option<u64>, Option<String>) {
     let previous = &request.previous;
-    let (issue_url, issue_number, requested_at) = match (&outcome.issue, outcome.unchanged) {
+    match (&outcome.issue, outcome.unchanged) {
         (Some(issue), _) => (
             Some(issue.html_url.clone()),
             Some(issue.number),
-            Some(format(issue.created_at)),
+            Some(rfc3339(issue.created_at)),
         ),
         (None, true) => (
             previous.issue_url.clone(),
@@ -348,7 +374,16 @@ fn approval_status(request: &Request, repo: Option<&str>, outcome: &Outcome) -> 
             previous.requested_at.clone(),
         ),
         (None, false) => (None, None, None),
-    };
+    }
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+fn approval_status(request: &Request, repo: Option<&str>, outcome: &Outcome) -> ApprovalStatus {
+    let decided = !matches!(outcome.state, ApprovalState::Pending);
+    let (issue_url, issue_number, requested_at) = issue_record(request, outcome);
     ApprovalStatus {
         state: outcome.state,
         issue_url,
@@ -356,7 +391,7 @@ fn approval_status(request: &Request, repo: Option<&str>, outcome: &Outcome) -> 
         repo: repo.map(str::to_owned),
         request_hash: request.hash.clone(),
         requested_at,
-        decided_at: decided.then(|| format(OffsetDateTime::now_utc())),
+        decided_at: decided.then(|| rfc3339(OffsetDateTime::now_utc())),
         decided_by: outcome.decided_by.clone(),
         reason: outcome.reason.clone(),
         etag: outcome.etag.clone(),

@@ -50,8 +50,10 @@ pub struct PreviousApproval {
     pub issue_url: Option<String>,
     pub state: Option<String>,
     pub request_hash: Option<String>,
-    pub requested_at: Option<String>,
     pub etag: Option<String>,
+    /// `status.approval.requestedAt`: when the issue was created (RFC 3339), which starts a
+    /// `--timeout` before the issue is read again.
+    pub requested_at: Option<String>,
 }
 
 /// Builds the request from the text of `/kratix/input/object.yaml`.
@@ -456,8 +458,8 @@ fn previous_approval(object: &Value) -> PreviousApproval {
             .or_else(|| optional_string(status.and_then(|s| s.get("approvalIssue")))),
         state: field("state"),
         request_hash: field("requestHash"),
-        requested_at: field("requestedAt"),
         etag: field("etag"),
+        requested_at: field("requestedAt"),
     }
 }
 

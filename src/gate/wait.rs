@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::core::error::{Error, Verdict};
+use crate::core::error::{kind_of, Error, Kind, Verdict};
 use crate::core::poll::{poll_until, Cancel, Poll, PollOptions};
 use crate::core::progress::human_duration;
 use crate::gate::create::{find_request_issue, marker_of, relation, rewrite_marker, Relation};
@@ -96,8 +96,17 @@ pub async fn wait_approval(
     context: &GateContext,
     options: &WaitOptions,
 ) -> anyhow::Result<Verdict> {
-    let request = context.request()?;
-    if let Some(reason) = context.outputs().skip_requested() {
+    let outputs = context.outputs();
+    let request = match context.request() {
+        Ok(request) => request,
+        Err(err) => {
+            // Without the request there is no status to write, but later containers still
+            // find a state to read (none under the sign-off contract: it only says decided).
+            outputs.leave_state(ApprovalState::Pending);
+            return Err(err);
+        }
+    };
+    if let Some(reason) = outputs.skip_requested() {
         let outcome = Outcome {
             state: ApprovalState::Approved,
             issue: None,
@@ -112,59 +121,68 @@ pub async fn wait_approval(
             .decided(&request, &context.repo_text(), &outcome, None)?;
         return Ok(Verdict::Pass);
     }
-    let context = &context.with_repo_from_issue_link(options.issue.as_deref(), &request)?;
-    let outputs = context.outputs();
-    let repo = context.repo_text();
-    let github = context.github()?;
+    let context = &match context.with_repo_from_issue_link(options.issue.as_deref(), &request) {
+        Ok(context) => context,
+        Err(err) => return Err(leave_pending(context, options, &request, None, err)),
+    };
+    let github = match context.github() {
+        Ok(github) => github,
+        Err(err) => return Err(leave_pending(context, options, &request, None, err)),
+    };
+    // With a timeout and an earlier run's record of when the issue was created, the wait's
+    // deadline is known before GitHub is asked anything: no call may outlast it by more than
+    // the grace the decision after it gets.
+    if let (Some(timeout), Some(created)) = (options.timeout, previous_request_time(&request)) {
+        let left = timeout.saturating_sub(elapsed_since(created));
+        github.end_by(Some(
+            tokio::time::Instant::now() + left + after_deadline_grace(context),
+        ));
+    }
     let mut judge = Judge {
         github: &github,
         context,
         options,
         request: &request,
         authorizations: HashMap::new(),
+        last_seen: None,
     };
-
-    let (issue, etag) = match judge.locate().await? {
-        Located::Unchanged { issue_url, etag } => {
-            // Nothing happened since the last look (a 304 costs no rate limit).
-            let outcome = Outcome {
-                state: ApprovalState::Pending,
-                issue: None,
-                decided_by: None,
-                reason: None,
-                etag: Some(etag),
-                message: format!("Awaiting approval: {issue_url}"),
-                unchanged: true,
-            };
-            return finish(context, options, &request, outcome, Some(issue_url)).await;
+    match judge.decide().await {
+        Ok(outcome) => finish(context, options, &request, outcome).await,
+        Err(err) => {
+            let last_seen = judge.last_seen.take();
+            Err(leave_pending(context, options, &request, last_seen, err))
         }
-        Located::Found { issue, etag } => (issue, etag),
-        Located::Missing => {
-            let outcome = Outcome {
-                state: ApprovalState::Pending,
-                issue: None,
-                decided_by: None,
-                reason: Some("no approval issue".into()),
-                etag: None,
-                message:
-                    "No approval issue for this request: run `stepkit gate create-issue` first"
-                        .into(),
-                unchanged: false,
-            };
-            outputs.decided(&request, &repo, &outcome, None)?;
-            return Err(Error::usage(format!(
-                "no approval issue found for request {} in {repo} (label {}): run `stepkit gate create-issue` first, or pass --issue",
-                request.key, context.label
-            ))
-            .into());
-        }
-    };
-
-    let mut outcome = judge.judge(issue, etag).await?;
-    if options.mode == WaitMode::Block && outcome.state == ApprovalState::Pending {
-        outcome = judge.block_until_decided(outcome).await?;
     }
-    finish(context, options, &request, outcome, None).await
+}
+
+/// On a failure before a decision, the outputs still say something true: pending, with the
+/// issue last seen and why no decision was read. Returns `err` for the caller to pass on.
+fn leave_pending(
+    context: &GateContext,
+    options: &WaitOptions,
+    request: &Request,
+    last_seen: Option<Issue>,
+    err: anyhow::Error,
+) -> anyhow::Error {
+    let outcome = Outcome {
+        state: ApprovalState::Pending,
+        // Not read this time: the outputs keep the link the last run recorded.
+        unchanged: last_seen.is_none(),
+        issue: last_seen,
+        decided_by: None,
+        reason: None,
+        etag: None,
+        message: format!("No decision read: {err:#}"),
+    };
+    let retry_after = (options.mode == WaitMode::Retry).then_some(options.retry_after);
+    if let Err(write_err) =
+        context
+            .outputs()
+            .decided(request, &context.repo_text(), &outcome, retry_after)
+    {
+        tracing::warn!("cannot write the pending state after the failure: {write_err:#}");
+    }
+    err
 }
 
 /// Writes the outcome and turns it into the command's verdict.
@@ -172,15 +190,9 @@ async fn finish(
     context: &GateContext,
     options: &WaitOptions,
     request: &Request,
-    mut outcome: Outcome,
-    issue_url: Option<String>,
+    outcome: Outcome,
 ) -> anyhow::Result<Verdict> {
     let retry_after = (options.mode == WaitMode::Retry).then_some(options.retry_after);
-    if outcome.issue.is_none() {
-        if let Some(url) = issue_url {
-            outcome.message = format!("Awaiting approval: {url}");
-        }
-    }
     context
         .outputs()
         .decided(request, &context.repo_text(), &outcome, retry_after)?;
@@ -212,9 +224,45 @@ struct Judge<'a> {
     options: &'a WaitOptions,
     request: &'a Request,
     authorizations: HashMap<String, Authorization>,
+    /// The request's issue as last read, for the outputs of a failure.
+    last_seen: Option<Issue>,
 }
 
 impl Judge<'_> {
+    /// Finds the request's issue and reads the decision; in block mode, waits for one.
+    async fn decide(&mut self) -> anyhow::Result<Outcome> {
+        let (issue, etag) = match self.locate().await? {
+            Located::Unchanged { issue_url, etag } => {
+                // Nothing happened since the last look (a 304 costs no rate limit).
+                return Ok(Outcome {
+                    state: ApprovalState::Pending,
+                    issue: None,
+                    message: format!("Awaiting approval: {issue_url}"),
+                    decided_by: None,
+                    reason: None,
+                    etag: Some(etag),
+                    unchanged: true,
+                });
+            }
+            Located::Found { issue, etag } => (issue, etag),
+            Located::Missing => {
+                return Err(Error::usage(format!(
+                    "no approval issue found for request {} in {} (label {}): run `stepkit gate create-issue` first, or pass --issue",
+                    self.request.key,
+                    self.context.repo_text(),
+                    self.context.label
+                ))
+                .into());
+            }
+        };
+        self.last_seen = Some(issue.clone());
+        let mut outcome = self.judge(issue, etag).await?;
+        if self.options.mode == WaitMode::Block && outcome.state == ApprovalState::Pending {
+            outcome = self.block_until_decided(outcome).await?;
+        }
+        Ok(outcome)
+    }
+
     /// The request's issue: `--issue`, else the status link (conditionally, with the ETag of the
     /// last look), else the labelled-issue list.
     async fn locate(&mut self) -> anyhow::Result<Located> {
@@ -313,8 +361,15 @@ impl Judge<'_> {
                 Ok(outcome)
             }
             Err(err) if cancel.is_cancelled() => Err(err),
+            // Only the deadline: a GitHub failure is not a timeout, and must not close the
+            // issue as timed out.
+            Err(err) if kind_of(&err) != Some(Kind::Deadline) => Err(err),
             Err(_) if self.options.timeout.is_some() => {
-                // The deadline passed: one more look decides it as timed out.
+                // The deadline passed: one more look decides it as timed out, and closing the
+                // issue gets a few request timeouts, not GitHub's whole retry deadline.
+                self.github.end_by(Some(
+                    tokio::time::Instant::now() + after_deadline_grace(self.context),
+                ));
                 let refreshed = match self.github.issue(issue.number, None).await? {
                     Fetched::Found { value, .. } | Fetched::Moved { value, .. } => value,
                     _ => issue,
@@ -641,6 +696,18 @@ fn capitalized(word: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// When the request's issue was created, as an earlier run recorded it.
+fn previous_request_time(request: &Request) -> Option<OffsetDateTime> {
+    let text = request.previous.requested_at.as_deref()?;
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// What the last look and the close after a `--timeout` get: a few request timeouts, not
+/// GitHub's whole retry deadline.
+fn after_deadline_grace(context: &GateContext) -> Duration {
+    context.request_timeout.saturating_mul(3)
 }
 
 fn elapsed_since(at: OffsetDateTime) -> Duration {

@@ -23,9 +23,11 @@ use reqwest::Method;
 use serde_yaml::{Mapping, Value};
 
 use crate::core::error::Error;
-use crate::core::http::{status_error, url_without_query, HttpClient};
+use crate::core::http::{read_body, status_error, url_without_query, HttpClient};
 use crate::core::image_ref::ImageReference;
 
+/// The largest ci-operator config downloaded (the biggest in openshift/release are ~100 KiB).
+const MAX_CONFIG_BYTES: usize = 8 * 1024 * 1024;
 /// The job-name prefixes prowgen generates (`pkg/api/metadata.go` in ci-tools).
 const JOB_PREFIXES: [&str; 3] = ["pull", "branch", "periodic"];
 /// The gangway env prefix ci-operator copies into every multi-stage test's env.
@@ -99,11 +101,16 @@ pub async fn fetch_config(http: &HttpClient, url: &str) -> anyhow::Result<String
             .await
             .context(format!("cannot fetch the ci-operator config {url}")));
     }
-    let text = response.text().await.map_err(|error| {
-        Error::remote(format!(
-            "cannot read the ci-operator config {url}: the download broke off ({error})"
-        ))
-    })?;
+    let mut response = response;
+    let bytes = read_body(&mut response, MAX_CONFIG_BYTES)
+        .await
+        .map_err(|problem| {
+            Error::remote(format!(
+                "cannot read the ci-operator config {url}: {problem}"
+            ))
+        })?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::remote(format!("the ci-operator config {url} is not UTF-8 text")))?;
     if text.trim().is_empty() {
         return Err(Error::remote(format!(
             "the ci-operator config {url} came back empty (HTTP {status}); check the URL, or retry later"

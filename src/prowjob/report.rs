@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::core::error::{kind_of, Error, Kind, ResultExt, Verdict};
 use crate::core::http::{HttpClient, HttpConfig};
+use crate::core::input::read_input_text;
 use crate::core::poll::{poll_until, Cancel, Poll, PollOptions};
 use crate::core::progress::human_duration;
 use crate::core::secret::Secret;
@@ -50,7 +51,8 @@ pub struct Reported {
 
 /// Reads a job id from a file (the trigger step's PROWJOB_ID result), trimmed.
 pub fn read_id_file(path: &std::path::Path) -> anyhow::Result<String> {
-    let id = std::fs::read_to_string(path).or_kind(Kind::Usage, || {
+    // A job id is a UUID; the budget only guards against the wrong file.
+    let id = read_input_text(Some(path), 64 * 1024).or_kind(Kind::Usage, || {
         format!("cannot read --id-file {}", path.display())
     })?;
     let id = id.trim().to_owned();

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::core::error::{Error, Kind, ResultExt};
 use crate::core::image_ref::ImageReference;
+use crate::core::input::{read_input_text, MIB};
 
 /// The annotation that makes integration-service pass the Snapshot by name.
 pub const PARAM_AS_NAME_ANNOTATION: &str = "test.appstudio.openshift.io/snapshot-param-as-name";
@@ -130,7 +131,8 @@ pub fn parse_snapshot(input: &str) -> anyhow::Result<Snapshot> {
 }
 
 fn read_snapshot_file(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).or_kind(Kind::Usage, || {
+    // A Snapshot of hundreds of components is well under a MiB.
+    read_input_text(Some(path), 16 * MIB).or_kind(Kind::Usage, || {
         format!(
             "cannot read SNAPSHOT file {}: check the path after '@'",
             path.display()

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::core::error::{Error, Kind, ResultExt};
-use crate::core::http::{HttpClient, HttpConfig};
+use crate::core::http::{shown_url, HttpClient, HttpConfig};
 use crate::core::image_ref::ImageReference;
+use crate::core::input::{read_input_text, MIB};
 use crate::core::poll::{poll_until, Cancel, Poll, PollOptions};
 use crate::core::secret::Secret;
 use crate::core::tekton::{self, Budget};
@@ -65,24 +66,29 @@ pub struct TriggerOptions {
     pub results_dir: Option<PathBuf>,
     pub budget: Budget,
     pub http: HttpConfig,
-    /// Sends of the trigger request while the answers prove nothing was created.
-    pub trigger_attempts: u32,
-    /// A fixed pause between those sends, instead of backoff.
+    /// Sends of the trigger request at most (provide-prowjob 0.1's MAX_RETRIES), in place of
+    /// `http.retries` for that request alone; `None`: as `http.retries` says.
+    pub trigger_attempts: Option<u32>,
+    /// A fixed pause between Gangway's attempts, instead of backoff.
     pub trigger_retry_delay: Option<Duration>,
 }
 
 /// The HTTP settings of the Gangway client: with a fixed retry delay (provide-prowjob 0.1's
-/// RETRY_DELAY), every pause is that long and the retry deadline is at least long enough for
-/// all the attempts and the pauses between them.
+/// RETRY_DELAY), every pause is that long and, when the trigger's attempts are counted, the
+/// retry deadline is at least long enough for all of them and the pauses between them.
 fn gangway_http(options: &TriggerOptions) -> HttpConfig {
     let mut http = options.http.clone();
     if let Some(delay) = options.trigger_retry_delay {
-        let attempts = options.trigger_attempts.max(1);
-        let needed =
-            delay.saturating_mul(attempts - 1) + http.request_timeout.saturating_mul(attempts);
         http.base_delay = delay;
         http.max_delay = delay;
-        http.deadline = http.deadline.max(needed);
+        let attempts = options
+            .trigger_attempts
+            .or(http.retries.map(|retries| retries.saturating_add(1)));
+        if let Some(attempts) = attempts.map(|attempts| attempts.max(1)) {
+            let needed =
+                delay.saturating_mul(attempts - 1) + http.request_timeout.saturating_mul(attempts);
+            http.deadline = http.deadline.max(needed);
+        }
     }
     http
 }
@@ -104,6 +110,10 @@ pub enum Triggered {
 }
 
 pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
+    // A token that cannot be a header fails now, before any network work (exit 2).
+    if let Some(token) = &options.token {
+        token.bearer_token()?;
+    }
     let snapshot = parse_snapshot(&options.snapshot)?;
     let component = snapshot.component(options.component.as_deref())?;
     let source = Source::of(component, options);
@@ -112,15 +122,17 @@ pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
 
     let (config_text, config_source) = match &options.config_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).or_kind(Kind::Usage, || {
+            let text = read_input_text(Some(path), 8 * MIB).or_kind(Kind::Usage, || {
                 format!("cannot read --config-file {}", path.display())
             })?;
             (text, path.display().to_string())
         }
         None => {
             let url = location.url(&options.release_repo_url, &options.release_ref);
-            tracing::info!("fetching ci-operator config {url}");
-            (fetch_config(&http, &url).await?, url)
+            // Logs, messages and PROWJOB_CONFIG_URL show it without credentials or query.
+            let shown = shown_url(&url);
+            tracing::info!("fetching ci-operator config {shown}");
+            (fetch_config(&http, &url).await?, shown)
         }
     };
     let mut config = CiOperatorConfig::parse(&config_text, &config_source)?;
@@ -144,12 +156,14 @@ pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
     let token = options.token.clone().ok_or_else(|| {
         Error::usage("no Gangway token: set GANGWAY_TOKEN, or --token-file (GANGWAY_TOKEN_FILE) to a mounted Secret's token file")
     })?;
-    let gangway = GangwayClient::new(
+    let mut gangway = GangwayClient::new(
         HttpClient::new(gangway_http(options))?,
         &options.gangway_url,
         token,
-    )?
-    .with_max_create_attempts(options.trigger_attempts);
+    )?;
+    if let Some(attempts) = options.trigger_attempts {
+        gangway = gangway.with_create_attempts(attempts);
+    }
     let execution = gangway.create(&request).await?;
     let history = history_url(&options.deck_url, &options.job_name);
     tracing::info!(
@@ -410,14 +424,13 @@ async fn wait_for_url(
     .await;
     match outcome {
         Ok(url) => Ok(url),
-        Err(err)
-            if crate::core::error::kind_of(&err) == Some(Kind::Deadline)
-                && !cancel.is_cancelled() =>
-        {
+        Err(err) if cancel.is_cancelled() => Err(err),
+        // The job exists and its id is written: neither a timeout nor Gangway or Deck failing
+        // now makes the trigger fail (`prowjob report` finds the job and reports on it).
+        Err(err) => {
             tracing::warn!("{err:#}; the job was created, PROWJOB_URL is left empty");
             Ok(None)
         }
-        Err(err) => Err(err),
     }
 }
 
@@ -429,7 +442,7 @@ fn write_results(options: &TriggerOptions, results: &[(&str, &str)]) -> anyhow::
 mod tests {
     use super::*;
 
-    fn options(attempts: u32, delay: Option<Duration>) -> TriggerOptions {
+    fn options(attempts: Option<u32>, delay: Option<Duration>) -> TriggerOptions {
         TriggerOptions {
             snapshot: String::new(),
             component: None,
@@ -476,7 +489,7 @@ mod tests {
 
     #[test]
     fn a_retry_delay_is_every_pause_and_the_deadline_fits_every_attempt() {
-        let plain = gangway_http(&options(5, None));
+        let plain = gangway_http(&options(Some(5), None));
         assert_eq!(plain.deadline, Duration::from_secs(300));
         assert!(
             plain.base_delay < Duration::from_secs(1),
@@ -484,17 +497,28 @@ mod tests {
         );
 
         // provide-prowjob 0.1's defaults: 5 attempts, 60 s apart.
-        let old = gangway_http(&options(5, Some(Duration::from_secs(60))));
+        let old = gangway_http(&options(Some(5), Some(Duration::from_secs(60))));
         assert_eq!(old.base_delay, Duration::from_secs(60));
         assert_eq!(old.max_delay, Duration::from_secs(60));
         assert_eq!(old.deadline, Duration::from_secs(4 * 60 + 5 * 60));
 
         // A short delay never shortens the configured deadline.
-        let short = gangway_http(&options(2, Some(Duration::from_secs(1))));
+        let short = gangway_http(&options(Some(2), Some(Duration::from_secs(1))));
         assert_eq!(short.deadline, Duration::from_secs(300));
         assert_eq!(
-            gangway_http(&options(0, Some(Duration::from_secs(1)))).deadline,
+            gangway_http(&options(Some(0), Some(Duration::from_secs(1)))).deadline,
             Duration::from_secs(300)
+        );
+
+        // Not counted, the attempts fit in the deadline as it is; counted by --retries alone,
+        // the deadline grows to fit them as it does for --trigger-attempts.
+        let uncounted = gangway_http(&options(None, Some(Duration::from_secs(60))));
+        assert_eq!(uncounted.deadline, Duration::from_secs(300));
+        let mut by_retries = options(None, Some(Duration::from_secs(60)));
+        by_retries.http.retries = Some(3);
+        assert_eq!(
+            gangway_http(&by_retries).deadline,
+            Duration::from_secs(3 * 60 + 4 * 60)
         );
     }
 }

@@ -7,19 +7,19 @@
 //! `--strict-input` or `--fail-on`.
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use time::OffsetDateTime;
 
 use crate::core::error::{Error, Verdict};
+use crate::core::input::{read_input as read_file_or_stdin, MIB};
 use crate::core::tekton::{self, Budget, BudgetCheck, ResultFile};
 use crate::core::timestamp::{self, TimestampFormat};
 use crate::result::convert::{self, InputKind, SarifMode, Summary};
 use crate::result::test_output::{
-    self, ClairScanResult, Document, ImagesProcessed, Outcome, ProcessedImage, ScanOutput,
-    TestOutput,
+    self, count_problem, ClairScanResult, Document, ImagesProcessed, Outcome, ProcessedImage,
+    ScanOutput, TestOutput,
 };
 
 pub const DEFAULT_NOTE: &str = "For details, check Tekton task log.";
@@ -27,6 +27,8 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// A shortened note keeps at least this many bytes, so it still says something.
 pub const MIN_NOTE_BYTES: usize = 64;
 const ELLIPSIS: &str = "…";
+/// The largest tool output read (SARIF of a big scan is the largest, tens of MiB).
+const MAX_INPUT_BYTES: u64 = 256 * MIB;
 
 /// One `--from KIND FILE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,12 +195,17 @@ pub struct Emitted {
     pub full_note: Option<String>,
     strict_input: bool,
     failed_on: bool,
+    /// Counts past what Konflux reads: the command fails as bad input (exit 2).
+    count_overflow: Option<String>,
 }
 
 impl Emitted {
     /// The command's outcome once the results are out: an error for `--strict-input` with a bad
     /// input (exit 2), `Fail` for a result listed in `--fail-on` (exit 1), else `Pass`.
     pub fn verdict(&self) -> anyhow::Result<Verdict> {
+        if let Some(problem) = &self.count_overflow {
+            return Err(Error::usage(format!("{problem} (an ERROR result was written)")).into());
+        }
         if self.strict_input && !self.input_errors.is_empty() {
             return Err(Error::usage(format!(
                 "--strict-input: {} (an ERROR result was written)",
@@ -242,31 +249,57 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
         tracing::warn!("{error}");
     }
 
-    let successes = options.successes.unwrap_or(tally.successes);
-    let failures = options.failures.unwrap_or(tally.failures);
-    let warnings = options.warnings.unwrap_or(tally.warnings);
+    let mut successes = options.successes.unwrap_or(tally.successes);
+    let mut failures = options.failures.unwrap_or(tally.failures);
+    let mut warnings = options.warnings.unwrap_or(tally.warnings);
+    // Counts that Konflux cannot read are bad input: an ERROR result that names them, exit 2.
+    let count_overflow = [
+        ("successes", successes),
+        ("failures", failures),
+        ("warnings", warnings),
+    ]
+    .iter()
+    .filter_map(|(name, count)| count_problem(&format!("the sum of the inputs' {name}"), *count))
+    .chain(tally.scan.iter().flat_map(|scan| {
+        scan.count_problems()
+            .into_iter()
+            .map(|problem| format!("SCAN_OUTPUT {problem}"))
+    }))
+    .collect::<Vec<_>>();
+    let count_overflow = (!count_overflow.is_empty()).then(|| count_overflow.join("; "));
+    if let Some(problem) = &count_overflow {
+        tracing::error!("{problem}");
+        (successes, failures, warnings) = (0, 0, 0);
+    }
     let derived = Outcome::from_counts(failures, warnings);
     let stated = tally
         .stated
         .iter()
         .max_by_key(|(outcome, _)| outcome.severity());
-    let result = options.result.unwrap_or(match stated {
-        Some((outcome, _)) if outcome.severity() > derived.severity() => *outcome,
-        _ => derived,
-    });
-    if options.result.is_some() && !options.allow_inconsistent {
+    let result = match (&count_overflow, options.result) {
+        (Some(_), _) => Outcome::Error,
+        (None, Some(result)) => result,
+        (None, None) => match stated {
+            Some((outcome, _)) if outcome.severity() > derived.severity() => *outcome,
+            _ => derived,
+        },
+    };
+    if count_overflow.is_none() && options.result.is_some() && !options.allow_inconsistent {
         check_consistency(result, failures, warnings)?;
     }
 
-    let note = options.note.clone().unwrap_or_else(|| {
-        tally
-            .stated
-            .iter()
-            .find(|(outcome, _)| *outcome == result)
-            .map(|(_, note)| note.clone())
-            .or_else(|| tally.summary_note())
-            .unwrap_or_else(|| DEFAULT_NOTE.to_owned())
-    });
+    let note = count_overflow
+        .clone()
+        .or_else(|| options.note.clone())
+        .unwrap_or_else(|| {
+            tally
+                .stated
+                .iter()
+                .find(|(outcome, _)| *outcome == result)
+                .map(|(_, note)| note.clone())
+                .or_else(|| tally.summary_note())
+                .unwrap_or_else(|| DEFAULT_NOTE.to_owned())
+        });
     let namespace = options
         .namespace
         .clone()
@@ -288,8 +321,10 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
         failures,
         warnings,
     };
+    // Counts Konflux cannot read are not written; the ERROR result says why.
     let scan_output = tally
         .scan
+        .filter(|_| count_overflow.is_none())
         .map(|scan| checked_json(Document::ScanOutput, &scan));
     let clair_scan_result = tally
         .scan
@@ -347,6 +382,7 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
         input_errors: tally.input_errors,
         full_note,
         strict_input: options.strict_input,
+        count_overflow,
     })
 }
 
@@ -358,6 +394,15 @@ fn check_usage(options: &EmitOptions) -> anyhow::Result<()> {
             "--successes/--failures/--warnings cannot be combined with --from: the counts come from the inputs (use --result, --note and --namespace to override what they give)",
         )
         .into());
+    }
+    for (flag, count) in [
+        ("--successes", options.successes),
+        ("--failures", options.failures),
+        ("--warnings", options.warnings),
+    ] {
+        if let Some(problem) = count.and_then(|count| count_problem(flag, count)) {
+            return Err(Error::usage(problem).into());
+        }
     }
     let stdin_inputs = options.inputs.iter().filter(|i| i.path.is_none()).count();
     if stdin_inputs > 1 {
@@ -444,16 +489,10 @@ fn fixed_timestamp(text: &str) -> anyhow::Result<String> {
 }
 
 fn read_input(input: &Input) -> Result<Vec<u8>, String> {
-    match &input.path {
-        Some(path) => std::fs::read(path).map_err(|err| format!("cannot read it: {err}")),
-        None => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .map_err(|err| format!("cannot read standard input: {err}"))?;
-            Ok(bytes)
-        }
-    }
+    read_file_or_stdin(input.path.as_deref(), MAX_INPUT_BYTES).map_err(|err| match input.path {
+        Some(_) => format!("cannot read it: {err}"),
+        None => format!("cannot read standard input: {err}"),
+    })
 }
 
 /// The inputs, added up.
@@ -487,9 +526,10 @@ impl Tally {
                     continue;
                 }
             };
-            tally.successes += summary.successes;
-            tally.failures += summary.failures;
-            tally.warnings += summary.warnings;
+            // Saturating: a sum past MAX_COUNT is refused once the inputs are added up.
+            tally.successes = tally.successes.saturating_add(summary.successes);
+            tally.failures = tally.failures.saturating_add(summary.failures);
+            tally.warnings = tally.warnings.saturating_add(summary.warnings);
             if let Some(outcome) = summary.result {
                 let note = summary
                     .note
@@ -504,7 +544,7 @@ impl Tally {
                     OnEmpty::Skipped => tally.stated.push((Outcome::Skipped, note)),
                     OnEmpty::Error => tally.stated.push((Outcome::Error, note)),
                 }
-            } else if summary.successes + summary.failures + summary.warnings == 0
+            } else if [summary.successes, summary.failures, summary.warnings] == [0, 0, 0]
                 && summary.skipped > 0
             {
                 let note = format!("all {} checks in {name} were skipped", summary.skipped);

@@ -110,16 +110,48 @@ pub struct SeverityCounts {
 }
 
 impl SeverityCounts {
+    /// Adds `other`, saturating: a sum past [`MAX_COUNT`] is refused where it is written.
     pub fn add(&mut self, other: &SeverityCounts) {
-        self.critical += other.critical;
-        self.high += other.high;
-        self.medium += other.medium;
-        self.low += other.low;
-        self.unknown += other.unknown;
+        for (mine, theirs) in self.slots_mut().into_iter().zip(other.slots()) {
+            *mine = mine.saturating_add(theirs);
+        }
     }
 
+    /// All severities together, saturating.
     pub fn total(&self) -> u64 {
-        self.critical + self.high + self.medium + self.low + self.unknown
+        self.slots().into_iter().fold(0, u64::saturating_add)
+    }
+
+    /// `(name, count)` of each severity, for messages.
+    pub fn named(&self) -> [(&'static str, u64); 5] {
+        let [critical, high, medium, low, unknown] = self.slots();
+        [
+            ("critical", critical),
+            ("high", high),
+            ("medium", medium),
+            ("low", low),
+            ("unknown", unknown),
+        ]
+    }
+
+    fn slots(&self) -> [u64; 5] {
+        [
+            self.critical,
+            self.high,
+            self.medium,
+            self.low,
+            self.unknown,
+        ]
+    }
+
+    fn slots_mut(&mut self) -> [&mut u64; 5] {
+        [
+            &mut self.critical,
+            &mut self.high,
+            &mut self.medium,
+            &mut self.low,
+            &mut self.unknown,
+        ]
     }
 }
 
@@ -135,6 +167,22 @@ impl ScanOutput {
         self.vulnerabilities.add(&other.vulnerabilities);
         self.unpatched_vulnerabilities
             .add(&other.unpatched_vulnerabilities);
+    }
+
+    /// What is wrong with the counts, if any is past [`MAX_COUNT`].
+    pub fn count_problems(&self) -> Vec<String> {
+        [
+            ("vulnerabilities", &self.vulnerabilities),
+            ("unpatched_vulnerabilities", &self.unpatched_vulnerabilities),
+        ]
+        .into_iter()
+        .flat_map(|(group, counts)| {
+            counts
+                .named()
+                .into_iter()
+                .filter_map(move |(name, count)| count_problem(&format!("{group}.{name}"), count))
+        })
+        .collect()
     }
 }
 
@@ -297,8 +345,21 @@ pub fn validate_value(document: Document, value: &Value) -> Vec<Problem> {
     problems
 }
 
+/// The largest count Konflux reads: integration-service decodes counts as Go `int` (64 bits).
+pub const MAX_COUNT: u64 = i64::MAX as u64;
+
+/// What is wrong with a count of `name`, if anything, for messages: past [`MAX_COUNT`].
+pub fn count_problem(name: &str, count: u64) -> Option<String> {
+    (count > MAX_COUNT).then(|| {
+        format!(
+            "{name} is {count}, past the largest count Konflux reads ({MAX_COUNT}: integration-service decodes counts as Go int64)"
+        )
+    })
+}
+
 /// 2020-12 counts `1.0` as an integer, but Go's `encoding/json` refuses to decode it into an
-/// `int`, so integration-service would reject the result.
+/// `int`, so integration-service would reject the result; nor does a count past the int64
+/// range decode.
 fn collect_non_integer_counts(
     document: Document,
     value: &Value,
@@ -323,13 +384,26 @@ fn collect_non_integer_counts(
     for (key, child) in map {
         let child_path = format!("{path}.{key}");
         match child {
-            Value::Number(n) if count_keys.contains(&key.as_str()) && n.is_f64() => {
-                out.push(Problem {
-                    path: child_path,
-                    message: format!(
+            Value::Number(n) if count_keys.contains(&key.as_str()) => {
+                let message = match n.as_u64() {
+                    Some(count) => count_problem(key, count),
+                    // Past u64, serde_json reads an integer literal as a float.
+                    None if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f >= 9.2e18) => {
+                        Some(format!(
+                            "{key} is {n}, past the largest count Konflux reads ({MAX_COUNT}: integration-service decodes counts as Go int64)"
+                        ))
+                    }
+                    None if n.is_f64() => Some(format!(
                         "{n} is not an integer literal; integration-service decodes counts as Go ints and rejects it"
-                    ),
-                })
+                    )),
+                    None => None,
+                };
+                if let Some(message) = message {
+                    out.push(Problem {
+                        path: child_path,
+                        message,
+                    });
+                }
             }
             Value::Object(_)
                 if matches!(document, Document::ScanOutput | Document::ClairScanResult) =>

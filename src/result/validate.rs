@@ -1,11 +1,11 @@
 //! `result validate`: check a TEST_OUTPUT-like document the way Konflux consumers will read it.
 
-use std::io::Read;
 use std::path::Path;
 
 use serde_json::Value;
 
-use crate::core::error::{Kind, ResultExt, Verdict};
+use crate::core::error::{Error, Kind, Verdict};
+use crate::core::input::{read_input, InputError, MIB};
 use crate::result::test_output::{self, Document, Problem};
 
 /// What validating one document found.
@@ -27,20 +27,50 @@ impl Validation {
     }
 }
 
-/// Reads `path` (`None` for standard input) and validates it as `document`.
+/// The largest document read: a Tekton result is at most 4 KiB, a sidecar-logs one 1.5 MiB.
+const MAX_DOCUMENT_BYTES: u64 = 16 * MIB;
+
+/// Reads `path` (`None` for standard input) and validates it as `document`. Content that is not
+/// a document (binary, too long) is a problem of the document (exit 1), not a failure to read.
 pub fn validate(document: Document, path: Option<&Path>) -> anyhow::Result<Validation> {
-    let text = match path {
-        Some(path) => std::fs::read_to_string(path)
-            .or_kind(Kind::LocalIo, || format!("cannot read {}", path.display()))?,
-        None => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .or_kind(Kind::LocalIo, || "cannot read standard input".to_owned())?;
-            text
+    let name = || match path {
+        Some(path) => path.display().to_string(),
+        None => "standard input".to_owned(),
+    };
+    let bytes = match read_input(path, MAX_DOCUMENT_BYTES) {
+        Ok(bytes) => bytes,
+        Err(InputError::TooLarge { limit }) => {
+            return Ok(invalid(format!(
+                "longer than {limit} bytes: not a result (Tekton results are at most 4096 bytes)"
+            )))
+        }
+        Err(err) => {
+            // A directory or a device is the wrong input; a file that cannot be read is a
+            // local I/O failure, as before.
+            let kind = match err {
+                InputError::NotRegular(_) => Kind::Usage,
+                _ => Kind::LocalIo,
+            };
+            return Err(Error::new(kind, format!("cannot read {}: {err}", name())).into());
         }
     };
-    Ok(validate_text(document, &text))
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(validate_text(document, &text)),
+        Err(_) => Ok(invalid(
+            "not UTF-8 text: a result is JSON text (is this a binary file?)".to_owned(),
+        )),
+    }
+}
+
+/// A document that is not one at all: one problem at the root.
+fn invalid(message: String) -> Validation {
+    Validation {
+        problems: vec![Problem {
+            path: "$".into(),
+            message,
+        }],
+        warnings: Vec::new(),
+    }
 }
 
 pub fn validate_text(document: Document, text: &str) -> Validation {

@@ -134,8 +134,10 @@ fn parse(expression: &str) -> Option<(Vec<String>, bool, Option<usize>)> {
                 let inner = &rest[1..close];
                 if inner == "*" {
                     star = true;
-                } else if let Ok(i) = inner.parse::<usize>() {
-                    index = Some(i);
+                } else if !inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit()) {
+                    // An index too large for usize is still an index (out of any range), so
+                    // the reference around it is still checked.
+                    index = Some(inner.parse::<usize>().unwrap_or(usize::MAX));
                 } else {
                     let quoted = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\''));
                     let quoted = quoted
@@ -217,6 +219,9 @@ mod tests {
         assert!(star.star);
         assert_eq!(star.segments, ["params", "list"]);
         assert_eq!(one("$(params.list[1])").index, Some(1));
+        let huge = one("$(params.x[18446744073709551616])");
+        assert_eq!(huge.segments, ["params", "x"]);
+        assert_eq!(huge.index, Some(usize::MAX), "still a reference to x");
         assert_eq!(one("$(params.obj.key)").segments, ["params", "obj", "key"]);
         assert_eq!(one("$(params[\"a.b\"][*])").segments, ["params", "a.b"]);
     }

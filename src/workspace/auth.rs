@@ -15,7 +15,7 @@
 //! for their host, and `docker.io`, `index.docker.io` and `registry-1.docker.io` are one
 //! registry; a port is part of the registry (`quay.io:443` is not `quay.io`), as in
 //! select-oci-auth. `credHelpers[registry]` comes before `auths`, and `credsStore` after it,
-//! as docker does; both run `docker-credential-<name>` through the `docker_credential` crate.
+//! as docker does; both run `docker-credential-<name>`, stopped at a timeout (`helper`).
 //!
 //! An entry's `auth` (base64 `user:password`) or `username`/`password` become HTTP Basic
 //! credentials (which oci-client also trades for a bearer token where the registry asks for
@@ -26,12 +26,18 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use oci_client::secrets::RegistryAuth;
 use serde::Deserialize;
 
-use crate::core::error::Error;
+use crate::core::error::{Error, Kind};
 use crate::core::image_ref::ImageReference;
+use crate::core::input::{read_input, InputError, MIB};
+use crate::workspace::helper::{self, HelperCredential, DEFAULT_HELPER_TIMEOUT};
+
+/// The largest auth file read (docker configs are a few KiB).
+const MAX_AUTH_FILE_BYTES: u64 = 16 * MIB;
 
 /// Where auth files are looked for. [`AuthEnv::from_env`] reads the process environment;
 /// tests and callers with flags (`--docker-config`) fill it in themselves.
@@ -45,6 +51,8 @@ pub struct AuthEnv {
     pub docker_config_dir: Option<PathBuf>,
     /// `HOME`: `~/.docker/config.json` is read when `DOCKER_CONFIG` is unset.
     pub home: Option<PathBuf>,
+    /// How long a credential helper may take (`None`: [`DEFAULT_HELPER_TIMEOUT`]).
+    pub helper_timeout: Option<Duration>,
 }
 
 /// One auth file to look in, and why.
@@ -69,7 +77,13 @@ impl AuthEnv {
             authfile: var("AUTHFILE"),
             docker_config_dir: var("DOCKER_CONFIG"),
             home: var("HOME"),
+            helper_timeout: None,
         }
+    }
+
+    /// How long a credential helper may take before it is stopped.
+    pub fn helper_timeout(&self) -> Duration {
+        self.helper_timeout.unwrap_or(DEFAULT_HELPER_TIMEOUT)
     }
 
     /// The files to look in, in order of precedence.
@@ -113,9 +127,9 @@ pub fn credentials_for(repository: &ImageReference, env: &AuthEnv) -> anyhow::Re
     let target = format!("{}/{}", repository.registry, repository.repository);
     let files = env.files();
     for file in &files {
-        let bytes = match std::fs::read(&file.path) {
+        let bytes = match read_input(Some(&file.path), MAX_AUTH_FILE_BYTES) {
             Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(InputError::Io(error)) if error.kind() == std::io::ErrorKind::NotFound => {
                 if matches!(file.source, "REGISTRY_AUTH_FILE" | "AUTHFILE") {
                     tracing::warn!(
                         "{} names {}, which does not exist; looking for credentials elsewhere",
@@ -126,12 +140,20 @@ pub fn credentials_for(repository: &ImageReference, env: &AuthEnv) -> anyhow::Re
                 continue;
             }
             Err(error) => {
-                return Err(Error::local_io(format!(
-                    "cannot read the registry auth file {} (from {}): {error}",
-                    file.path.display(),
-                    file.source
-                ))
-                .into())
+                let kind = if error.is_bad_input() {
+                    Kind::Usage
+                } else {
+                    Kind::LocalIo
+                };
+                return Err(Error::new(
+                    kind,
+                    format!(
+                        "cannot read the registry auth file {} (from {}): {error}",
+                        file.path.display(),
+                        file.source
+                    ),
+                )
+                .into());
             }
         };
         let config: AuthConfigFile = serde_json::from_slice(&bytes).map_err(|error| {
@@ -142,7 +164,7 @@ pub fn credentials_for(repository: &ImageReference, env: &AuthEnv) -> anyhow::Re
                 file.source
             ))
         })?;
-        if let Some(auth) = select(&config, &bytes, repository, file)? {
+        if let Some(auth) = select(&config, repository, file, env)? {
             return Ok(auth);
         }
     }
@@ -208,9 +230,9 @@ impl AuthEntry {
 /// Credentials for `repository` from one file, if it has any.
 fn select(
     config: &AuthConfigFile,
-    raw: &[u8],
     repository: &ImageReference,
     file: &AuthFile,
+    env: &AuthEnv,
 ) -> anyhow::Result<Option<RegistryAuth>> {
     let registry = normalize_registry(&repository.registry);
     let where_ = || format!("{} (from {})", file.path.display(), file.source);
@@ -224,7 +246,8 @@ fn select(
             "using credential helper docker-credential-{helper} for {key:?} from {}",
             where_()
         );
-        return from_docker_credential(raw, key, helper, &where_()).map(Some);
+        // A helper with nothing for the registry means anonymous access, as with docker.
+        return from_helper(helper, key, env.helper_timeout(), &where_());
     }
 
     for candidate in candidates(repository) {
@@ -254,13 +277,7 @@ fn select(
             repository.registry,
             where_()
         );
-        return match docker_credential::get_credential_from_reader(raw, &repository.registry) {
-            Ok(credential) => {
-                credential_to_auth(credential, &repository.registry, &where_()).map(Some)
-            }
-            Err(error) if is_not_found(&error) => Ok(None),
-            Err(error) => Err(helper_error(store, &repository.registry, &error, &where_())),
-        };
+        return from_helper(store, &repository.registry, env.helper_timeout(), &where_());
     }
     Ok(None)
 }
@@ -355,67 +372,22 @@ fn identity_token_error(key: &str, where_: &str) -> anyhow::Error {
     .into()
 }
 
-/// Runs a credential helper through docker_credential for the `credHelpers` key `key`.
-fn from_docker_credential(
-    raw: &[u8],
-    key: &str,
-    helper: &str,
-    where_: &str,
-) -> anyhow::Result<RegistryAuth> {
-    match docker_credential::get_credential_from_reader(raw, key) {
-        Ok(credential) => credential_to_auth(credential, key, where_),
-        Err(error) => Err(helper_error(helper, key, &error, where_)),
-    }
-}
-
-fn credential_to_auth(
-    credential: docker_credential::DockerCredential,
-    key: &str,
-    where_: &str,
-) -> anyhow::Result<RegistryAuth> {
-    match credential {
-        docker_credential::DockerCredential::UsernamePassword(user, password) => {
-            Ok(RegistryAuth::Basic(user, password))
-        }
-        docker_credential::DockerCredential::IdentityToken(_) => {
-            Err(identity_token_error(key, where_))
-        }
-    }
-}
-
-/// Whether a helper said it has nothing for this server (docker treats that as "no
-/// credentials", not as a failure).
-fn is_not_found(error: &docker_credential::CredentialRetrievalError) -> bool {
-    match error {
-        docker_credential::CredentialRetrievalError::NoCredentialConfigured => true,
-        docker_credential::CredentialRetrievalError::HelperFailure { stdout, stderr, .. } => {
-            let text = format!("{stdout} {stderr}").to_ascii_lowercase();
-            text.contains("credentials not found")
-        }
-        _ => false,
-    }
-}
-
-/// A helper failure, without the helper's output (it may echo a secret).
-fn helper_error(
+/// Asks `docker-credential-{helper}` for `server`'s credentials, within `timeout`. `Ok(None)`
+/// when the helper has none.
+fn from_helper(
     helper: &str,
     server: &str,
-    error: &docker_credential::CredentialRetrievalError,
+    timeout: Duration,
     where_: &str,
-) -> anyhow::Error {
-    let problem = match error {
-        docker_credential::CredentialRetrievalError::HelperFailure { .. } => {
-            "it exited with an error".to_owned()
+) -> anyhow::Result<Option<RegistryAuth>> {
+    match helper::get(helper, server, timeout) {
+        Ok(Some(HelperCredential::UsernamePassword(user, password))) => {
+            Ok(Some(RegistryAuth::Basic(user, password)))
         }
-        docker_credential::CredentialRetrievalError::HelperCommunicationError => {
-            format!("it could not be run (is docker-credential-{helper} on PATH?)")
-        }
-        other => other.to_string(),
-    };
-    Error::usage(format!(
-        "the credential helper docker-credential-{helper} named in {where_} failed for {server:?}: {problem}"
-    ))
-    .into()
+        Ok(Some(HelperCredential::IdentityToken)) => Err(identity_token_error(server, where_)),
+        Ok(None) => Ok(None),
+        Err(failure) => Err(helper::failure_error(helper, server, &failure, where_)),
+    }
 }
 
 /// What kind of credential this is, for log lines (never the secret).
@@ -652,6 +624,7 @@ mod tests {
             authfile: Some(authfile),
             docker_config_dir: Some(dir.path().join("docker")),
             home: Some(dir.path().join("home")),
+            helper_timeout: None,
         };
         // REGISTRY_AUTH_FILE has an entry: it wins even over a longer key in a later file.
         assert_eq!(
@@ -798,6 +771,7 @@ mod tests {
             authfile: Some("/a.json".into()),
             docker_config_dir: None,
             home: Some("/home/u".into()),
+            helper_timeout: None,
         };
         let files: Vec<(String, &str)> = env
             .files()

@@ -2,10 +2,11 @@
 //!
 //! `archive` turns a directory into a deterministic, compressed tar stream and back (safely);
 //! `registry` moves blobs and manifests, verifying every digest; `reference` and `auth` read
-//! what users and Trusted Artifacts write. `push` and `pull` glue them together.
+//! what users and Trusted Artifacts write, `helper` runs credential helpers. `push` and `pull` glue them together.
 
 pub mod archive;
 pub mod auth;
+pub mod helper;
 pub mod pull;
 pub mod push;
 pub mod reference;

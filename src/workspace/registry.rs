@@ -9,9 +9,10 @@
 //!   `Range` request where a dropped connection stopped them; the call succeeds only once the
 //!   digest of the whole blob matched (a mismatch is exit 5), and what was streamed before
 //!   that is the caller's to keep out of use.
-//! - Every request is retried on connection errors, timeouts, 408, 429 and 5xx with
-//!   exponential backoff and jitter ([`backoff_delay`]): blob uploads are idempotent by digest
-//!   and manifest PUTs by content. When retries run out the error is exit 3.
+//! - Every request is retried on connection errors, timeouts, 408, 429 and 5xx through the one
+//!   retry loop of `core::retry` (backoff with jitter, `--retries`, `--retry-deadline`): blob
+//!   uploads are idempotent by digest and manifest PUTs by content. When retries run out the
+//!   error is exit 3.
 //! - 401/403 and "not found" are refusals (exit 5), never retried; their messages never hold
 //!   a credential or a URL's query (upload session state).
 //! - A manifest is pushed by digest first and then under each tag, and only by the caller
@@ -43,9 +44,9 @@ use tokio::io::AsyncWriteExt;
 
 use super::reference::WorkspaceRef;
 use crate::core::error::Error;
-use crate::core::http::{backoff_delay, install_crypto_provider, USER_AGENT};
+use crate::core::http::{install_crypto_provider, USER_AGENT};
 use crate::core::image_ref::ImageReference;
-use crate::core::progress::human_duration;
+use crate::core::retry::{retry, RetryPolicy, Retryable, Step};
 
 /// The `artifactType` of a stepkit workspace manifest.
 pub const WORKSPACE_ARTIFACT_TYPE: &str = "application/vnd.stepkit.workspace.v1";
@@ -80,6 +81,8 @@ const UPLOAD_CHUNK: usize = 1024 * 1024;
 const MAX_MANIFEST_BYTES: usize = 4 * 1024 * 1024;
 /// The longest pause backoff chooses between attempts.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
+/// The default retry deadline: a blob transfer is one request, so it is long.
+pub const DEFAULT_RETRY_DEADLINE: Duration = Duration::from_secs(30 * 60);
 /// How much of a registry's error body goes into a message.
 const ERROR_BODY_LIMIT: usize = 300;
 
@@ -98,8 +101,12 @@ pub struct RegistryOptions {
     pub insecure_registries: Vec<String>,
     /// PEM certificates trusted in addition to the system roots.
     pub ca_file: Option<PathBuf>,
-    /// Attempts after the first for each request that fails with a network error or 5xx.
-    pub retries: u32,
+    /// Attempts after the first for each request that fails with a network error or 5xx
+    /// (`None`: as many as `retry_deadline` allows).
+    pub retries: Option<u32>,
+    /// One request (a whole blob transfer), its retries and the pauses between them, ends
+    /// within this.
+    pub retry_deadline: Duration,
     /// Time allowed to connect, and between two reads of one response.
     pub timeout: Duration,
     /// The smallest pause between attempts; backoff doubles from here, with jitter.
@@ -111,7 +118,8 @@ impl Default for RegistryOptions {
         RegistryOptions {
             insecure_registries: Vec::new(),
             ca_file: None,
-            retries: 3,
+            retries: Some(3),
+            retry_deadline: DEFAULT_RETRY_DEADLINE,
             timeout: Duration::from_secs(60),
             retry_delay: Duration::from_millis(500),
         }
@@ -411,6 +419,9 @@ struct Failure {
     detail: String,
     /// The HTTP status the registry answered with, if it answered.
     status: Option<u16>,
+    /// When transient failures went on until the retry policy gave up: its error, which says
+    /// so (kind Transient).
+    gave_up: Option<anyhow::Error>,
 }
 
 impl Failure {
@@ -419,6 +430,7 @@ impl Failure {
             kind,
             detail: detail.into(),
             status: None,
+            gave_up: None,
         }
     }
 
@@ -639,8 +651,7 @@ pub struct Registry {
     client: Client,
     auth: RegistryAuth,
     repository: ImageReference,
-    retries: u32,
-    retry_delay: Duration,
+    retry: RetryPolicy,
 }
 
 impl fmt::Debug for Registry {
@@ -649,7 +660,7 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("repository", &self.name())
             .field("auth", &self.auth)
-            .field("retries", &self.retries)
+            .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
 }
@@ -703,8 +714,15 @@ impl Registry {
                 tag: None,
                 digest: None,
             },
-            retries: options.retries,
-            retry_delay: options.retry_delay,
+            retry: RetryPolicy {
+                retries: options.retries,
+                retry_deadline: options.retry_deadline,
+                // Transfers stream: the client's read timeout bounds a silent registry.
+                attempt_timeout: None,
+                base_delay: options.retry_delay,
+                max_delay: MAX_RETRY_DELAY.max(options.retry_delay),
+                overall_deadline: None,
+            },
         })
     }
 
@@ -753,43 +771,51 @@ impl Registry {
             .await;
     }
 
-    /// Runs `attempt` until it succeeds, fails in a way a retry cannot change, or the
-    /// retries run out.
+    /// Runs `attempt` through the retry loop of `core::retry` until it succeeds, fails in a
+    /// way a retry cannot change (that failure and the attempts made), or the policy gives up
+    /// (a Transient failure carrying the loop's error).
     async fn retrying<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, (Failure, u32)>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        let mut attempts: u32 = 0;
-        loop {
-            attempts += 1;
-            match attempt().await {
-                Ok(value) => return Ok(value),
-                Err(failure)
-                    if failure.kind == FailureKind::Transient && attempts <= self.retries =>
-                {
-                    let wait = backoff_delay(
-                        attempts,
-                        self.retry_delay,
-                        MAX_RETRY_DELAY.max(self.retry_delay),
-                        fastrand::f64(),
-                    );
-                    tracing::warn!(
-                        "{what}: {}; retrying in {} (attempt {} of {})",
-                        failure.detail,
-                        human_duration(wait),
-                        attempts + 1,
-                        self.retries + 1
-                    );
-                    tokio::time::sleep(wait).await;
+        let final_failure = std::sync::Mutex::new(None);
+        let advice = format!(
+            "is the registry {} up and reachable? try again later",
+            self.repository.registry
+        );
+        let outcome = retry(&self.retry, what, &advice, |tried| {
+            let next = attempt();
+            let final_failure = &final_failure;
+            async move {
+                match next.await {
+                    Ok(value) => Step::Done(value),
+                    Err(failure) if failure.kind == FailureKind::Transient => {
+                        Step::Retry(Retryable::new(failure.detail))
+                    }
+                    Err(failure) => {
+                        *lock(final_failure) = Some((failure, tried.number));
+                        Step::Fail(anyhow::anyhow!("not retried"))
+                    }
                 }
-                Err(failure) => return Err((failure, attempts)),
             }
+        })
+        .await;
+        match outcome {
+            Ok(value) => Ok(value),
+            Err(error) => Err(lock(&final_failure).take().unwrap_or_else(|| {
+                let mut failure = Failure::new(FailureKind::Transient, error.to_string());
+                failure.gave_up = Some(error);
+                (failure, 0)
+            })),
         }
     }
 
     /// Turns the last failure of `what` into an error with its exit code.
     fn error(&self, what: &str, (failure, attempts): (Failure, u32)) -> anyhow::Error {
+        if let Some(gave_up) = failure.gave_up {
+            return gave_up;
+        }
         let Failure { kind, detail, .. } = failure;
         let name = self.name();
         let error = match kind {

@@ -7,7 +7,8 @@
 //! ProwJob as the raw Kubernetes error in a 500, oauth-proxy's HTML pages for a bad token,
 //! scripted job states that advance with each GET, and faults injected into the next matching
 //! requests (rate limits, proxy errors, dropped connections, answers lost after the job was
-//! created). Every request is recorded for assertions.
+//! created), and switchable outages (`outage`: N seconds of 502; `freeze`: connections
+//! accepted and never answered). Every request is recorded for assertions.
 //!
 //! Include it from a test file with `#[path = "support/gangway.rs"] mod gangway_fake;`.
 
@@ -330,6 +331,10 @@ struct FakeState {
     next_scripts: VecDeque<Script>,
     default_script: Script,
     faults: VecDeque<(Route, Fault)>,
+    /// Every request meets the router's 502 page until then (a switchable outage).
+    outage_until: Option<std::time::Instant>,
+    /// Requests are accepted and never answered while set (a frozen Gangway).
+    frozen: bool,
     requests: Vec<RecordedRequest>,
     raw_files: BTreeMap<String, String>,
     resolver: Resolver,
@@ -365,6 +370,8 @@ impl FakeProw {
             next_scripts: VecDeque::new(),
             default_script: Script::succeeding(),
             faults: VecDeque::new(),
+            outage_until: None,
+            frozen: false,
             requests: Vec::new(),
             raw_files: BTreeMap::new(),
             resolver: Resolver::Echo,
@@ -454,6 +461,23 @@ impl FakeProw {
     /// Queues `fault` for the next request of `route` (faults apply in the order queued).
     pub fn inject(&self, route: Route, fault: Fault) {
         self.state().faults.push_back((route, fault));
+    }
+
+    /// From now on, for `duration`, every request meets the router's HTML 502 page before
+    /// anything is done: Gangway, or the route in front of it, having an outage.
+    pub fn outage(&self, duration: Duration) {
+        self.state().outage_until = Some(std::time::Instant::now() + duration);
+    }
+
+    /// From now on, requests are accepted and never answered (a server stopped with
+    /// SIGSTOP), until [`thaw`](Self::thaw).
+    pub fn freeze(&self) {
+        self.state().frozen = true;
+    }
+
+    /// Requests held by [`freeze`](Self::freeze) are answered, and new ones too.
+    pub fn thaw(&self) {
+        self.state().frozen = false;
     }
 
     /// Someone else triggers `job_name` now. Returns the new id.
@@ -738,6 +762,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    while shared.lock().expect("fake state lock").frozen {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let path = uri.path().to_owned();
     let query = uri.query().map(str::to_owned);
     let route = route_of(&method, &path);
@@ -752,7 +779,14 @@ async fn handle(
     let mut fault = {
         let mut state = shared.lock().expect("fake state lock");
         let auth = auth_of(&headers, &state.valid_token);
-        let fault = state.take_fault(route);
+        let in_outage = state
+            .outage_until
+            .is_some_and(|until| std::time::Instant::now() < until);
+        let fault = if in_outage {
+            Some(Fault::GatewayHtml { status: 502 })
+        } else {
+            state.take_fault(route)
+        };
         state.requests.push(RecordedRequest {
             method: method.to_string(),
             path: path.clone(),

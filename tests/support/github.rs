@@ -13,7 +13,9 @@
 //!
 //! Tests act as people through the control plane ([`FakeGitHub::repo`] gives close, reopen,
 //! comment, transfer, delete...), inject faults into the next matching requests
-//! ([`FakeGitHub::inject`]), move the clock, and read every request back from the log.
+//! ([`FakeGitHub::inject`]), switch on outages ([`FakeGitHub::outage`]: N seconds of 502;
+//! [`FakeGitHub::freeze`]: connections accepted and never answered), move the clock, and read
+//! every request back from the log.
 //! The same API is served at the root and under any prefix asked for with
 //! [`FakeGitHub::url_with_prefix`] (`/api/v3`, as GitHub Enterprise Server serves it), over
 //! plain HTTP or, with [`FakeGitHub::start_tls`], over TLS.
@@ -324,6 +326,10 @@ struct World {
     /// org → team slug → login (lowercase) → membership.
     orgs: BTreeMap<String, BTreeMap<String, BTreeMap<String, Membership>>>,
     faults: VecDeque<FaultRule>,
+    /// Every request meets a 502 until then (a switchable outage).
+    outage_until: Option<Instant>,
+    /// Requests are accepted and never answered while set (a frozen server).
+    frozen: bool,
     log: Vec<LoggedRequest>,
     prefixes: Vec<String>,
     search_lag: Duration,
@@ -603,6 +609,8 @@ impl FakeGitHub {
             repos: Vec::new(),
             orgs: BTreeMap::new(),
             faults: VecDeque::new(),
+            outage_until: None,
+            frozen: false,
             log: Vec::new(),
             prefixes: Vec::new(),
             search_lag: Duration::from_secs(60),
@@ -772,6 +780,23 @@ impl FakeGitHub {
                 fault: fault.clone(),
             });
         }
+    }
+
+    /// From now on, for `duration`, every request is answered 502 before anything is done:
+    /// GitHub, or the network in front of it, having an outage.
+    pub fn outage(&self, duration: Duration) {
+        self.world().outage_until = Some(Instant::now() + duration);
+    }
+
+    /// From now on, requests are accepted and never answered (a server stopped with
+    /// SIGSTOP), until [`thaw`](Self::thaw).
+    pub fn freeze(&self) {
+        self.world().frozen = true;
+    }
+
+    /// Requests held by [`freeze`](Self::freeze) are answered, and new ones too.
+    pub fn thaw(&self) {
+        self.world().frozen = false;
     }
 
     /// Faults injected and not yet met.
@@ -1163,6 +1188,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    while shared.lock().expect("fake world lock").frozen {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let received_at = Instant::now();
     let header = |name: &str| {
         headers
@@ -1173,7 +1201,14 @@ async fn handle(
     let (mut entry, fault, incoming) = {
         let mut world = shared.lock().expect("fake world lock");
         let (prefix, path) = world.split_prefix(uri.path());
-        let fault = world.take_fault(&method, &path);
+        let in_outage = world
+            .outage_until
+            .is_some_and(|until| Instant::now() < until);
+        let fault = if in_outage {
+            Some(Fault::Status(502))
+        } else {
+            world.take_fault(&method, &path)
+        };
         let host = headers
             .get("host")
             .and_then(|value| value.to_str().ok())

@@ -8,8 +8,10 @@
 //!   `listening on 127.0.0.1:<port>` log line and waits until `GET /v2/` answers.
 //!   [`TestRegistry::start_with_htpasswd`] adds HTTP Basic auth (bcrypt, `htpasswd -Bbn`).
 //! - [`TestRegistry::stop`] and [`TestRegistry::restart`] (same port, same storage) simulate a
-//!   registry going away in the middle of a push. Drop sends SIGTERM to *that child's* PID and
-//!   waits for it.
+//!   registry going away in the middle of a push; [`TestRegistry::freeze`] and
+//!   [`TestRegistry::thaw`] (SIGSTOP, SIGCONT) one that accepts connections and never answers;
+//!   [`TestRegistry::kill`] (SIGKILL) one that dies at once. Signals go to *that child's* PID
+//!   only. Drop sends SIGTERM (after SIGCONT) and waits for it.
 //! - [`TestRegistry::push_raw_blob`] and [`TestRegistry::push_raw_manifest`] put arbitrary
 //!   bytes in the registry (hostile archives, hand-made manifests);
 //!   [`TestRegistry::blob_upload_count`] counts upload sessions from the access log;
@@ -348,9 +350,43 @@ impl TestRegistry {
         }
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, `KILL`...) to the registry's own PID; whether it was
+    /// delivered.
+    fn signal(&self, signal: &str) -> bool {
+        let Some(child) = self.child.as_ref() else {
+            return false;
+        };
+        Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// Freezes the registry (SIGSTOP): the kernel still accepts connections on its port, and
+    /// nothing answers them, until [`thaw`](Self::thaw).
+    pub fn freeze(&mut self) {
+        assert!(self.signal("STOP"), "kill -STOP the registry");
+    }
+
+    /// Lets a frozen registry run again (SIGCONT).
+    pub fn thaw(&mut self) {
+        assert!(self.signal("CONT"), "kill -CONT the registry");
+    }
+
+    /// Kills the registry at once (SIGKILL), in the middle of whatever it was doing. Its
+    /// storage and port stay for [`restart`](Self::restart).
+    pub fn kill(&mut self) {
+        assert!(self.signal("KILL"), "kill -KILL the registry");
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+    }
+
     /// Stops the registry: SIGTERM to its PID, then waits (SIGKILL after 10 s). Its storage
     /// and port stay for [`restart`](Self::restart).
     pub fn stop(&mut self) {
+        // A frozen process would not handle SIGTERM.
+        self.signal("CONT");
         let Some(mut child) = self.child.take() else {
             return;
         };
