@@ -669,14 +669,86 @@ fn detail_file_needs_conftest_input_and_validate_knows_broken_legacy_shapes() {
             "$[0].successes",
         ),
     ] {
-        let file = dir.path().join(name);
-        std::fs::write(&file, text).unwrap();
-        let check = support::stepkit_run(&["result", "validate", file.to_str().unwrap()]);
-        assert_eq!(check.code, 1, "{text}: {check:?}");
-        assert!(
-            check.stdout.contains(&format!("error: {path}")),
-            "{text}: {}",
-            check.stdout
-        );
+        assert_invalid_by_name(dir.path(), name, text, path);
     }
+}
+
+#[test]
+fn adr_13_documents_keep_to_the_int64_range_like_the_others() {
+    let inputs = tempfile::tempdir().unwrap();
+    let detail = inputs.path().join("policy_output.json");
+    let conftest = inputs.path().join("conftest.json");
+    let clair = inputs.path().join("clair.json");
+    let conftest_with = |successes: &str| {
+        std::fs::write(
+            &conftest,
+            format!(r#"[{{"filename":"a.yaml","namespace":"main","successes":{successes}}}]"#),
+        )
+        .unwrap();
+    };
+    std::fs::write(
+        &clair,
+        r#"[{"warnings": [{"msg": "m", "metadata": {"details": {"name": "clair_high_vulnerabilities"}, "vulnerabilities_number": 18446744073709551615}}]}]"#,
+    )
+    .unwrap();
+    let args = |with_clair: bool| {
+        let mut args = vec!["--from", "conftest", conftest.to_str().unwrap()];
+        if with_clair {
+            args.extend(["--from", "clair", clair.to_str().unwrap()]);
+        }
+        args.extend(["--legacy-alias", "--detail-file", detail.to_str().unwrap()]);
+        args
+    };
+
+    // Counts past int64 in either input: bad input, an ERROR result, and neither
+    // CLAIR_SCAN_RESULT nor the detail file, which would carry them.
+    for (successes, with_clair) in [("18446744073709551615", false), ("1", true)] {
+        conftest_with(successes);
+        let out = emit(&args(with_clair));
+        assert_eq!(out.run.code, 2, "{successes} {with_clair}: {:?}", out.run);
+        assert!(!out.run.stderr.contains("panicked"), "{:?}", out.run);
+        assert_eq!(out.test_output()["result"], "ERROR");
+        assert_eq!(
+            files_in(out.dir.path()),
+            ["HACBS_TEST_OUTPUT", "TEST_OUTPUT"]
+        );
+        assert!(!detail.exists(), "{successes} {with_clair}");
+    }
+
+    // At the limit both are written, and valid.
+    conftest_with("9223372036854775807");
+    let out = emit(&args(false));
+    assert_eq!(out.run.code, 0, "{:?}", out.run);
+    let check = support::stepkit_run(&["result", "validate", detail.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{check:?}");
+
+    // `result validate` holds ADR 13's documents to the same range.
+    for (name, text, path) in [
+        (
+            "CLAIR_SCAN_RESULT",
+            r#"{"vulnerabilities":{"critical":9223372036854775808,"high":0,"medium":0,"low":0}}"#,
+            "$.vulnerabilities.critical",
+        ),
+        (
+            "lint_output.json",
+            r#"[{"filename":"a.yaml","namespace":"main","successes":18446744073709551616}]"#,
+            "$[0].successes",
+        ),
+    ] {
+        assert_invalid_by_name(inputs.path(), name, text, path);
+    }
+}
+
+/// `result validate` finds `text`, written to `dir/name`, invalid at `path`, knowing the
+/// document by its file name.
+fn assert_invalid_by_name(dir: &Path, name: &str, text: &str, path: &str) {
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    let check = support::stepkit_run(&["result", "validate", file.to_str().unwrap()]);
+    assert_eq!(check.code, 1, "{text}: {check:?}");
+    assert!(
+        check.stdout.contains(&format!("error: {path}")),
+        "{text}: {}",
+        check.stdout
+    );
 }

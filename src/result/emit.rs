@@ -321,13 +321,11 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
         failures,
         warnings,
     };
-    // Counts Konflux cannot read are not written; the ERROR result says why.
-    let scan_output = tally
-        .scan
-        .filter(|_| count_overflow.is_none())
-        .map(|scan| checked_json(Document::ScanOutput, &scan));
-    let clair_scan_result = tally
-        .scan
+    // Counts Konflux cannot read are not written (nor in ADR 13's documents); the ERROR result
+    // says why.
+    let scan = tally.scan.filter(|_| count_overflow.is_none());
+    let scan_output = scan.map(|scan| checked_json(Document::ScanOutput, &scan));
+    let clair_scan_result = scan
         .filter(|_| options.outputs.legacy_alias)
         .map(|scan| checked_json(Document::ClairScanResult, &ClairScanResult::from(&scan)));
     let images_processed = images.map(|images| checked_json(Document::ImagesProcessed, &images));
@@ -358,9 +356,16 @@ pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
     all.extend(files);
     tekton::write_results(options.budget, &all)?;
     let mut written: Vec<PathBuf> = all.into_iter().map(|file| file.path).collect();
-    if let Some(path) = &options.detail_file {
-        write_detail(path, &detail)?;
-        written.push(path.clone());
+    match (&options.detail_file, &count_overflow) {
+        (Some(path), None) => {
+            write_detail(path, &detail)?;
+            written.push(path.clone());
+        }
+        (Some(path), Some(_)) => tracing::warn!(
+            "--detail-file {} not written: its counts are past what Konflux reads",
+            path.display()
+        ),
+        (None, _) => {}
     }
     if written.is_empty() {
         tracing::info!(
