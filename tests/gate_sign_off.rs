@@ -221,6 +221,51 @@ async fn a_wait_with_no_repository_and_no_issue_link_says_what_to_set() {
     assert_eq!(run.approval_state, None);
 }
 
+/// A wait that fails writes no `pending` either: the Promise's consumer provisions on anything
+/// but "rejected", so a `pending` left by a failure would provision an undecided request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_that_fails_leaves_no_state_for_the_consumer_to_misread() {
+    let fake = github().await;
+    let promise = host();
+
+    // A request over the gate's size budget cannot be read at all.
+    let mut kratix = Kratix::new(REQUEST, "namespace");
+    kratix.set_spec("padding", &"x".repeat(5 << 20));
+    let run =
+        tokio::task::block_in_place(|| promise.run(&mut kratix, &promise.configure, &fake, &[]));
+    assert_eq!(run.containers[0].code, 2, "{:?}", run.containers[0].stderr);
+    assert_eq!(run.approval_state, None);
+    assert!(!provisioned(&kratix));
+
+    // GitHub failing past the retry deadline: the status still says pending, with the issue
+    // link the last run recorded, and approval-state is still absent.
+    let mut kratix = Kratix::new(REQUEST, "namespace");
+    promise.ask(&mut kratix, &fake);
+    let number = only_issue(&fake);
+    fake.outage(std::time::Duration::from_secs(600));
+    let run = tokio::task::block_in_place(|| {
+        promise.run(
+            &mut kratix,
+            &promise.configure,
+            &fake,
+            &[("STEPKIT_RETRY_DEADLINE", "2s")],
+        )
+    });
+    assert_eq!(run.containers[0].code, 3, "{:?}", run.containers[0].stderr);
+    assert_eq!(run.approval_state, None);
+    assert!(!provisioned(&kratix));
+    assert_eq!(kratix.approval("state").as_deref(), Some("pending"));
+    assert_eq!(
+        kratix.approval("issueNumber").as_deref(),
+        Some(number.to_string().as_str())
+    );
+    assert!(
+        kratix.approval("requestedAt").is_some(),
+        "{:?}",
+        kratix.status()
+    );
+}
+
 /// The binary's own name decides, not its directory: a copy named otherwise is plain stepkit.
 #[test]
 fn only_the_two_sign_off_names_select_the_contract() {

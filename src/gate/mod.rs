@@ -255,7 +255,7 @@ impl Outputs {
     /// paths that know no request to write a status for.
     pub fn leave_state(&self, state: ApprovalState) {
         let written = match self {
-            Outputs::Kratix(dir, _) => dir.write_approval_state(state),
+            Outputs::Kratix(dir, contract) => write_state(dir, *contract, state),
             Outputs::Tekton { results_dir } => tekton::write_named_results(
                 results_dir.as_deref(),
                 Budget::default(),
@@ -340,7 +340,7 @@ impl Outputs {
 
 /// `metadata/approval-state` as the contract has it: always under stepkit's own; under the
 /// sign-off image's only approved or rejected (its consumers know only those, many act on anything
-/// but "rejected"), so no file until one of those.
+/// but "rejected"), so no file until one of those, on every path, failures included.
 fn write_state(dir: &KratixDir, contract: Contract, state: ApprovalState) -> anyhow::Result<()> {
     match (contract, state) {
         (Contract::Native, state)
