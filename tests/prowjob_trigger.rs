@@ -395,20 +395,17 @@ async fn without_listing_an_ambiguous_failure_is_never_sent_again() {
     assert_eq!(fake.created_executions().len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_retries_and_retry_delay_set_the_attempts_as_in_provide_prowjob_0_1() {
+/// A fake Prow whose proxy turns the next two trigger requests away (a 503: nothing created).
+async fn fake_prow_refusing_two_triggers() -> FakeProw {
     let fake = fake_prow().await;
     for _ in 0..2 {
         fake.inject(Route::Create, Fault::GatewayHtml { status: 503 });
     }
-    let results = tempfile::tempdir().unwrap();
-    let out = trigger(
-        &fake,
-        results.path(),
-        &[("MAX_RETRIES", "2"), ("RETRY_DELAY", "1")],
-        &[],
-    )
-    .await;
+    fake
+}
+
+/// The trigger gave up after sending its request twice, and no job exists.
+fn assert_gave_up_after_two_sends(fake: &FakeProw, out: &Run) {
     assert_eq!(out.code, 3, "{out:?}");
     assert!(
         out.stderr.contains("gave up after 2 attempts"),
@@ -417,14 +414,44 @@ async fn max_retries_and_retry_delay_set_the_attempts_as_in_provide_prowjob_0_1(
     );
     assert_eq!(fake.requests_to(Route::Create).len(), 2);
     assert!(fake.created_executions().is_empty());
+}
 
-    // The default (5 attempts) rides out the same two refusals.
-    let fake = fake_prow().await;
-    for _ in 0..2 {
-        fake.inject(Route::Create, Fault::GatewayHtml { status: 503 });
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_retries_and_retry_delay_set_the_attempts_as_in_provide_prowjob_0_1() {
+    let fake = fake_prow_refusing_two_triggers().await;
+    let results = tempfile::tempdir().unwrap();
+    let out = trigger(
+        &fake,
+        results.path(),
+        &[("MAX_RETRIES", "2"), ("RETRY_DELAY", "1")],
+        &[],
+    )
+    .await;
+    assert_gave_up_after_two_sends(&fake, &out);
+
+    // Without MAX_RETRIES (and --retries) the deadline alone bounds the attempts, and rides out
+    // the same two refusals.
+    let fake = fake_prow_refusing_two_triggers().await;
     let out = trigger(&fake, results.path(), &[("RETRY_DELAY", "1")], &[]).await;
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(fake.requests_to(Route::Create).len(), 3);
     assert_eq!(fake.created_executions().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_retries_counts_the_trigger_request_alone_and_retries_counts_it_otherwise() {
+    let results = tempfile::tempdir().unwrap();
+
+    // MAX_RETRIES takes the place of --retries for the trigger request: three sends, one job.
+    let fake = fake_prow_refusing_two_triggers().await;
+    let env = [("STEPKIT_RETRIES", "0"), ("MAX_RETRIES", "3")];
+    let out = trigger(&fake, results.path(), &env, &[]).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(fake.requests_to(Route::Create).len(), 3);
+    assert_eq!(fake.created_executions().len(), 1);
+
+    // Without it, --retries counts the trigger request as it counts every request.
+    let fake = fake_prow_refusing_two_triggers().await;
+    let out = trigger(&fake, results.path(), &[("STEPKIT_RETRIES", "1")], &[]).await;
+    assert_gave_up_after_two_sends(&fake, &out);
 }
