@@ -15,7 +15,7 @@ use stepkit::result::test_output::{validate, Document};
 use support::{fixture, run, stepkit, Run};
 
 const SYNTAX_ERROR: &str =
-    "broken.yaml:6:5: error[yaml-syntax] YAML syntax error: illegal placement of ':' indicator";
+    "broken.yaml:6:5: error[yaml-syntax] YAML syntax error: did not find expected ',' or ']', while parsing a flow sequence that started at line 5, column 11";
 
 /// A temporary working directory holding copies of the fixtures a test lints.
 struct Scratch {
@@ -156,7 +156,7 @@ fn github_format_writes_annotations_with_escaped_properties() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.stdout,
-        "::error file=tasks%2Cold/broken.yaml,line=6,col=5,title=yaml-syntax::YAML syntax error: illegal placement of ':' indicator\n\
+        "::error file=tasks%2Cold/broken.yaml,line=6,col=5,title=yaml-syntax::YAML syntax error: did not find expected ',' or ']', while parsing a flow sequence that started at line 5, column 11\n\
          1 error, 0 warnings, 0 infos in 1 file\n"
     );
 }
@@ -200,7 +200,7 @@ fn a_rule_severity_override_changes_the_finding_and_the_exit_code() {
     assert_eq!(run.code, 0, "a warning does not fail by default: {run:?}");
     assert_eq!(
         run.stdout,
-        "broken.yaml:6:5: warning[yaml-syntax] YAML syntax error: illegal placement of ':' indicator\n\
+        "broken.yaml:6:5: warning[yaml-syntax] YAML syntax error: did not find expected ',' or ']', while parsing a flow sequence that started at line 5, column 11\n\
          0 errors, 1 warning, 0 infos in 1 file\n"
     );
 
@@ -346,7 +346,7 @@ fn a_dash_reads_yaml_from_stdin() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.stdout,
-        "-:6:5: error[yaml-syntax] YAML syntax error: illegal placement of ':' indicator\n\
+        "-:6:5: error[yaml-syntax] YAML syntax error: did not find expected ',' or ']', while parsing a flow sequence that started at line 5, column 11\n\
          1 error, 0 warnings, 0 infos in 1 file\n"
     );
 

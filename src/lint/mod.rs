@@ -429,7 +429,10 @@ fn resolve(
         }
         (Location::InScalar { path, line, column }, Some(doc)) => {
             let (node, _, _) = path.locate(&doc.root);
-            (node.position_in_scalar(*line, *column), path.to_string())
+            (
+                node.position_in_scalar(&file.text, *line, *column),
+                path.to_string(),
+            )
         }
     };
     Finding {

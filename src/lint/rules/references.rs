@@ -2312,7 +2312,7 @@ spec:
       params:
         - name: x
           value: $(params.list)
-        - name: y
+        - name: w
           value: ["$(params.list[*])", "extra"]
         - name: z
           value: "prefix-$(params.list[*])"
