@@ -134,7 +134,7 @@ fn sarif_format_is_a_code_scanning_log() {
     assert!(log["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
     let driver = &log["runs"][0]["tool"]["driver"];
     assert_eq!(driver["name"], "stepkit");
-    assert_eq!(driver["rules"].as_array().unwrap().len(), 71);
+    assert_eq!(driver["rules"].as_array().unwrap().len(), 73);
     let result = &log["runs"][0]["results"][0];
     assert_eq!(result["ruleId"], "yaml-syntax");
     assert_eq!(
@@ -446,7 +446,7 @@ fn list_rules_prints_the_catalogue() {
     let run = Scratch::new().lint(&["--list-rules"]);
     assert_eq!(run.code, 0, "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 1 + 71, "a header and 71 rules");
+    assert_eq!(lines.len(), 1 + 73, "a header and 73 rules");
     assert!(lines[1].starts_with("1    yaml-syntax "), "{}", lines[1]);
     assert!(
         lines[71].starts_with("71   shellcheck-missing "),
@@ -491,6 +491,63 @@ fn a_privileged_step_with_a_latest_image_fails() {
     let run = scratch.lint(&["--format", "github", "privileged.yaml"]);
     assert!(
         run.stdout.contains("::error file=privileged.yaml,line=12,"),
+        "{run:?}"
+    );
+}
+
+/// A tree with a FIFO, a dangling symlink, a symlink to /dev/zero and a bomb still lints its
+/// other files, reports each bad path, and never hangs or exits 6.
+#[test]
+fn hostile_paths_are_findings_and_the_rest_is_still_linted() {
+    let scratch = Scratch::with(&["privileged.yaml"]);
+    let dir = scratch.path();
+    let fifo = dir.join("pipe.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink(dir.join("gone.yaml"), dir.join("dangling.yaml")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.yaml")).unwrap();
+    std::fs::write(
+        dir.join("deep.yaml"),
+        "a: ".to_string() + &"[".repeat(100_000),
+    )
+    .unwrap();
+
+    let run = scratch.lint(&["--format", "json", "."]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let findings = parse_json(&run)["findings"].as_array().unwrap().clone();
+    let rule_of = |path: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["path"] == path)
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(rule_of("./pipe.yaml"), ["not-regular-file"]);
+    assert_eq!(rule_of("./dangling.yaml"), ["not-regular-file"]);
+    assert_eq!(rule_of("./zero.yaml"), ["not-regular-file"]);
+    assert_eq!(rule_of("./deep.yaml"), ["yaml-limits"]);
+    assert!(rule_of("./privileged.yaml").contains(&"privileged".to_string()));
+
+    // Named on the command line, a FIFO is what it is, not "no such file".
+    let run = scratch.lint(&["pipe.yaml", "privileged.yaml"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "pipe.yaml:1:1: error[not-regular-file] a FIFO (named pipe), not a regular file"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("privileged.yaml"), "{run:?}");
+}
+
+#[test]
+fn a_file_past_the_size_limit_is_a_finding() {
+    let scratch = Scratch::with(&["clean-task.yaml"]);
+    let run = scratch.lint(&["--max-file-size", "64", "clean-task.yaml"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with("clean-task.yaml:1:1: error[yaml-limits] larger than the 64-byte limit"),
         "{run:?}"
     );
 }

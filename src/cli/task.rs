@@ -88,6 +88,10 @@ pub struct LintArgs {
     #[arg(long, env = "STEPKIT_TEST_OUTPUT_PATH", value_name = "FILE")]
     pub test_output_path: Option<PathBuf>,
 
+    /// Files larger than this are a yaml-limits finding and not read (bytes, or KiB/MiB/GiB)
+    #[arg(long, env = "STEPKIT_MAX_FILE_SIZE", value_name = "SIZE", value_parser = crate::lint::inputs::parse_size)]
+    pub max_file_size: Option<u64>,
+
     /// Print the rule catalogue and exit
     #[arg(long)]
     pub list_rules: bool,
@@ -119,6 +123,7 @@ pub fn run(command: TaskCommand, global: &GlobalArgs) -> anyhow::Result<Verdict>
                 results_dir: global.results_dir.clone(),
                 list_rules: args.list_rules,
                 verbose: global.verbose,
+                max_file_size: args.max_file_size,
             };
             let (output, verdict) = crate::lint::run(&options)?;
             super::print_text(&output)?;

@@ -169,7 +169,7 @@ pub struct PathOverride {
 }
 
 /// The validated configuration of one run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub options: RuleOptions,
     /// Rule id → severity the user chose (None = off).
@@ -179,6 +179,26 @@ pub struct Config {
     pub exclude: Vec<String>,
     pub fail_on: FailOn,
     pub verbose: bool,
+    /// Files larger than this many bytes are a `yaml-limits` finding, not read.
+    pub max_file_size: u64,
+}
+
+/// Generous for real catalogs (the largest Tekton CRD is under 0.5 MiB) and above what a
+/// cluster can store (etcd takes requests up to 1.5 MiB).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 << 20;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            options: RuleOptions::default(),
+            overrides: BTreeMap::new(),
+            path_overrides: Vec::new(),
+            exclude: Vec::new(),
+            fail_on: FailOn::default(),
+            verbose: false,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
 }
 
 impl Config {
@@ -268,6 +288,15 @@ impl Config {
         }
         if let Some(fail_on) = file.fail_on {
             self.fail_on = fail_on;
+        }
+        match file.max_file_size {
+            Some(SizeSetting::Bytes(bytes)) => self.max_file_size = bytes,
+            Some(SizeSetting::Text(text)) => {
+                self.max_file_size = super::inputs::parse_size(&text).map_err(|e| {
+                    Error::usage(format!("lint config {}: max-file-size {e}", path.display()))
+                })?
+            }
+            None => {}
         }
         self.exclude.extend(file.exclude);
         for entry in file.overrides {
@@ -359,6 +388,7 @@ struct ConfigFile {
     profile: Option<Profile>,
     versioning: Option<Versioning>,
     fail_on: Option<FailOn>,
+    max_file_size: Option<SizeSetting>,
     #[serde(default)]
     exclude: Vec<String>,
     #[serde(default)]
@@ -366,6 +396,14 @@ struct ConfigFile {
     #[serde(default)]
     overrides: Vec<OverrideSetting>,
     shellcheck: Option<ShellcheckSetting>,
+}
+
+/// `max-file-size: 4194304` or `max-file-size: 4MiB`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeSetting {
+    Bytes(u64),
+    Text(String),
 }
 
 #[derive(Debug, Deserialize)]

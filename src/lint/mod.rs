@@ -7,20 +7,22 @@
 
 pub mod config;
 pub mod finding;
+pub mod inputs;
 pub mod report;
 pub mod rules;
 pub mod suppress;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use rayon::prelude::*;
 
 use crate::core::error::Error;
 use crate::tekton::model::{Kind, Metadata, Resource};
-use crate::tekton::yaml::{Node, Pos};
+use crate::tekton::yaml::{ErrorKind, Node, Pos};
 pub use config::{Config, FailOn, Profile, RuleOptions, Versioning};
 use finding::{Diagnostic, FieldPath, Finding, Location, Severity};
+pub use inputs::read_inputs;
+use rules::RuleId;
 
 /// One input file, parsed.
 #[derive(Debug)]
@@ -29,12 +31,29 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     pub stream: crate::tekton::yaml::Stream,
+    /// Why the file was not read (then `text` is empty).
+    pub unread: Option<inputs::Unread>,
 }
 
 impl SourceFile {
     pub fn parse(path: PathBuf, text: String) -> SourceFile {
         let stream = crate::tekton::yaml::parse_stream(&text);
-        SourceFile { path, text, stream }
+        SourceFile {
+            path,
+            text,
+            stream,
+            unread: None,
+        }
+    }
+
+    /// A path that was not read, and why.
+    pub fn unread(path: PathBuf, unread: inputs::Unread) -> SourceFile {
+        SourceFile {
+            path,
+            text: String::new(),
+            stream: Default::default(),
+            unread: Some(unread),
+        }
     }
 
     pub fn display_path(&self) -> String {
@@ -220,66 +239,6 @@ impl Report {
     }
 }
 
-/// Reads the inputs: files, directories (recursively, `*.yaml`/`*.yml`), `-` for stdin.
-pub fn read_inputs(inputs: &[PathBuf], config: &Config) -> anyhow::Result<Vec<SourceFile>> {
-    let mut paths = Vec::new();
-    let mut stdin = None;
-    for input in inputs {
-        if input.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .context("reading YAML from stdin")?;
-            stdin = Some(text);
-        } else if input.is_dir() {
-            collect_yaml(input, config, &mut paths)
-                .with_context(|| format!("reading directory {}", input.display()))?;
-        } else if input.is_file() {
-            paths.push(input.clone());
-        } else {
-            return Err(Error::usage(format!(
-                "input {}: no such file or directory",
-                input.display()
-            ))
-            .into());
-        }
-    }
-    paths.sort();
-    paths.dedup();
-    let mut files: Vec<SourceFile> = paths
-        .into_par_iter()
-        .map(|path| {
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            let text = String::from_utf8_lossy(&bytes).into_owned();
-            Ok(SourceFile::parse(path, text))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    if let Some(text) = stdin {
-        files.push(SourceFile::parse(PathBuf::from("-"), text));
-    }
-    Ok(files)
-}
-
-fn collect_yaml(dir: &Path, config: &Config, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || config.is_excluded(&path) {
-            continue;
-        }
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            collect_yaml(&path, config, out)?;
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 /// Lints already-read files.
 pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
     let corpus = Corpus::build(files);
@@ -325,7 +284,7 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
                 .root
                 .pos;
             let message = format!("not a Tekton object ({}); skipped", skipped.what);
-            sink.report("not-tekton", Location::Pos(pos), message);
+            sink.report(RuleId::NotTekton, Location::Pos(pos), message);
             diagnostics.extend(sink.out.drain(..).map(|d| (skipped.file, None, d)));
         }
     }
@@ -340,8 +299,11 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
         .filter_map(|(file_index, doc_index, diagnostic)| {
             let file = &corpus.files[file_index];
             let doc = doc_index.map(|i| &corpus.docs[i]);
-            let severity =
-                config.severity_at(&file.display_path(), diagnostic.rule, diagnostic.severity)?;
+            let severity = config.severity_at(
+                &file.display_path(),
+                diagnostic.rule.as_str(),
+                diagnostic.severity,
+            )?;
             let finding = resolve(file, doc, diagnostic, severity);
             (!suppressions[file_index].suppresses(&finding.rule, finding.line)).then_some(finding)
         })
@@ -377,7 +339,7 @@ fn decode_problems(doc: &TektonDoc, sink: &mut rules::Sink) {
     if let Some(problem) = &doc.decode_error {
         let path = problem.split(':').next().unwrap_or("spec");
         sink.report(
-            "unknown-field",
+            RuleId::UnknownField,
             Location::Field(FieldPath::parse(path)),
             format!("{problem}; fix the shape of this field"),
         );
@@ -385,17 +347,24 @@ fn decode_problems(doc: &TektonDoc, sink: &mut rules::Sink) {
 }
 
 fn syntax_problems(file: &SourceFile, sink: &mut rules::Sink) {
+    if let Some(unread) = &file.unread {
+        sink.report(unread.rule, Location::File, unread.message.clone());
+    }
     if let Some(error) = &file.stream.error {
+        let (rule, what) = match error.kind {
+            ErrorKind::Syntax => (RuleId::YamlSyntax, "YAML syntax error"),
+            ErrorKind::Limit => (RuleId::YamlLimits, "not read to the end"),
+        };
         sink.report(
-            "yaml-syntax",
+            rule,
             Location::Pos(error.pos),
-            format!("YAML syntax error: {}", error.message),
+            format!("{what}: {}", error.message),
         );
     }
     for document in &file.stream.documents {
         for duplicate in &document.duplicate_keys {
             sink.report(
-                "yaml-syntax",
+                RuleId::YamlSyntax,
                 Location::Pos(duplicate.pos),
                 format!("key {:?} appears twice in the same mapping; Kubernetes keeps only the last one", duplicate.key),
             );
@@ -476,6 +445,8 @@ pub struct LintOptions {
     pub results_dir: Option<PathBuf>,
     pub list_rules: bool,
     pub verbose: bool,
+    /// Files larger than this are a finding, not read.
+    pub max_file_size: Option<u64>,
 }
 
 impl LintOptions {
@@ -519,6 +490,9 @@ impl LintOptions {
         config.exclude.extend(self.exclude.iter().cloned());
         config.options.shellcheck.enabled &= self.shellcheck;
         config.verbose = self.verbose;
+        if let Some(size) = self.max_file_size {
+            config.max_file_size = size;
+        }
         Ok(config)
     }
 }

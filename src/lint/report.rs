@@ -195,15 +195,15 @@ fn sarif(report: &Report) -> String {
 /// A catalogue rule as a SARIF reportingDescriptor; its level is the core profile's default.
 fn sarif_rule(rule: &Rule) -> serde_json::Value {
     json!({
-        "id": rule.id,
-        "name": pascal_case(rule.id),
+        "id": rule.id.as_str(),
+        "name": pascal_case(rule.id.as_str()),
         "shortDescription": { "text": rule.summary },
         "defaultConfiguration": { "level": rule.defaults[0].map_or("none", sarif_level) },
     })
 }
 
 fn sarif_result(finding: &Finding) -> serde_json::Value {
-    let rule_index = CATALOGUE.iter().position(|r| r.id == finding.rule);
+    let rule_index = CATALOGUE.iter().position(|r| r.id.as_str() == finding.rule);
     json!({
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
@@ -483,7 +483,7 @@ mod tests {
         let first = &results[0];
         assert_eq!(first["ruleId"], "image-latest-tag");
         let index = first["ruleIndex"].as_u64().unwrap() as usize;
-        assert_eq!(CATALOGUE[index].id, "image-latest-tag");
+        assert_eq!(CATALOGUE[index].id.as_str(), "image-latest-tag");
         assert_eq!(first["level"], "error");
         assert_eq!(results[2]["level"], "note");
         assert_eq!(first["message"]["text"], "image uses the latest tag");

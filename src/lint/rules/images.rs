@@ -5,6 +5,7 @@
 //!
 //! This file also holds the walk over those containers, which the security rules share.
 
+use super::RuleId;
 use super::{task_bodies, Check, Sink, TaskBody};
 use crate::core::image_ref::ImageReference;
 use crate::lint::finding::{FieldPath, Location, Severity};
@@ -145,7 +146,7 @@ pub fn check(check: &Check, sink: &mut Sink) {
         }
         if image.text.contains("$(") {
             sink.report(
-                "image-variable",
+                RuleId::ImageVariable,
                 image.location(),
                 format!(
                     "{} takes its image from {:?}, so its tag, digest and registry cannot be checked here; \
@@ -158,7 +159,7 @@ pub fn check(check: &Check, sink: &mut Sink) {
         match image.text.parse::<ImageReference>() {
             Ok(reference) => check_reference(&image, &reference, sink),
             Err(problem) => sink.report_as(
-                "image-digest-pin",
+                RuleId::ImageDigestPin,
                 Severity::Error,
                 image.location(),
                 format!(
@@ -188,12 +189,12 @@ fn check_reference(image: &Image, reference: &ImageReference, sink: &mut Sink) {
     match reference.digest_parts() {
         Some(("sha256", _)) => {}
         Some((algorithm, _)) => sink.report(
-            "image-digest-pin",
+            RuleId::ImageDigestPin,
             image.location(),
             format!("{who} pins {text:?} by a {algorithm} digest; pin it by its @sha256 digest, which policy tools expect"),
         ),
         None => sink.report(
-            "image-digest-pin",
+            RuleId::ImageDigestPin,
             image.location(),
             format!(
                 "{who} uses {text:?} without a digest, so what runs can change under the same name; \
@@ -205,20 +206,20 @@ fn check_reference(image: &Image, reference: &ImageReference, sink: &mut Sink) {
     if reference.digest.is_none() {
         match reference.tag.as_deref() {
             Some(tag) if tag.eq_ignore_ascii_case("latest") => sink.report(
-                "image-latest-tag",
+                RuleId::ImageLatestTag,
                 image.location(),
                 format!("{who} uses the {tag:?} tag of {text:?}, which moves with every push; use a version tag and pin its digest"),
             ),
             Some(_) => {}
             None => sink.report(
-                "image-latest-tag",
+                RuleId::ImageLatestTag,
                 image.location(),
                 format!("{who} uses {text:?} without a tag, which means latest; use a version tag and pin its digest"),
             ),
         }
     } else if reference.tag.is_none() {
         sink.report(
-            "image-tag-with-digest",
+            RuleId::ImageTagWithDigest,
             image.location(),
             format!(
                 "{who} pins {text:?} by digest without a tag, so a reader cannot tell which version runs; \
@@ -228,7 +229,7 @@ fn check_reference(image: &Image, reference: &ImageReference, sink: &mut Sink) {
     }
     if !names_registry(text) {
         sink.report(
-            "image-fully-qualified",
+            RuleId::ImageFullyQualified,
             image.location(),
             format!(
                 "{who} uses {text:?} without a registry host, which each container runtime resolves its own way; write it in full: {reference}"
@@ -252,13 +253,13 @@ fn allowlist_applies(role: Role) -> bool {
 
 fn check_allowlist(image: &Image, allowed: &[String], sink: &mut Sink) {
     if allowed.is_empty()
-        || !sink.enabled("image-registry-allowlist")
+        || !sink.enabled(RuleId::ImageRegistryAllowlist)
         || is_allowed(image.text, allowed)
     {
         return;
     }
     sink.report(
-        "image-registry-allowlist",
+        RuleId::ImageRegistryAllowlist,
         image.location(),
         format!(
             "{} uses {:?}, which is not from an allowed registry ({}); use an image from one of them, or add its \

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 
+use super::RuleId;
 use super::{Check, Sink};
 use crate::lint::finding::{FieldPath, Location, Severity};
 use crate::lint::TektonDoc;
@@ -20,8 +21,8 @@ use crate::tekton::model::{
 };
 use crate::tekton::yaml::Node;
 
-const REFS: &str = "pipeline-refs";
-const PINNED: &str = "pipeline-taskref-pinned";
+const REFS: RuleId = RuleId::PipelineRefs;
+const PINNED: RuleId = RuleId::PipelineTaskrefPinned;
 
 pub fn check(check: &Check, sink: &mut Sink) {
     if sink.enabled(REFS) {

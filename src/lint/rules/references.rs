@@ -22,6 +22,7 @@ use crate::tekton::model::{
 };
 use crate::tekton::yaml::Node;
 
+use super::RuleId;
 use super::{Check, Sink};
 
 pub fn check(check: &Check, sink: &mut Sink) {
@@ -964,7 +965,7 @@ impl<'a> Model<'a> {
             names.extend(s.passed_params.iter().copied());
         });
         sink.report(
-            "undefined-param-ref",
+            RuleId::UndefinedParamRef,
             reference.location(&site.path, site.text),
             format!(
                 "$({}) names param \"{}\", which this {} does not declare; \
@@ -1001,9 +1002,9 @@ impl<'a> Model<'a> {
         let location = reference.location(&site.path, site.text);
         if self.scopes[site.scope].kind == ScopeKind::StepAction {
             message.push_str(" (the webhook rejects $(params…) in a StepAction's script)");
-            sink.report_as("params-in-script", Severity::Error, location, message);
+            sink.report_as(RuleId::ParamsInScript, Severity::Error, location, message);
         } else {
-            sink.report("params-in-script", location, message);
+            sink.report(RuleId::ParamsInScript, location, message);
         }
     }
 
@@ -1016,7 +1017,7 @@ impl<'a> Model<'a> {
             return;
         }
         sink.report(
-            "undefined-result-ref",
+            RuleId::UndefinedResultRef,
             reference.location(&site.path, site.text),
             format!(
                 "$({}) names a result this {} does not declare; \
@@ -1039,7 +1040,7 @@ impl<'a> Model<'a> {
             return;
         }
         sink.report(
-            "undefined-result-ref",
+            RuleId::UndefinedResultRef,
             reference.location(&site.path, site.text),
             format!(
                 "$({}) names a result {} does not declare; \
@@ -1086,7 +1087,7 @@ impl<'a> Model<'a> {
                 scope.label,
                 step_list(named)
             );
-            sink.report("undefined-result-ref", location, message);
+            sink.report(RuleId::UndefinedResultRef, location, message);
             return;
         };
         let step = &scope.steps[index];
@@ -1105,7 +1106,7 @@ impl<'a> Model<'a> {
                 "$({expression}) names a result {declarer} does not declare; {fix} ({})",
                 declared_list(results.cloned().unwrap_or_default())
             );
-            sink.report("undefined-result-ref", location, message);
+            sink.report(RuleId::UndefinedResultRef, location, message);
         } else if let Some(reader) = site.step.filter(|&reader| reader <= index) {
             // Steps run in order: a step result exists once its step has ended.
             let when = if reader == index {
@@ -1117,7 +1118,7 @@ impl<'a> Model<'a> {
                 "$({expression}) in {} reads {when}; read it in a later step",
                 site.owner
             );
-            sink.report("undefined-result-ref", location, message);
+            sink.report(RuleId::UndefinedResultRef, location, message);
         }
     }
 
@@ -1151,7 +1152,7 @@ impl<'a> Model<'a> {
             return;
         };
         sink.report(
-            "undefined-result-ref",
+            RuleId::UndefinedResultRef,
             reference.location(&site.path, site.text),
             format!("$({}) {problem}", reference.expression),
         );
@@ -1186,7 +1187,7 @@ impl<'a> Model<'a> {
                 self.scopes[site.scope].label,
                 self.declare_workspace_hint(site.scope)
             );
-            sink.report("undefined-workspace-ref", location, message);
+            sink.report(RuleId::UndefinedWorkspaceRef, location, message);
         } else if !WORKSPACE_VARIABLES.contains(&variable) {
             let message = format!(
                 "$({}) is not a workspace variable; a workspace has {}",
@@ -1197,7 +1198,7 @@ impl<'a> Model<'a> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            sink.report("undefined-workspace-ref", location, message);
+            sink.report(RuleId::UndefinedWorkspaceRef, location, message);
         }
     }
 
@@ -1234,7 +1235,7 @@ impl<'a> Model<'a> {
                 "binds"
             };
             sink.report(
-                "undefined-workspace-ref",
+                RuleId::UndefinedWorkspaceRef,
                 Location::Field(used.path.clone()),
                 format!(
                     "{} {verb} workspace \"{}\", which this {} does not declare; {}",
@@ -1293,7 +1294,7 @@ impl<'a> Model<'a> {
             .collect::<Vec<_>>()
             .join(", ");
         sink.report(
-            "undefined-context-ref",
+            RuleId::UndefinedContextRef,
             reference.location(&site.path, site.text),
             format!(
                 "$({}) {why}; a {} has {available}",
@@ -1331,7 +1332,7 @@ impl<'a> Model<'a> {
                     continue;
                 }
                 sink.report(
-                    "unused-param",
+                    RuleId::UnusedParam,
                     Location::Field(scope.path.item("params", i).field("name")),
                     format!(
                         "param \"{}\" is declared but nothing in this {} uses it; \
@@ -1354,7 +1355,7 @@ impl<'a> Model<'a> {
                     _ => "no step references it or mounts it, and no script names its path",
                 };
                 sink.report(
-                    "unused-workspace",
+                    RuleId::UnusedWorkspace,
                     Location::Field(scope.path.item("workspaces", i).field("name")),
                     format!(
                         "workspace \"{}\" is declared but {how}; use it or remove it",
@@ -1421,7 +1422,7 @@ fn check_object_use(
     let location = reference.location(&site.path, site.text);
     match keys {
         [] if reference.index.is_some() => sink.report(
-            "array-param-misuse",
+            RuleId::ArrayParamMisuse,
             location,
             format!(
                 "$({expression}) indexes object param \"{name}\"; \
@@ -1442,7 +1443,7 @@ fn check_object_use(
                 keys.join("."),
                 declared_list(known)
             );
-            sink.report("undefined-param-ref", location, message);
+            sink.report(RuleId::UndefinedParamRef, location, message);
         }
     }
 }
@@ -1462,7 +1463,7 @@ fn check_array_use(
             keys.join(".")
         );
         sink.report(
-            "undefined-param-ref",
+            RuleId::UndefinedParamRef,
             reference.location(&site.path, site.text),
             message,
         );
@@ -1486,14 +1487,14 @@ fn check_string_use(
              declare \"{name}\" as an object param with properties or fix the reference",
             keys.join(".")
         );
-        sink.report("undefined-param-ref", location, message);
+        sink.report(RuleId::UndefinedParamRef, location, message);
     } else if reference.star || reference.index.is_some() {
         let message = format!(
             "$({expression}) treats string param \"{name}\" as an array; \
              use {} or declare it with type: array",
             param_syntax(name)
         );
-        sink.report("array-param-misuse", location, message);
+        sink.report(RuleId::ArrayParamMisuse, location, message);
     }
 }
 
@@ -1519,7 +1520,7 @@ fn check_whole_use(site: &Site, reference: &Reference, kind: &str, name: &str, s
         ),
     };
     let location = reference.location(&site.path, site.text);
-    sink.report("array-param-misuse", location, message);
+    sink.report(RuleId::ArrayParamMisuse, location, message);
 }
 
 /// One item of an array or object param.
@@ -1565,7 +1566,7 @@ fn names_result(segments: &[String], declared: &[&str]) -> bool {
 
 fn report_unsubstituted(path: &FieldPath, text: &str, reference: &Reference, sink: &mut Sink) {
     sink.report(
-        "substitution-in-unsupported-field",
+        RuleId::SubstitutionInUnsupportedField,
         reference.location(path, text),
         format!(
             "Tekton does not substitute variables in {path}, so $({}) stays literal text here; \

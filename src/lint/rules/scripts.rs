@@ -9,6 +9,7 @@
 
 use super::super::finding::{FieldPath, Location};
 use super::super::TektonDoc;
+use super::RuleId;
 use super::{Check, Sink};
 use crate::tekton::model::{Container, Resource, TaskSpec};
 
@@ -50,7 +51,7 @@ pub fn check(check: &Check, sink: &mut Sink) {
 
 fn report_missing_shebang(script: &Script, sink: &mut Sink) {
     sink.report(
-        "script-shebang",
+        RuleId::ScriptShebang,
         Location::Field(script.path.clone()),
         format!(
             "the script of {} has no #! line, so Tekton runs it with #!/bin/sh and set -e; \
@@ -69,7 +70,7 @@ fn check_errexit(script: &Script, shebang: &Shebang, sink: &mut Sink) {
         return;
     }
     sink.report(
-        "script-errexit",
+        RuleId::ScriptErrexit,
         Location::InScalar { path: script.path.clone(), line: shebang.line, column: 0 },
         format!(
             "the script of {} starts with its own #! line ({}), so Tekton does not add set -e and a \
@@ -83,7 +84,7 @@ fn check_length(script: &Script, max_lines: usize, sink: &mut Sink) {
     let lines = script.text.lines().count();
     if lines > max_lines {
         sink.report(
-            "script-too-long",
+            RuleId::ScriptTooLong,
             Location::Field(script.path.clone()),
             format!(
                 "the script of {} has {lines} lines (more than {max_lines}); move the logic into a \

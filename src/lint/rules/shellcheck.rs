@@ -22,6 +22,7 @@ use super::super::config::ShellcheckOptions;
 use super::super::finding::{FieldPath, Location, Severity};
 use super::super::{Corpus, RuleOptions};
 use super::scripts::{scripts, shebang, Script};
+use super::RuleId;
 use super::{Located, Sink};
 use crate::tekton::expr;
 
@@ -116,7 +117,7 @@ enum Unchecked {
 
 pub fn run(corpus: &Corpus, options: &RuleOptions, enabled: &dyn Fn(&str) -> bool) -> Vec<Located> {
     let settings = &options.shellcheck;
-    if !settings.enabled || !enabled("shellcheck") {
+    if !settings.enabled || !enabled(RuleId::Shellcheck.as_str()) {
         return Vec::new();
     }
     let scripts = shell_scripts(corpus);
@@ -356,7 +357,7 @@ fn report(script: &ShellScript, comment: &Comment, sink: &mut Sink) {
     };
     let message = format!("SC{}: {}", comment.code, comment.message);
     sink.report_as(
-        "shellcheck",
+        RuleId::Shellcheck,
         severity,
         locate(script, comment.line, comment.column),
         message,
@@ -388,7 +389,7 @@ fn report_unchecked(why: Unchecked, settings: &ShellcheckOptions, scripts: usize
              installation or pass --no-shellcheck"
         ),
     };
-    sink.report("shellcheck-missing", Location::File, message);
+    sink.report(RuleId::ShellcheckMissing, Location::File, message);
 }
 
 #[cfg(test)]

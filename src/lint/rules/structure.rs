@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value as Json;
 
+use super::RuleId;
 use super::{Check, Located, Sink};
 use crate::lint::finding::{Diagnostic, FieldPath, Location, Severity};
 use crate::lint::{Corpus, RuleOptions, TektonDoc};
@@ -54,13 +55,13 @@ fn api_version(doc: &TektonDoc, sink: &mut Sink) {
     match (doc.kind, doc.version()) {
         (Kind::StepAction, "v1beta1") => {}
         (Kind::StepAction, "v1alpha1") => sink.report_as(
-            "api-version",
+            RuleId::ApiVersion,
             Severity::Info,
             location(),
             "StepAction uses tekton.dev/v1alpha1, its alpha version; use tekton.dev/v1beta1 (the fields are the same)",
         ),
         (Kind::StepAction, version) => sink.report_as(
-            "api-version",
+            RuleId::ApiVersion,
             Severity::Error,
             location(),
             format!("Tekton has no tekton.dev/{version} StepAction; use tekton.dev/v1beta1"),
@@ -69,7 +70,7 @@ fn api_version(doc: &TektonDoc, sink: &mut Sink) {
         _ if kind == "ClusterTask" => {}
         (_, "v1") => {}
         (_, "v1beta1") => sink.report(
-            "api-version",
+            RuleId::ApiVersion,
             location(),
             format!(
                 "{kind} uses tekton.dev/v1beta1, which Tekton deprecated; move it to tekton.dev/v1 \
@@ -77,7 +78,7 @@ fn api_version(doc: &TektonDoc, sink: &mut Sink) {
             ),
         ),
         (_, version) => sink.report_as(
-            "api-version",
+            RuleId::ApiVersion,
             Severity::Error,
             location(),
             format!("Tekton no longer serves {kind} as tekton.dev/{version}; use tekton.dev/v1"),
@@ -88,7 +89,7 @@ fn api_version(doc: &TektonDoc, sink: &mut Sink) {
 fn cluster_task(doc: &TektonDoc, sink: &mut Sink) {
     if doc.raw_kind == "ClusterTask" {
         sink.report(
-            "v1beta1-removed-field",
+            RuleId::V1beta1RemovedField,
             Location::Field(FieldPath::root().field("kind")),
             "ClusterTask was removed from Tekton (tekton.dev/v1 has none); make it a Task and reference it \
              through the cluster resolver (resolver: cluster)",
@@ -106,12 +107,12 @@ fn metadata_name(doc: &TektonDoc, sink: &mut Sink) {
         .and_then(Node::as_str);
     match name {
         None | Some("") if doc.metadata.generate_name.is_none() => sink.report(
-            "metadata-name",
+            RuleId::MetadataName,
             Location::Field(path),
             format!("the {} has no metadata.name; give it a name of lowercase letters, digits, '-' and '.'", doc.raw_kind),
         ),
         Some(name) if !name.is_empty() && !is_object_name(name) => sink.report(
-            "metadata-name",
+            RuleId::MetadataName,
             Location::Field(path),
             format!(
                 "name {name:?} is not a valid Tekton object name: use at most 63 lowercase letters, digits, '-' and '.', \
@@ -271,7 +272,7 @@ impl<'a> TaskBody<'a> {
 fn check_task_body(body: &TaskBody, sink: &mut Sink) {
     if body.spec.steps.is_empty() {
         sink.report(
-            "steps-required",
+            RuleId::StepsRequired,
             Location::Field(body.path.field("steps")),
             format!("{} has no steps; a Task needs at least one", body.path),
         );
@@ -320,7 +321,7 @@ fn step_names(body: &TaskBody, sink: &mut Sink) {
         let path = body.path.item("steps", i).field("name");
         if !is_dns_label(name) {
             sink.report(
-                "step-name-format",
+                RuleId::StepNameFormat,
                 Location::Field(path.clone()),
                 format!(
                     "step name {name:?} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', \
@@ -330,7 +331,7 @@ fn step_names(body: &TaskBody, sink: &mut Sink) {
         }
         match seen.get(name) {
             Some(first) => sink.report(
-                "step-name-format",
+                RuleId::StepNameFormat,
                 Location::Field(path),
                 format!("step name {name:?} is already used by steps[{first}]; step names must be unique"),
             ),
@@ -357,7 +358,7 @@ fn step_container(body: &TaskBody, site: &Site, step: &Step, sink: &mut Sink) {
         ];
         for (field, _) in conflicts.iter().filter(|(_, set)| *set) {
             sink.report(
-                "step-image-required",
+                RuleId::StepImageRequired,
                 Location::Key(site.path.field(field)),
                 format!("{} runs a StepAction (ref), which defines its own {field}; remove {field} from the step", site.who),
             );
@@ -365,7 +366,7 @@ fn step_container(body: &TaskBody, site: &Site, step: &Step, sink: &mut Sink) {
     } else {
         if !step.params.is_empty() {
             sink.report(
-                "step-image-required",
+                RuleId::StepImageRequired,
                 Location::Key(site.path.field("params")),
                 format!("{} has params but no ref: params pass values to a StepAction; use env for a plain step", site.who),
             );
@@ -382,7 +383,7 @@ fn step_container(body: &TaskBody, site: &Site, step: &Step, sink: &mut Sink) {
             matches!(on_error, "" | "continue" | "stopAndFail") || on_error.starts_with("$(params");
         if !valid {
             sink.report(
-                "step-onerror-value",
+                RuleId::StepOnerrorValue,
                 Location::Field(site.path.field("onError")),
                 format!("{} has onError {on_error:?}; use continue or stopAndFail (or a $(params...) reference)", site.who),
             );
@@ -392,7 +393,7 @@ fn step_container(body: &TaskBody, site: &Site, step: &Step, sink: &mut Sink) {
 
 fn image_missing(site: &Site, what_to_do: &str, sink: &mut Sink) {
     sink.report(
-        "step-image-required",
+        RuleId::StepImageRequired,
         Location::Field(site.path.field("image")),
         format!("{} has no image; {what_to_do}", site.who),
     );
@@ -415,7 +416,7 @@ fn script_with_command(site: &Site, inherits_command: bool, sink: &mut Sink) {
         return;
     };
     sink.report(
-        "script-with-command",
+        RuleId::ScriptWithCommand,
         Location::Key(site.path.field("script")),
         message,
     );
@@ -432,7 +433,7 @@ fn reserved_mounts(sites: &[Site], sink: &mut Sink) {
             let clean = clean_path(&mount.mount_path);
             if clean.starts_with("/tekton/") && !clean.starts_with("/tekton/home") {
                 sink.report(
-                    "reserved-mount",
+                    RuleId::ReservedMount,
                     Location::Field(path.field("mountPath")),
                     format!(
                         "{} mounts {:?} at {:?}, under /tekton/, which Tekton reserves; mount it elsewhere \
@@ -443,7 +444,7 @@ fn reserved_mounts(sites: &[Site], sink: &mut Sink) {
             }
             if mount.name.starts_with("tekton-internal-") {
                 sink.report(
-                    "reserved-mount",
+                    RuleId::ReservedMount,
                     Location::Field(path.field("name")),
                     format!("{} mounts a volume named {:?}; names starting with tekton-internal- are Tekton's own, so rename it", site.who, mount.name),
                 );
@@ -457,7 +458,7 @@ fn unique_volume_names(body: &TaskBody, sink: &mut Sink) {
     for (i, volume) in body.spec.volumes.iter().enumerate() {
         if !seen.insert(volume.name.as_str()) {
             sink.report(
-                "reserved-mount",
+                RuleId::ReservedMount,
                 Location::Field(body.path.item("volumes", i).field("name")),
                 format!(
                     "volume {:?} is declared twice; volume names must be unique",
@@ -483,7 +484,7 @@ fn undefined_volumes(body: &TaskBody, sites: &[Site], sink: &mut Sink) {
                 continue;
             }
             sink.report(
-                "undefined-volume",
+                RuleId::UndefinedVolume,
                 Location::Field(site.path.item("volumeMounts", j).field("name")),
                 format!(
                     "{} mounts volume {:?}, which is not declared; add it to {} (or correct the name)",
@@ -520,13 +521,13 @@ fn env_list(who: &str, env: &[EnvVar], path: &FieldPath, template_env: &[EnvVar]
         let name = var.name.as_str();
         if let Some(first) = seen.get(name) {
             sink.report(
-                "duplicate-env",
+                RuleId::DuplicateEnv,
                 location,
                 format!("{who} sets env {name} twice (env[{first}] and env[{j}]); only one value takes effect, so remove one"),
             );
         } else if template_env.iter().any(|t| t.name == name) {
             sink.report_as(
-                "duplicate-env",
+                RuleId::DuplicateEnv,
                 Severity::Warning,
                 location,
                 format!("{who} sets env {name}, which the step template sets too; the step's value wins, so drop one unless they should differ"),
@@ -569,7 +570,7 @@ fn task_workspaces(body: &TaskBody, sink: &mut Sink) {
         };
         if !mount_paths.insert(mount_path.clone()) {
             sink.report(
-                "workspace-decl",
+                RuleId::WorkspaceDecl,
                 Location::Field(path.index(i).field("mountPath")),
                 format!(
                     "workspace {:?} mounts at {mount_path}, which another workspace or a step volumeMount already uses; \
@@ -590,7 +591,7 @@ fn unique_workspace_names<'a>(
     for (i, name) in names.enumerate() {
         if !seen.insert(name) {
             sink.report(
-                "workspace-decl",
+                RuleId::WorkspaceDecl,
                 Location::Field(path.index(i).field("name")),
                 format!("workspace {name:?} is declared twice; workspace names must be unique"),
             );
@@ -657,13 +658,13 @@ fn check_params(params: &[ParamSpec], path: &FieldPath, checks: ParamChecks, sin
         let location = Location::Field(here.field("name"));
         if let Some(first) = exact.get(name) {
             sink.report(
-                "param-name-format",
+                RuleId::ParamNameFormat,
                 location,
                 format!("param {name:?} is declared twice (also params[{first}]); remove one"),
             );
         } else if let Some(first) = folded.get(&name.to_lowercase()) {
             sink.report_as(
-                "param-name-format",
+                RuleId::ParamNameFormat,
                 Severity::Warning,
                 location,
                 format!(
@@ -693,7 +694,7 @@ fn param_name_format(param: &ParamSpec, here: &FieldPath, sink: &mut Sink) {
             format!("param name {name:?} is not valid: start with a letter or '_', then use letters, digits, '_', '-'{dot}")
         };
         sink.report(
-            "param-name-format",
+            RuleId::ParamNameFormat,
             Location::Field(here.field("name")),
             message,
         );
@@ -704,7 +705,7 @@ fn param_name_format(param: &ParamSpec, here: &FieldPath, sink: &mut Sink) {
     for key in param.properties.iter().flat_map(|p| p.keys()) {
         if !is_param_name(key, false) {
             sink.report(
-                "param-name-format",
+                RuleId::ParamNameFormat,
                 Location::Key(here.field("properties").field(key)),
                 format!(
                     "key {key:?} of object param {name:?} is not valid: start with a letter or '_', then use letters, digits, '_' and '-'"
@@ -719,7 +720,7 @@ fn param_type(param: &ParamSpec, here: &FieldPath, needs_properties: bool, sink:
     if let Some(declared) = param.type_.as_deref().filter(|t| !t.is_empty()) {
         if !matches!(declared, "string" | "array" | "object") {
             sink.report(
-                "param-type",
+                RuleId::ParamType,
                 Location::Field(here.field("type")),
                 format!("param {name:?} has type {declared:?}; use string, array or object"),
             );
@@ -728,7 +729,7 @@ fn param_type(param: &ParamSpec, here: &FieldPath, needs_properties: bool, sink:
         let default_type = param.default.as_ref().map(json_param_type);
         if let Some(default_type) = default_type.filter(|t| *t != declared) {
             sink.report(
-                "param-type",
+                RuleId::ParamType,
                 Location::Field(here.field("default")),
                 format!("param {name:?} is declared {declared} but its default is {default_type}; make the type and the default agree"),
             );
@@ -736,7 +737,7 @@ fn param_type(param: &ParamSpec, here: &FieldPath, needs_properties: bool, sink:
     }
     if needs_properties && param.effective_type() == "object" && param.properties.is_none() {
         sink.report(
-            "param-type",
+            RuleId::ParamType,
             Location::Field(here.clone()),
             format!("object param {name:?} has no properties; list its keys under properties (each with type: string)"),
         );
@@ -748,7 +749,7 @@ fn param_type(param: &ParamSpec, here: &FieldPath, needs_properties: bool, sink:
             .filter(|t| !t.is_empty() && *t != "string")
         {
             sink.report(
-                "param-type",
+                RuleId::ParamType,
                 Location::Field(here.field("properties").field(key).field("type")),
                 format!("key {key:?} of param {name:?} has type {property_type:?}; object param keys can only be strings"),
             );
@@ -764,7 +765,7 @@ fn param_enum(param: &ParamSpec, here: &FieldPath, sink: &mut Sink) {
     let param_type = param.effective_type();
     if param_type != "string" {
         sink.report(
-            "param-enum",
+            RuleId::ParamEnum,
             Location::Key(here.field("enum")),
             format!(
                 "param {name:?} is {param_type} but has an enum; only string params can have one"
@@ -776,7 +777,7 @@ fn param_enum(param: &ParamSpec, here: &FieldPath, sink: &mut Sink) {
     for (j, text) in texts.iter().enumerate() {
         if !seen.insert(text) {
             sink.report(
-                "param-enum",
+                RuleId::ParamEnum,
                 Location::Field(here.field("enum").index(j)),
                 format!("enum value {text:?} of param {name:?} is listed twice; remove one"),
             );
@@ -790,7 +791,7 @@ fn param_enum(param: &ParamSpec, here: &FieldPath, sink: &mut Sink) {
         .map(json_text);
     if let Some(default) = default.filter(|d| !d.is_empty() && !texts.contains(d)) {
         sink.report(
-            "param-enum",
+            RuleId::ParamEnum,
             Location::Field(here.field("default")),
             format!(
                 "default {default:?} of param {name:?} is not one of its enum values ({}); add it to enum or change the default \
@@ -826,7 +827,7 @@ fn check_results(results: &[ResultSpec], path: &FieldPath, sink: &mut Sink) {
         let name = result.name.as_str();
         if !is_result_name(name) {
             sink.report(
-                "result-name-format",
+                RuleId::ResultNameFormat,
                 Location::Field(here.field("name")),
                 format!(
                     "result name {name:?} is not valid: use letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
@@ -842,7 +843,7 @@ fn check_results(results: &[ResultSpec], path: &FieldPath, sink: &mut Sink) {
         match result_type {
             "string" | "array" => {}
             "object" if result.properties.is_none() => sink.report(
-                "result-name-format",
+                RuleId::ResultNameFormat,
                 Location::Field(here.clone()),
                 format!("object result {name:?} has no properties; list its keys under properties"),
             ),
@@ -854,7 +855,7 @@ fn check_results(results: &[ResultSpec], path: &FieldPath, sink: &mut Sink) {
                         .filter(|t| !t.is_empty() && *t != "string")
                     {
                         sink.report(
-                            "result-name-format",
+                            RuleId::ResultNameFormat,
                             Location::Field(here.field("properties").field(key).field("type")),
                             format!("key {key:?} of result {name:?} has type {t:?}; object result keys can only be strings"),
                         );
@@ -862,7 +863,7 @@ fn check_results(results: &[ResultSpec], path: &FieldPath, sink: &mut Sink) {
                 }
             }
             other => sink.report(
-                "result-name-format",
+                RuleId::ResultNameFormat,
                 Location::Field(here.field("type")),
                 format!("result {name:?} has type {other:?}; use string, array or object"),
             ),
@@ -899,7 +900,7 @@ fn result_value(name: &str, value: &Json, path: &FieldPath, sink: &mut Sink) {
     };
     if let Some(problem) = problem {
         sink.report(
-            "result-name-format",
+            RuleId::ResultNameFormat,
             Location::Field(path.clone()),
             format!(
                 "{problem}; a result's value must be a string $(steps.<step>.results.<result>)"
@@ -927,7 +928,7 @@ pub fn duplicates(
     _options: &RuleOptions,
     enabled: &dyn Fn(&str) -> bool,
 ) -> Vec<Located> {
-    if !enabled("duplicate-resource") {
+    if !enabled(RuleId::DuplicateResource.as_str()) {
         return Vec::new();
     }
     let mut first_seen = HashMap::new();
@@ -960,7 +961,7 @@ pub fn duplicates(
             doc.file,
             Some(index),
             Diagnostic {
-                rule: "duplicate-resource",
+                rule: RuleId::DuplicateResource,
                 message,
                 location,
                 severity: None,

@@ -239,7 +239,11 @@ fn files_may_end_anywhere() {
     assert_eq!(json_of("- >\n  a\n  b"), json!(["a b"]));
     for truncated in ["a: \"x\\", "a: 'x", "a: [1,", "a: {b", "\"\\u12"] {
         let stream = parse_stream(truncated);
-        assert_eq!(stream.error.map(|e| e.kind), Some(ErrorKind::Syntax), "{truncated:?}");
+        assert_eq!(
+            stream.error.map(|e| e.kind),
+            Some(ErrorKind::Syntax),
+            "{truncated:?}"
+        );
     }
     let control = parse_stream("a: 1\nb: x\u{1}y\n");
     assert_eq!(control.error.unwrap().pos.line, 2);

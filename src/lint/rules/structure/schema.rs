@@ -7,7 +7,7 @@
 //! sources, probes) are not descended into.
 
 use crate::lint::finding::{FieldPath, Location};
-use crate::lint::rules::Sink;
+use crate::lint::rules::{RuleId, Sink};
 use crate::lint::{Profile, TektonDoc};
 use crate::tekton::model::Kind;
 use crate::tekton::yaml::Node;
@@ -612,7 +612,7 @@ const PIPELINE_TASK_RUN_SPEC: &[Field] = &[
 
 /// Reports every mapping key of `doc` that its kind and version do not have.
 pub fn check_field_names(doc: &TektonDoc, profile: Profile, sink: &mut Sink) {
-    if !sink.enabled("unknown-field") && !sink.enabled("v1beta1-removed-field") {
+    if !sink.enabled(RuleId::UnknownField) && !sink.enabled(RuleId::V1beta1RemovedField) {
         return;
     }
     let konflux_sources = matches!(profile, Profile::Konflux | Profile::Partner);
@@ -652,7 +652,7 @@ impl Walk<'_, '_> {
                         self.api_version
                     );
                     self.sink
-                        .report("unknown-field", Location::Key(here), message);
+                        .report(RuleId::UnknownField, Location::Key(here), message);
                 }
                 Some(Field {
                     since: Since::V1beta1(instead),
@@ -663,7 +663,7 @@ impl Walk<'_, '_> {
                         describe(path)
                     );
                     self.sink
-                        .report("v1beta1-removed-field", Location::Key(here), message);
+                        .report(RuleId::V1beta1RemovedField, Location::Key(here), message);
                 }
                 Some(field) => self.value(value, field.value, &here),
             }
@@ -706,8 +706,11 @@ impl Walk<'_, '_> {
                 describe(path)
             ),
         };
-        self.sink
-            .report("unknown-field", Location::Key(path.field(name)), message);
+        self.sink.report(
+            RuleId::UnknownField,
+            Location::Key(path.field(name)),
+            message,
+        );
     }
 }
 
