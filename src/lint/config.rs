@@ -79,6 +79,8 @@ pub struct ShellcheckOptions {
     pub min_level: String,
     /// SC codes never reported (`SC2086` or `2086`).
     pub exclude: Vec<String>,
+    /// Where verdicts are cached between runs (None: not cached).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for ShellcheckOptions {
@@ -88,6 +90,7 @@ impl Default for ShellcheckOptions {
             path: PathBuf::from("shellcheck"),
             min_level: "warning".into(),
             exclude: Vec::new(),
+            cache_dir: None,
         }
     }
 }
@@ -373,6 +376,19 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// stepkit's directory in the user's cache: `STEPKIT_CACHE_DIR` (empty: no cache), else
+/// `XDG_CACHE_HOME/stepkit`, else `~/.cache/stepkit`.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = std::env::var_os("STEPKIT_CACHE_DIR") {
+        return (!dir.is_empty()).then(|| PathBuf::from(dir));
+    }
+    var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .map(|dir| dir.join("stepkit"))
 }
 
 /// The nearest `.stepkit-lint.yaml` in `dir` or above it.

@@ -490,6 +490,7 @@ impl LintOptions {
         config.exclude.extend(self.exclude.iter().cloned());
         config.options.shellcheck.enabled &= self.shellcheck;
         config.verbose = self.verbose;
+        config.options.shellcheck.cache_dir = config::user_cache_dir();
         if let Some(size) = self.max_file_size {
             config.max_file_size = size;
         }

@@ -186,6 +186,31 @@ impl Image<'_> {
 
 fn check_reference(image: &Image, reference: &ImageReference, sink: &mut Sink) {
     let (who, text) = (&image.who, image.text);
+    let qualified = names_registry(text);
+    // A digest pins what runs, whatever the tag says (Konflux writes `:latest@sha256:...`).
+    let floating = match (&reference.digest, reference.tag.as_deref()) {
+        (None, Some(tag)) if tag.eq_ignore_ascii_case("latest") => Some(format!("the {tag:?} tag")),
+        (None, None) => Some("no tag, which means latest,".to_string()),
+        _ => None,
+    };
+    // One finding per spot: a floating reference is also unpinned (and maybe unqualified);
+    // its one finding says all of it.
+    if let Some(floating) = floating.filter(|_| sink.enabled(RuleId::ImageLatestTag)) {
+        let registry = if qualified {
+            String::new()
+        } else {
+            format!(" and no registry host (it resolves to {reference})")
+        };
+        sink.report(
+            RuleId::ImageLatestTag,
+            image.location(),
+            format!(
+                "{who} uses {text:?} with {floating}{registry}, so what runs changes with every push; \
+                 use a version tag and pin its digest: <registry>/<repository>:<version>@sha256:<digest>"
+            ),
+        );
+        return;
+    }
     match reference.digest_parts() {
         Some(("sha256", _)) => {}
         Some((algorithm, _)) => sink.report(
@@ -202,22 +227,7 @@ fn check_reference(image: &Image, reference: &ImageReference, sink: &mut Sink) {
             ),
         ),
     }
-    // A digest pins what runs, whatever the tag says (Konflux writes `:latest@sha256:...`).
-    if reference.digest.is_none() {
-        match reference.tag.as_deref() {
-            Some(tag) if tag.eq_ignore_ascii_case("latest") => sink.report(
-                RuleId::ImageLatestTag,
-                image.location(),
-                format!("{who} uses the {tag:?} tag of {text:?}, which moves with every push; use a version tag and pin its digest"),
-            ),
-            Some(_) => {}
-            None => sink.report(
-                RuleId::ImageLatestTag,
-                image.location(),
-                format!("{who} uses {text:?} without a tag, which means latest; use a version tag and pin its digest"),
-            ),
-        }
-    } else if reference.tag.is_none() {
+    if reference.digest.is_some() && reference.tag.is_none() {
         sink.report(
             RuleId::ImageTagWithDigest,
             image.location(),
@@ -227,7 +237,7 @@ fn check_reference(image: &Image, reference: &ImageReference, sink: &mut Sink) {
             ),
         );
     }
-    if !names_registry(text) {
+    if !qualified {
         sink.report(
             RuleId::ImageFullyQualified,
             image.location(),
@@ -332,34 +342,48 @@ mod tests {
     }
 
     #[test]
-    fn an_unqualified_untagged_image_fires_pin_latest_and_qualification() {
-        assert_eq!(
-            image_rules("alpine", Profile::Core),
-            [
-                "image-digest-pin",
-                "image-fully-qualified",
-                "image-latest-tag"
-            ]
-        );
+    fn an_unqualified_untagged_image_is_one_finding_that_says_all() {
+        assert_eq!(image_rules("alpine", Profile::Core), ["image-latest-tag"]);
         let findings = lint(&task_with_image("alpine"), Profile::Core);
-        let qualified = findings
+        let latest = findings
             .iter()
-            .find(|f| f.rule == "image-fully-qualified")
+            .find(|f| f.rule == "image-latest-tag")
             .unwrap();
-        assert!(
-            qualified.message.contains("docker.io/library/alpine"),
-            "{}",
-            qualified.message
-        );
-        assert!(
-            qualified.message.contains("step \"build\""),
-            "{}",
-            qualified.message
-        );
+        for part in [
+            "docker.io/library/alpine",
+            "step \"build\"",
+            "no tag",
+            "digest",
+        ] {
+            assert!(latest.message.contains(part), "{part}: {}", latest.message);
+        }
+        assert_eq!(latest.severity, Severity::Warning, "policy in core");
         assert_eq!(
-            (qualified.line, qualified.field.as_str()),
+            (latest.line, latest.field.as_str()),
             (8, "spec.steps[0].image")
         );
+        assert_eq!(
+            image_rules("alpine", Profile::Catalog),
+            ["image-latest-tag"],
+            "one finding in every profile"
+        );
+        // A tagged but unpinned, unqualified image: two problems, two findings.
+        assert_eq!(
+            image_rules("alpine:3.20", Profile::Core),
+            ["image-digest-pin", "image-fully-qualified"]
+        );
+        // With image-latest-tag off, the other rules still say what is wrong.
+        let mut config = crate::lint::Config::default();
+        config.set_rule("image-latest-tag", "off").unwrap();
+        let findings =
+            crate::lint::testing::lint_at("t.yaml", &task_with_image("alpine"), |c| *c = config);
+        let mut rules: Vec<_> = findings
+            .iter()
+            .map(|f| f.rule.as_str())
+            .filter(|r| r.starts_with("image-"))
+            .collect();
+        rules.sort();
+        assert_eq!(rules, ["image-digest-pin", "image-fully-qualified"]);
     }
 
     #[test]

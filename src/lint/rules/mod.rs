@@ -111,7 +111,7 @@ catalogue! {
     26 DuplicateEnv "duplicate-env" [E, E, E, E] "TL" "an env var set twice in one step or the step template";
     27 ParamsInScript "params-in-script" [W, W, E, E] "CAT CL K" "$(params...) inside a script (code injection): pass it through env";
     28 ImageDigestPin "image-digest-pin" [W, W, E, E] "CAT K" "an image not pinned by @sha256 digest";
-    29 ImageLatestTag "image-latest-tag" [E, E, E, E] "CL TL KL" "an image with the latest tag, or no tag and no digest";
+    29 ImageLatestTag "image-latest-tag" [W, E, E, E] "CL TL KL" "an image with the latest tag, or no tag and no digest (policy: a warning in core)";
     30 ImageTagWithDigest "image-tag-with-digest" [I, I, I, I] "CL" "a digest without a human-readable tag";
     31 ImageFullyQualified "image-fully-qualified" [W, W, W, W] "CL" "an image without a registry host";
     32 ImageVariable "image-variable" [I, I, I, I] "CL" "an image built from $(...): its pinning cannot be checked";
@@ -151,7 +151,7 @@ catalogue! {
     66 PipelineRefs "pipeline-refs" [E, E, E, E] "W TL" "a Pipeline task graph problem: unknown runAfter, cycle, unknown task result, missing params";
     67 PipelineTaskrefPinned "pipeline-taskref-pinned" [W, W, E, E] "EC" "a bundle or git resolver reference not pinned to a digest or commit";
     68 DeprecatedResource "deprecated-resource" [I, I, I, I] "CAT TL" "a resource marked tekton.dev/deprecated";
-    69 DuplicateResource "duplicate-resource" [E, E, E, E] "TL" "the same kind and name twice in one directory";
+    69 DuplicateResource "duplicate-resource" [W, E, E, E] "TL" "the same kind and name twice in one file (error), or in two files of one directory (policy: a warning in core)";
     70 NotTekton "not-tekton" [I, I, I, I] "K" "a YAML document that is not a Tekton object (shown with --verbose)";
     71 ShellcheckMissing "shellcheck-missing" [I, I, I, I] "" "shellcheck is not installed, so scripts were not checked";
     72 YamlLimits "yaml-limits" [E, E, E, E] "" "a file past a reading budget: size (--max-file-size), nesting depth or alias expansion";

@@ -31,6 +31,8 @@ pub struct Shebang<'a> {
     pub interpreter: &'a str,
     /// The words after the interpreter (`-e` in `#!/bin/sh -e`).
     pub args: Vec<&'a str>,
+    /// Run through busybox (`#!/bin/busybox sh`): its ash, whatever the name.
+    pub busybox: bool,
 }
 
 /// Shells whose `set -e` is the errexit script-errexit asks for.
@@ -111,13 +113,15 @@ pub fn shebang(text: &str) -> Option<Shebang<'_>> {
                 .find(|w| !w.starts_with('-') && !w.contains('='))?,
         );
     }
-    if interpreter == "busybox" {
+    let busybox = interpreter == "busybox";
+    if busybox {
         interpreter = base_name(words.next()?);
     }
     Some(Shebang {
         line,
         interpreter,
         args: words.collect(),
+        busybox,
     })
 }
 
@@ -360,12 +364,14 @@ mod tests {
         assert_eq!((bash.line, bash.interpreter), (0, "bash"));
         assert_eq!(shebang("#!/usr/bin/env -S bash -e\n").unwrap().args, ["-e"]);
         assert_eq!(shebang("#!/bin/busybox sh").unwrap().interpreter, "sh");
+        assert!(shebang("#!/bin/busybox sh").unwrap().busybox);
         assert_eq!(
             shebang("\n  #!/bin/sh -e\n").unwrap(),
             Shebang {
                 line: 1,
                 interpreter: "sh",
-                args: vec!["-e"]
+                args: vec!["-e"],
+                busybox: false,
             }
         );
         assert_eq!(

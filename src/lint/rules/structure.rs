@@ -950,12 +950,28 @@ pub fn duplicates(
             continue;
         };
         let first = &corpus.docs[first];
-        let message = format!(
-            "{} {name:?} is also defined at {}:{}; names must be unique within a directory, so rename or remove one",
-            doc.raw_kind,
-            corpus.file(first).display_path(),
-            name_line(first)
-        );
+        // In one file, the second `kubectl apply`s over the first: it cannot work as written.
+        // In two files of a directory, each may be applied on its own (examples are): policy.
+        let (severity, message) = if first.file == doc.file {
+            (
+                Some(Severity::Error),
+                format!(
+                    "{} {name:?} is also defined at line {} of this file; applying the file keeps only one, so rename or remove one",
+                    doc.raw_kind,
+                    name_line(first)
+                ),
+            )
+        } else {
+            (
+                None,
+                format!(
+                    "{} {name:?} is also defined at {}:{}; applied together one replaces the other, so rename or remove one",
+                    doc.raw_kind,
+                    corpus.file(first).display_path(),
+                    name_line(first)
+                ),
+            )
+        };
         let location = Location::Field(FieldPath::root().field("metadata").field("name"));
         found.push((
             doc.file,
@@ -964,7 +980,7 @@ pub fn duplicates(
                 rule: RuleId::DuplicateResource,
                 message,
                 location,
-                severity: None,
+                severity,
             },
         ));
     }
