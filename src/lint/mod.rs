@@ -83,9 +83,12 @@ pub struct TektonDoc {
     pub raw_kind: String,
     pub metadata: Metadata,
     /// None when the spec has a shape the model cannot read (reported as unknown-field).
+    /// Fields of the wrong type are left out of it, so the rest is still checked.
     pub resource: Option<Resource>,
-    /// Why `resource` is None: `spec.steps[0]: invalid type...`.
-    pub decode_error: Option<String>,
+    /// Shapes the model could not read and left out: `spec.steps[0]: invalid type...`.
+    pub decode_errors: Vec<String>,
+    /// What the schema walk found (unknown fields, wrong types), reported by the structure rules.
+    pub schema_problems: Vec<Diagnostic>,
     pub root: Node,
 }
 
@@ -128,11 +131,11 @@ pub struct Skipped {
 }
 
 impl Corpus {
-    pub fn build(files: Vec<SourceFile>) -> Corpus {
+    pub fn build(files: Vec<SourceFile>, profile: Profile) -> Corpus {
         let classified: Vec<(Vec<TektonDoc>, Vec<Skipped>)> = files
             .par_iter()
             .enumerate()
-            .map(|(i, file)| classify(i, file))
+            .map(|(i, file)| classify(i, file, profile))
             .collect();
         let mut corpus = Corpus {
             files,
@@ -161,7 +164,11 @@ impl Corpus {
     }
 }
 
-fn classify(file_index: usize, file: &SourceFile) -> (Vec<TektonDoc>, Vec<Skipped>) {
+fn classify(
+    file_index: usize,
+    file: &SourceFile,
+    profile: Profile,
+) -> (Vec<TektonDoc>, Vec<Skipped>) {
     let mut docs = Vec::new();
     let mut skipped = Vec::new();
     for (index, document) in file.stream.documents.iter().enumerate() {
@@ -187,29 +194,115 @@ fn classify(file_index: usize, file: &SourceFile) -> (Vec<TektonDoc>, Vec<Skippe
         };
         let metadata = root
             .get("metadata")
-            .map(|m| serde_json::from_value::<Metadata>(m.to_json()).unwrap_or_default())
+            .map(lenient_metadata)
             .unwrap_or_default();
-        let spec = root
-            .get("spec")
-            .map(Node::to_json)
-            .unwrap_or(serde_json::Value::Null);
-        let (resource, decode_error) = match Resource::decode(kind, spec) {
-            Ok(resource) => (Some(resource), None),
-            Err(problem) => (None, Some(problem)),
-        };
-        docs.push(TektonDoc {
+        let mut doc = TektonDoc {
             file: file_index,
             index,
             api_version: api_version.to_string(),
             kind,
             raw_kind: raw_kind.to_string(),
             metadata,
-            resource,
-            decode_error,
+            resource: None,
+            decode_errors: Vec::new(),
+            schema_problems: Vec::new(),
             root: root.clone(),
-        });
+        };
+        let everything = |_: &str| true;
+        let mut sink = rules::Sink::new(&everything);
+        rules::check_schema(&doc, profile, &mut sink);
+        doc.schema_problems = sink.into_diagnostics();
+        let spec = root
+            .get("spec")
+            .map(Node::to_json)
+            .unwrap_or(serde_json::Value::Null);
+        let wrong_types = doc
+            .schema_problems
+            .iter()
+            .filter_map(|d| match &d.location {
+                Location::Field(path) if d.rule == RuleId::UnknownField => Some(path),
+                _ => None,
+            });
+        (doc.resource, doc.decode_errors) = decode(kind, spec, wrong_types);
+        docs.push(doc);
     }
     (docs, skipped)
+}
+
+/// The metadata, less any field of the wrong type (reported by the schema walk).
+fn lenient_metadata(node: &Node) -> Metadata {
+    let mut json = node.to_json();
+    for _ in 0..16 {
+        match serde_path_to_error::deserialize::<_, Metadata>(json.clone()) {
+            Ok(metadata) => return metadata,
+            Err(error) => {
+                let path = FieldPath::parse(&format!("spec.{}", error.path()));
+                if !remove_field(&mut json, &path) {
+                    break;
+                }
+            }
+        }
+    }
+    Metadata::default()
+}
+
+/// Decodes a spec into the typed model, leaving out the fields at `wrong_types` and then any
+/// field the model still cannot read, so one bad value never hides the rest of the document.
+fn decode<'a>(
+    kind: Kind,
+    mut spec: serde_json::Value,
+    wrong_types: impl Iterator<Item = &'a FieldPath>,
+) -> (Option<Resource>, Vec<String>) {
+    for path in wrong_types {
+        remove_field(&mut spec, path);
+    }
+    let mut problems = Vec::new();
+    // Each round removes one field; a spec has far fewer bad ones.
+    for _ in 0..64 {
+        match Resource::decode(kind, spec.clone()) {
+            Ok(resource) => return (Some(resource), problems),
+            Err(problem) => {
+                let path = FieldPath::parse(problem.split(':').next().unwrap_or("spec"));
+                let removed = remove_field(&mut spec, &path);
+                problems.push(problem);
+                if !removed {
+                    break;
+                }
+            }
+        }
+    }
+    (None, problems)
+}
+
+/// Removes the mapping entry that holds the node at `path` (`spec.steps[0].command[1]` removes
+/// `command` from the first step). Paths start at the document root; `spec` is the root here.
+fn remove_field(spec: &mut serde_json::Value, path: &FieldPath) -> bool {
+    use finding::Segment;
+    let segments = match path.segments().split_first() {
+        Some((Segment::Field(root), rest)) if root == "spec" => rest,
+        _ => return false,
+    };
+    let Some(last_field) = segments
+        .iter()
+        .rposition(|s| matches!(s, Segment::Field(_)))
+    else {
+        return false;
+    };
+    let mut node = spec;
+    for segment in &segments[..last_field] {
+        let next = match segment {
+            Segment::Field(name) => node.get_mut(name.as_str()),
+            Segment::Index(i) => node.get_mut(*i),
+        };
+        match next {
+            Some(next) => node = next,
+            None => return false,
+        }
+    }
+    match (&segments[last_field], node.as_object_mut()) {
+        (Segment::Field(name), Some(object)) => object.remove(name).is_some(),
+        _ => false,
+    }
 }
 
 /// What a lint run found.
@@ -241,7 +334,7 @@ impl Report {
 
 /// Lints already-read files.
 pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
-    let corpus = Corpus::build(files);
+    let corpus = Corpus::build(files, config.options.profile);
     let enabled = |rule: &str| config.is_enabled(rule);
 
     // (file index, document index or None for file-level, diagnostic)
@@ -334,15 +427,24 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
     }
 }
 
-/// A document whose spec the typed model cannot read: the rules that need the model skip it.
+/// Fields the typed model could not read (and left out), unless the schema walk already said
+/// what is wrong there.
 fn decode_problems(doc: &TektonDoc, sink: &mut rules::Sink) {
-    if let Some(problem) = &doc.decode_error {
-        let path = problem.split(':').next().unwrap_or("spec");
-        sink.report(
-            RuleId::UnknownField,
-            Location::Field(FieldPath::parse(path)),
-            format!("{problem}; fix the shape of this field"),
-        );
+    for problem in &doc.decode_errors {
+        let path = FieldPath::parse(problem.split(':').next().unwrap_or("spec"));
+        let covered = doc.schema_problems.iter().any(|d| match &d.location {
+            Location::Field(bad) | Location::Key(bad) => {
+                path.segments().starts_with(bad.segments())
+            }
+            _ => false,
+        });
+        if !covered {
+            sink.report(
+                RuleId::UnknownField,
+                Location::Field(path),
+                format!("{problem}; fix the shape of this field"),
+            );
+        }
     }
 }
 

@@ -470,7 +470,11 @@ mod tests {
             rules.iter().find(|r| r["id"] == id).unwrap()["defaultConfiguration"]["level"].clone()
         };
         assert_eq!(level("privileged"), "error");
-        assert_eq!(level("image-latest-tag"), "warning", "policy: a warning in core");
+        assert_eq!(
+            level("image-latest-tag"),
+            "warning",
+            "policy: a warning in core"
+        );
         assert_eq!(level("unused-param"), "warning");
         assert_eq!(level("script-shebang"), "note");
         assert_eq!(level("categories"), "none", "off in the core profile");

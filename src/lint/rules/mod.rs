@@ -230,12 +230,23 @@ impl<'a> Sink<'a> {
         }
     }
 
+    /// Reports diagnostics found earlier, those of enabled rules.
+    pub fn replay(&mut self, diagnostics: &[Diagnostic]) {
+        for diagnostic in diagnostics {
+            if self.enabled(diagnostic.rule) {
+                self.out.push(diagnostic.clone());
+            }
+        }
+    }
+
     pub fn into_diagnostics(self) -> Vec<Diagnostic> {
         self.out
     }
 }
 
 pub type CheckFn = fn(&Check, &mut Sink);
+
+pub(crate) use structure::check_schema;
 
 /// A Task body: a Task's spec, or one inlined in a Pipeline, TaskRun or PipelineRun.
 pub(crate) struct TaskBody<'a> {

@@ -23,9 +23,14 @@ use crate::tekton::model::{
 };
 use crate::tekton::yaml::Node;
 
+/// Field names and value types, walked once per document when the corpus is built.
+pub fn check_schema(doc: &TektonDoc, profile: crate::lint::Profile, sink: &mut Sink) {
+    schema::check_field_names(doc, profile, sink);
+}
+
 pub fn check(check: &Check, sink: &mut Sink) {
     let doc = check.doc;
-    schema::check_field_names(doc, check.options.profile, sink);
+    sink.replay(&doc.schema_problems);
     api_version(doc, sink);
     cluster_task(doc, sink);
     metadata_name(doc, sink);
