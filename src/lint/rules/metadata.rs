@@ -212,6 +212,32 @@ impl Tree {
         dir_name(&self.kind_dir)
     }
 
+    /// Whether this kind directory is where a catalog keeps `kind`: `task/` Tasks, `pipeline/`
+    /// Pipelines, `stepaction/` StepActions (plurals alike); `tasks/` and `partners/` also keep
+    /// StepActions beside the Tasks that use them.
+    fn holds(&self, kind: Kind) -> bool {
+        match self.kind_dir_name() {
+            "task" => kind == Kind::Task,
+            "tasks" | "partners" => matches!(kind, Kind::Task | Kind::StepAction),
+            "pipeline" | "pipelines" => kind == Kind::Pipeline,
+            "stepaction" | "stepactions" => kind == Kind::StepAction,
+            _ => true,
+        }
+    }
+
+    /// The kind directory `kind` belongs in, spelled like this tree's (`pipelines/` next to
+    /// `tasks/`).
+    fn dir_for(&self, kind: Kind) -> String {
+        let here = self.kind_dir_name();
+        if self.holds(kind) {
+            here.to_string()
+        } else if here.ends_with('s') && here != "partners" {
+            format!("{}s", kind.catalog_dir())
+        } else {
+            kind.catalog_dir().to_string()
+        }
+    }
+
     fn is_partner(&self) -> bool {
         self.kind_dir_name() == "partners"
     }
@@ -481,14 +507,18 @@ fn layout(check: &Check, placement: &Placement, sink: &mut Sink) {
     let versioning = check.options.versioning;
     let (found, expected) = match placement {
         Placement::Stdin | Placement::Supporting => return,
-        Placement::Tree(tree) if tree.fits(name, versioning) => return,
+        Placement::Tree(tree)
+            if tree.fits(name, versioning) && tree.holds(check.doc.kind) =>
+        {
+            return
+        }
         Placement::Tree(tree) => {
             let version = tree
                 .version_dir()
                 .map(str::to_string)
                 .or_else(|| label_version(check.doc));
             let expected = expected_path(
-                tree.kind_dir_name(),
+                &tree.dir_for(check.doc.kind),
                 name,
                 tree.versioning(versioning),
                 version.as_deref(),
