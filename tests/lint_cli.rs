@@ -552,3 +552,72 @@ fn a_file_past_the_size_limit_is_a_finding() {
         "{run:?}"
     );
 }
+
+/// Adoption on a big catalog: record today's findings, then fail only on new ones, even after
+/// the old ones moved down the file.
+#[test]
+fn a_baseline_fails_only_on_new_findings() {
+    let scratch = Scratch::with(&["privileged.yaml"]);
+    let run = scratch.lint(&["--write-baseline", "baseline.json", "privileged.yaml"]);
+    assert_eq!(run.code, 1, "writing a baseline still reports: {run:?}");
+    let recorded: Value = serde_json::from_str(
+        &std::fs::read_to_string(scratch.path().join("baseline.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        recorded["findings"].as_array().unwrap().len(),
+        2,
+        "{recorded}"
+    );
+
+    let run = scratch.lint(&["--baseline", "baseline.json", "privileged.yaml"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .ends_with("no problems in 1 file (2 more in the baseline)\n"),
+        "{run:?}"
+    );
+
+    // Lines move (a comment on top) and a new problem appears: only that one is reported.
+    let moved = format!(
+        "# moved down\n# by two lines\n{}",
+        fixture_text("privileged.yaml").replace(
+            "      securityContext:",
+            "      securityContext:\n        allowPrivilegeEscalation: true"
+        )
+    );
+    scratch.write("privileged.yaml", &moved);
+    let run = scratch.lint(&[
+        "--baseline",
+        "baseline.json",
+        "--format",
+        "json",
+        "privileged.yaml",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let report = parse_json(&run);
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["allow-privilege-escalation"], "{report}");
+    assert_eq!(report["summary"]["baselined"], 2);
+
+    let run = scratch.lint(&["--baseline", "missing.json", "privileged.yaml"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("missing.json"), "{run:?}");
+}
+
+#[test]
+fn max_warnings_fails_a_run_with_too_many_warnings() {
+    let scratch = Scratch::with(&["privileged.yaml"]);
+    let args = ["--rule", "privileged=off", "privileged.yaml"];
+    let run = scratch.lint(&args);
+    assert_eq!(run.code, 0, "one warning, no error: {run:?}");
+    let run = scratch.lint(&[&["--max-warnings", "1"][..], &args].concat());
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = scratch.lint(&[&["--max-warnings", "0"][..], &args].concat());
+    assert_eq!(run.code, 1, "{run:?}");
+}

@@ -5,6 +5,7 @@
 //! documents and decode them into the typed model, run every check, resolve each diagnostic's
 //! field path to a line and column, apply suppressions and severities, sort.
 
+pub mod baseline;
 pub mod config;
 pub mod finding;
 pub mod inputs;
@@ -313,6 +314,8 @@ pub struct Report {
     pub documents: usize,
     /// Non-Tekton documents, as `path: what` (shown with --verbose).
     pub skipped: Vec<String>,
+    /// With `--baseline`: how many findings it recorded and were left out.
+    pub baselined: Option<usize>,
 }
 
 impl Report {
@@ -424,6 +427,7 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
         files: corpus.files.len(),
         documents: corpus.docs.len(),
         skipped,
+        baselined: None,
     }
 }
 
@@ -549,6 +553,12 @@ pub struct LintOptions {
     pub verbose: bool,
     /// Files larger than this are a finding, not read.
     pub max_file_size: Option<u64>,
+    /// Leave out the findings this baseline recorded.
+    pub baseline: Option<PathBuf>,
+    /// Record the findings of this run here.
+    pub write_baseline: Option<PathBuf>,
+    /// Fail when more warnings than this are reported.
+    pub max_warnings: Option<usize>,
 }
 
 impl LintOptions {
@@ -608,14 +618,30 @@ pub fn run(options: &LintOptions) -> anyhow::Result<(String, crate::core::error:
     if options.list_rules {
         return Ok((report::rule_list(), Verdict::Pass));
     }
-    let report = lint(&options.paths, &config)?;
+    let known = options
+        .baseline
+        .as_deref()
+        .map(baseline::Baseline::read)
+        .transpose()?;
+    let mut report = lint(&options.paths, &config)?;
     for skipped in &report.skipped {
         tracing::debug!("skipped {skipped}");
+    }
+    if let Some(path) = &options.write_baseline {
+        baseline::write(path, &report.findings)?;
+    }
+    if let Some(known) = known {
+        let (new, count) = known.filter(std::mem::take(&mut report.findings));
+        report.findings = new;
+        report.baselined = Some(count);
     }
     if options.test_output {
         write_test_output(&report, options)?;
     }
-    let verdict = if report.fails(config.fail_on) {
+    let too_many_warnings = options
+        .max_warnings
+        .is_some_and(|max| report.count(Severity::Warning) > max);
+    let verdict = if report.fails(config.fail_on) || too_many_warnings {
         Verdict::Fail
     } else {
         Verdict::Pass

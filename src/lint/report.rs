@@ -109,11 +109,15 @@ fn severity_color(severity: Severity) -> &'static str {
 /// `2 errors, 1 warning, 0 infos in 3 files`, or `no problems in 3 files`.
 fn summary_line(report: &Report) -> String {
     let files = counted(report.files, "file", "files");
+    let known = match report.baselined {
+        Some(known) => format!(" ({known} more in the baseline)"),
+        None => String::new(),
+    };
     if report.findings.is_empty() {
-        return format!("no problems in {files}");
+        return format!("no problems in {files}{known}");
     }
     format!(
-        "{}, {}, {} in {files}",
+        "{}, {}, {} in {files}{known}",
         counted(report.count(Severity::Error), "error", "errors"),
         counted(report.count(Severity::Warning), "warning", "warnings"),
         counted(report.count(Severity::Info), "info", "infos"),
@@ -146,6 +150,8 @@ struct Summary {
     infos: usize,
     files: usize,
     documents: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baselined: Option<usize>,
 }
 
 fn json(report: &Report) -> String {
@@ -162,6 +168,7 @@ fn json(report: &Report) -> String {
             infos: report.count(Severity::Info),
             files: report.files,
             documents: report.documents,
+            baselined: report.baselined,
         },
     };
     serde_json::to_string_pretty(&document).expect("a report serializes") + "\n"
@@ -363,6 +370,7 @@ mod tests {
             files: 2,
             documents: 2,
             skipped: Vec::new(),
+            baselined: None,
         }
     }
 

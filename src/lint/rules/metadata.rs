@@ -507,9 +507,7 @@ fn layout(check: &Check, placement: &Placement, sink: &mut Sink) {
     let versioning = check.options.versioning;
     let (found, expected) = match placement {
         Placement::Stdin | Placement::Supporting => return,
-        Placement::Tree(tree)
-            if tree.fits(name, versioning) && tree.holds(check.doc.kind) =>
-        {
+        Placement::Tree(tree) if tree.fits(name, versioning) && tree.holds(check.doc.kind) => {
             return
         }
         Placement::Tree(tree) => {
