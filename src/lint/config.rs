@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::finding::Severity;
 use super::rules;
 use crate::core::error::Error;
+use crate::core::glob::{Anchor, GlobSet};
 
 pub const CONFIG_FILE_NAME: &str = ".stepkit-lint.yaml";
 
@@ -164,10 +165,12 @@ impl Default for RuleOptions {
     }
 }
 
-/// Rule severities for the files matching some globs (examples are not catalog entries).
+/// Rule severities for the files matching some globs (examples are not catalog entries). A
+/// glob with `/` matches from any directory of the path as given (`examples/**` covers
+/// `/repo/examples/a.yaml`), and a matched directory covers the files inside.
 #[derive(Debug, Clone, Default)]
 pub struct PathOverride {
-    pub files: Vec<String>,
+    pub files: GlobSet,
     pub rules: BTreeMap<String, Option<Severity>>,
 }
 
@@ -232,7 +235,7 @@ impl Config {
             .path_overrides
             .iter()
             .rev()
-            .filter(|o| o.files.iter().any(|glob| glob_match(glob, &path)))
+            .filter(|o| o.files.matches_within(path.as_bytes(), false))
             .find_map(|o| o.rules.get(rule));
         match per_path {
             Some(chosen) => *chosen,
@@ -251,10 +254,11 @@ impl Config {
         }
     }
 
-    pub fn is_excluded(&self, path: &Path) -> bool {
-        let path = path.to_string_lossy();
-        let path = path.trim_start_matches("./");
-        self.exclude.iter().any(|pattern| glob_match(pattern, path))
+    /// `--exclude` and `exclude:` compiled: a glob with `/` matches from any directory of the
+    /// path as the user gave it (relative or absolute), a bare name at any depth.
+    pub fn exclude_set(&self) -> anyhow::Result<GlobSet> {
+        GlobSet::new(&self.exclude, Anchor::AnyDirectory)
+            .map_err(|e| Error::usage(format!("--exclude / exclude: {e}")).into())
     }
 
     /// Sets a rule's severity (`off` turns it off), refusing unknown rule ids.
@@ -323,10 +327,10 @@ impl Config {
                 };
                 rules.insert(id, severity);
             }
-            self.path_overrides.push(PathOverride {
-                files: entry.files,
-                rules,
-            });
+            let files = GlobSet::new(&entry.files, Anchor::AnyDirectory).map_err(|e| {
+                Error::usage(format!("lint config {}: overrides: {e}", path.display()))
+            })?;
+            self.path_overrides.push(PathOverride { files, rules });
         }
         for (id, setting) in file.rules {
             let (severity, options) = match setting {
@@ -459,71 +463,20 @@ struct ShellcheckSetting {
     exclude: Vec<String>,
 }
 
-/// `*` matches within a path segment, `**` across segments, `?` one character. A pattern
-/// without `/` matches any segment (`vendor` excludes every `vendor` directory); one with `/`
-/// matches from any directory down (`examples/**` matches `/repo/examples/a.yaml`), unless it
-/// starts with `/`.
-pub fn glob_match(pattern: &str, path: &str) -> bool {
-    let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
-    if !pattern.contains('/') {
-        return path
-            .split('/')
-            .any(|segment| glob_segment(pattern.as_bytes(), segment.as_bytes()));
-    }
-    let anchored = pattern.starts_with('/');
-    let pattern: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
-    let path: Vec<&str> = path
-        .trim_start_matches("./")
-        .trim_start_matches('/')
-        .split('/')
-        .collect();
-    if anchored {
-        return glob_segments(&pattern, &path);
-    }
-    (0..path.len()).any(|start| glob_segments(&pattern, &path[start..]))
-}
-
-fn glob_segments(pattern: &[&str], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => true, // a directory pattern matches everything below it
-        Some((&"**", rest)) => (0..=path.len()).any(|skip| glob_segments(rest, &path[skip..])),
-        Some((first, rest)) => match path.split_first() {
-            Some((segment, path_rest)) => {
-                glob_segment(first.as_bytes(), segment.as_bytes()) && glob_segments(rest, path_rest)
-            }
-            None => false,
-        },
-    }
-}
-
-fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob_segment(rest, &text[skip..])),
-        Some((b'?', rest)) => !text.is_empty() && glob_segment(rest, &text[1..]),
-        Some((c, rest)) => text.first() == Some(c) && glob_segment(rest, &text[1..]),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn globs_match_segments_and_subtrees() {
-        assert!(glob_match("vendor", "a/vendor/x.yaml"));
-        assert!(glob_match("task/*/tests", "task/git-clone/tests/run.yaml"));
-        assert!(glob_match("**/tests/*.yaml", "task/a/0.1/tests/run.yaml"));
-        assert!(glob_match("*.yml", "x/a.yml"));
-        assert!(!glob_match("task/*/tests", "task/a/0.1/tests/run.yaml"));
-        assert!(glob_match(
-            "examples/**",
-            "/repo/examples/kratix/promise.yaml"
-        ));
-        assert!(!glob_match(
-            "/examples/**",
-            "/repo/examples/kratix/promise.yaml"
-        ));
+    fn exclusions_cover_directories_from_any_depth() {
+        let mut config = Config::default();
+        config.exclude = vec!["vendor".into(), "examples/**".into()];
+        let set = config.exclude_set().unwrap();
+        assert!(set.matches_within(b"./a/vendor/x.yaml", false));
+        assert!(set.matches_within(b"/repo/examples/kratix/promise.yaml", false));
+        assert!(!set.matches_within(b"tasks/a/0.1/a.yaml", false));
+        config.exclude.push("[oops".into());
+        assert!(config.exclude_set().is_err());
     }
 
     #[test]
@@ -531,7 +484,7 @@ mod tests {
         let mut config = Config::default();
         config.options.profile = Profile::Catalog;
         config.path_overrides.push(PathOverride {
-            files: vec!["examples/**".into()],
+            files: GlobSet::new(&["examples/**"], Anchor::AnyDirectory).unwrap(),
             rules: BTreeMap::from([("categories".to_string(), None)]),
         });
         assert_eq!(

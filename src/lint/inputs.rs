@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use super::rules::RuleId;
 use super::{Config, SourceFile};
 use crate::core::error::Error;
+use crate::core::glob::GlobSet;
 
 /// Why a path was not read.
 #[derive(Debug, Clone)]
@@ -35,6 +36,7 @@ enum Candidate {
 
 /// Reads the inputs: files, directories, `-` for stdin.
 pub fn read_inputs(inputs: &[PathBuf], config: &Config) -> anyhow::Result<Vec<SourceFile>> {
+    let excluded = config.exclude_set()?;
     let mut candidates = Vec::new();
     let mut stdin = None;
     for input in inputs {
@@ -52,7 +54,7 @@ pub fn read_inputs(inputs: &[PathBuf], config: &Config) -> anyhow::Result<Vec<So
             .into());
         }
         match std::fs::metadata(input) {
-            Ok(meta) if meta.is_dir() => walk(input, config, &mut candidates)
+            Ok(meta) if meta.is_dir() => walk(input, &excluded, &mut candidates)
                 .with_context(|| format!("reading directory {}", input.display()))?,
             Ok(meta) => candidates.push(classify(input.clone(), meta.file_type())),
             Err(error) => candidates.push(dangling(input.clone(), &error)),
@@ -88,19 +90,21 @@ fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
-fn walk(dir: &Path, config: &Config, out: &mut Vec<Candidate>) -> std::io::Result<()> {
+fn walk(dir: &Path, excluded: &GlobSet, out: &mut Vec<Candidate>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') || config.is_excluded(&path) {
+        let file_type = entry.file_type()?;
+        let excluded_here =
+            excluded.matches_within(path.to_string_lossy().as_bytes(), file_type.is_dir());
+        if name.starts_with('.') || excluded_here {
             continue;
         }
-        let file_type = entry.file_type()?;
         if file_type.is_dir() {
-            walk(&path, config, out)?;
+            walk(&path, excluded, out)?;
         } else if !is_yaml(&name) {
             continue;
         } else if file_type.is_symlink() {

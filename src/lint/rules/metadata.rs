@@ -12,11 +12,12 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use super::super::config::{glob_match, Profile, Versioning};
+use super::super::config::{Profile, Versioning};
 use super::super::finding::{FieldPath, Location, Severity};
 use super::super::{SourceFile, TektonDoc};
 use super::RuleId;
 use super::{Check, Sink};
+use crate::core::glob::{Anchor, GlobSet};
 use crate::tekton::expr;
 use crate::tekton::model::{Kind, ParamSpec, Resource, ResultSpec};
 
@@ -861,11 +862,10 @@ fn codeowners_owns(codeowners: &str, path: &str) -> bool {
         let Some(pattern) = fields.next() else {
             continue;
         };
-        let pattern = pattern
-            .trim_start_matches('/')
-            .trim_end_matches("/**")
-            .trim_end_matches('/');
-        if pattern.is_empty() || pattern == "*" || pattern == "**" || glob_match(pattern, path) {
+        // gitignore's rules, from the repository root; a matched directory owns its files.
+        let matches = GlobSet::new(&[pattern], Anchor::Root)
+            .is_ok_and(|set| set.matches_within(path.as_bytes(), false));
+        if matches {
             owned = fields.next().is_some();
         }
     }
