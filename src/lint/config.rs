@@ -285,7 +285,7 @@ impl Config {
     pub fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading lint config {}", path.display()))?;
-        let file: ConfigFile = serde_yaml::from_str(&text)
+        let file: ConfigFile = crate::tekton::yaml::from_str(&text)
             .map_err(|e| Error::usage(format!("lint config {}: {e}", path.display())))?;
         if let Some(profile) = file.profile {
             self.options.profile = profile;

@@ -13,10 +13,17 @@
 //! Kubernetes accepts. Scalars are typed as go-yaml v2 types them (`resolve`): `yes`/`on`/`y`
 //! are booleans, `0777` is octal, `1_000` is 1000.
 //!
+//! [`from_str`] reads whole files into serde types the same way: lint's config and gate's
+//! Kratix object.yaml go through it. prowjob's ci-operator configs do not yet, for a measured
+//! reason: they are written back with serde_yaml's emitter, which leaves strings such as `yes`
+//! unquoted, and read back as go-yaml (and ci-operator) reads them those become booleans; until
+//! that writer quotes YAML 1.1 words, reading them this way would change the env values passed.
+//!
 //! Budgets make hostile input cheap: aliases may expand a document only as far as go-yaml
 //! allows ("excessive aliasing"), nesting is limited to [`Limits::max_depth`]; either stops the
 //! file with an error of kind [`ErrorKind::Limit`]. The caller bounds the file size.
 
+pub mod de;
 mod libyaml;
 mod positions;
 mod resolve;
@@ -119,6 +126,88 @@ impl Default for Limits {
         // keeps every recursive walk over the tree (JSON conversion, drop) far from the stack's end.
         Limits { max_depth: 1000 }
     }
+}
+
+/// Why a text could not be read into a value: where, and what.
+#[derive(Debug, Clone)]
+pub struct ReadError {
+    pub message: String,
+    pub pos: Option<Pos>,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pos {
+            Some(pos) => write!(
+                f,
+                "line {}, column {}: {}",
+                pos.line, pos.column, self.message
+            ),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads the first document of `text` (JSON is YAML) into `T`, in document order, scalars typed
+/// as go-yaml types them; an empty text is null. The reader for every YAML file the crate takes
+/// in (configs, objects), so all of them accept what Kubernetes accepts. A key given twice is an
+/// error.
+pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ReadError> {
+    let documents = documents(text)?;
+    match documents.first() {
+        Some(root) => typed(root),
+        None => typed(&Node {
+            value: Value::Scalar {
+                text: String::new(),
+                style: ScalarStyle::Plain,
+                tag: None,
+            },
+            pos: Pos { line: 1, column: 1 },
+            span: Span::default(),
+        }),
+    }
+}
+
+/// Reads every document of `text` into a `T`.
+pub fn from_str_all<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, ReadError> {
+    documents(text)?.iter().map(typed).collect()
+}
+
+fn documents(text: &str) -> Result<Vec<Node>, ReadError> {
+    let stream = parse_stream(text);
+    if let Some(error) = stream.error {
+        return Err(ReadError {
+            message: error.message,
+            pos: Some(error.pos),
+        });
+    }
+    stream
+        .documents
+        .into_iter()
+        .map(|document| match document.duplicate_keys.first() {
+            Some(duplicate) => Err(ReadError {
+                message: format!("key {:?} appears twice in one mapping", duplicate.key),
+                pos: Some(duplicate.pos),
+            }),
+            None => Ok(document.root),
+        })
+        .collect()
+}
+
+fn typed<T: serde::de::DeserializeOwned>(root: &Node) -> Result<T, ReadError> {
+    serde_path_to_error::deserialize(root).map_err(|error| {
+        let path = error.path().to_string();
+        ReadError {
+            message: if path == "." {
+                error.inner().to_string()
+            } else {
+                format!("{path}: {}", error.inner())
+            },
+            pos: None,
+        }
+    })
 }
 
 /// Parses every document of `src` with the default limits. Documents before an error are kept.

@@ -248,3 +248,36 @@ fn files_may_end_anywhere() {
     let control = parse_stream("a: 1\nb: x\u{1}y\n");
     assert_eq!(control.error.unwrap().pos.line, 2);
 }
+
+#[test]
+fn typed_reading_of_whole_files() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Config {
+        name: String,
+        enabled: bool,
+    }
+    let config: Config = from_str("name: x\nenabled: yes\n").unwrap();
+    assert_eq!(
+        config,
+        Config {
+            name: "x".into(),
+            enabled: true
+        }
+    );
+    let empty: serde_json::Value = from_str("").unwrap();
+    assert!(empty.is_null());
+    let error = from_str::<Config>("name: x\nname: y\n").unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "line 2, column 1: key \"name\" appears twice in one mapping"
+    );
+    let error = from_str::<Config>("name: [x\n").unwrap_err();
+    assert!(error.to_string().starts_with("line 2"), "{error}");
+    let error = from_str::<Config>("name: x\nenabled: 5\n").unwrap_err();
+    assert!(
+        error.to_string().starts_with("enabled: invalid type"),
+        "{error}"
+    );
+    let all: Vec<serde_json::Value> = from_str_all("a: 1\n---\nb: 2\n").unwrap();
+    assert_eq!(all.len(), 2);
+}
