@@ -87,6 +87,29 @@ fn expected_lines(fixture: &Path) -> Vec<usize> {
         .collect()
 }
 
+/// The reverse of the test below: no rule of the catalogue goes without a fixture that makes it
+/// fire and one that keeps it quiet.
+#[test]
+fn every_catalogue_rule_has_bad_and_good_fixtures() {
+    let mut missing = Vec::new();
+    for rule in lint::rules::CATALOGUE {
+        let dir = fixtures().join("rules").join(rule.id.as_str());
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for kind in ["bad", "good"] {
+            if !names.iter().any(|n| n.starts_with(kind)) {
+                missing.push(format!("{}: no {kind}* fixture in {}", rule.id, dir.display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
 #[test]
 fn every_rule_fixture_fires_on_bad_and_not_on_good() {
     let mut problems = Vec::new();

@@ -246,6 +246,17 @@ impl<'a> Sink<'a> {
 
 pub type CheckFn = fn(&Check, &mut Sink);
 
+/// A Kubernetes DNS-1123 label: what Tekton requires of step and pipeline task names.
+pub(crate) fn is_dns_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let allowed = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(allowed)
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
 pub(crate) use structure::check_schema;
 
 /// A Task body: a Task's spec, or one inlined in a Pipeline, TaskRun or PipelineRun.

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value as Json;
 
-use super::RuleId;
+use super::{is_dns_label, RuleId};
 use super::{Check, Located, Sink};
 use crate::lint::finding::{Diagnostic, FieldPath, Location, Severity};
 use crate::lint::{Corpus, RuleOptions, TektonDoc};
@@ -1007,11 +1007,6 @@ fn has_text(value: &Option<String>) -> bool {
 
 fn has_items(value: &Option<Vec<Json>>) -> bool {
     value.as_ref().is_some_and(|v| !v.is_empty())
-}
-
-/// A DNS-1123 label: what step names must be.
-fn is_dns_label(name: &str) -> bool {
-    name.len() <= 63 && is_label_like(name)
 }
 
 /// A DNS-1123 subdomain of at most 63 characters: what Tekton accepts as an object name.
