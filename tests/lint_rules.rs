@@ -103,7 +103,11 @@ fn every_catalogue_rule_has_bad_and_good_fixtures() {
             .unwrap_or_default();
         for kind in ["bad", "good"] {
             if !names.iter().any(|n| n.starts_with(kind)) {
-                missing.push(format!("{}: no {kind}* fixture in {}", rule.id, dir.display()));
+                missing.push(format!(
+                    "{}: no {kind}* fixture in {}",
+                    rule.id,
+                    dir.display()
+                ));
             }
         }
     }

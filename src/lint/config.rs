@@ -309,6 +309,7 @@ impl Config {
         for entry in file.overrides {
             let mut rules = BTreeMap::new();
             for (id, severity) in entry.rules {
+                let severity = severity.into_text();
                 if rules::find(&id).is_none() {
                     return Err(Error::usage(format!(
                         "lint config {}: overrides: unknown rule {id:?}",
@@ -334,8 +335,10 @@ impl Config {
         }
         for (id, setting) in file.rules {
             let (severity, options) = match setting {
-                RuleSetting::Severity(s) => (Some(s), RuleSettingOptions::default()),
-                RuleSetting::Detailed { severity, options } => (severity, options),
+                RuleSetting::Severity(s) => (Some(s.into_text()), RuleSettingOptions::default()),
+                RuleSetting::Detailed { severity, options } => {
+                    (severity.map(SeverityText::into_text), options)
+                }
             };
             if let Some(severity) = severity {
                 self.set_rule(&id, &severity)
@@ -430,15 +433,34 @@ enum SizeSetting {
 #[serde(deny_unknown_fields)]
 struct OverrideSetting {
     files: Vec<String>,
-    rules: BTreeMap<String, String>,
+    rules: BTreeMap<String, SeverityText>,
+}
+
+/// A severity as written: `error`, `warning`, `info` or `off`. YAML as Kubernetes reads it
+/// (YAML 1.1) takes a bare `off` for the boolean false, so that means off too.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SeverityText {
+    Text(String),
+    Switch(bool),
+}
+
+impl SeverityText {
+    fn into_text(self) -> String {
+        match self {
+            SeverityText::Text(text) => text,
+            SeverityText::Switch(false) => "off".to_string(),
+            SeverityText::Switch(true) => "true".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum RuleSetting {
-    Severity(String),
+    Severity(SeverityText),
     Detailed {
-        severity: Option<String>,
+        severity: Option<SeverityText>,
         #[serde(flatten)]
         options: RuleSettingOptions,
     },
@@ -516,6 +538,22 @@ mod tests {
         config.set_rule("capabilities-add", "off").unwrap();
         assert_eq!(config.effective_severity("capabilities-add", None), None);
         assert!(config.set_rule("no-such-rule", "error").is_err());
+    }
+
+    #[test]
+    fn a_bare_off_reads_as_off_though_yaml_makes_it_false() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE_NAME);
+        std::fs::write(
+            &path,
+            "rules:\n  unused-param: off\n  run-as-root: {severity: off}\noverrides:\n  - files: [examples/**]\n    rules: {categories: off}\n",
+        )
+        .unwrap();
+        let mut config = Config::default();
+        config.apply_file(&path).unwrap();
+        assert_eq!(config.severity_of("unused-param"), None);
+        assert_eq!(config.severity_of("run-as-root"), None);
+        assert_eq!(config.path_overrides[0].rules["categories"], None);
     }
 
     #[test]
