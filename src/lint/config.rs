@@ -491,8 +491,10 @@ mod tests {
 
     #[test]
     fn exclusions_cover_directories_from_any_depth() {
-        let mut config = Config::default();
-        config.exclude = vec!["vendor".into(), "examples/**".into()];
+        let mut config = Config {
+            exclude: vec!["vendor".into(), "examples/**".into()],
+            ..Config::default()
+        };
         let set = config.exclude_set().unwrap();
         assert!(set.matches_within(b"./a/vendor/x.yaml", false));
         assert!(set.matches_within(b"/repo/examples/kratix/promise.yaml", false));

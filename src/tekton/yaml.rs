@@ -220,7 +220,7 @@ pub fn parse_stream_with(src: &str, limits: &Limits) -> Stream {
     // libyaml skips a byte order mark without counting it; positions count from after it.
     let bom = if src.starts_with('\u{feff}') { 3 } else { 0 };
     let mut builder = Builder::new(&src[bom..], bom, limits);
-    let mut parser = Parser::new(src[bom..].as_bytes());
+    let mut parser = Parser::new(&src.as_bytes()[bom..]);
     let error = loop {
         match parser.next_event() {
             Ok(Event {
@@ -469,9 +469,7 @@ impl<'a> Builder<'a> {
                 self.alias_count = 0;
                 Ok(())
             }
-            EventData::StreamStart { .. }
-            | EventData::StreamEnd
-            | EventData::DocumentEnd { .. } => Ok(()),
+            EventData::StreamStart | EventData::StreamEnd | EventData::DocumentEnd => Ok(()),
         }
     }
 

@@ -11,8 +11,6 @@ use std::ffi::CStr;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
-use unsafe_libyaml as sys;
-
 /// A place in the input: byte offset, 0-based line, 0-based column in characters.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Mark {
@@ -75,22 +73,26 @@ pub(super) struct Error {
 
 /// A libyaml parser over a borrowed input.
 pub(super) struct Parser<'input> {
-    raw: Box<MaybeUninit<sys::yaml_parser_t>>,
+    raw: Box<MaybeUninit<unsafe_libyaml::yaml_parser_t>>,
     failed: bool,
     _input: PhantomData<&'input [u8]>,
 }
 
 impl<'input> Parser<'input> {
     pub fn new(input: &'input [u8]) -> Parser<'input> {
-        let mut raw = Box::new(MaybeUninit::<sys::yaml_parser_t>::uninit());
+        let mut raw = Box::new(MaybeUninit::<unsafe_libyaml::yaml_parser_t>::uninit());
         // SAFETY: `raw` is a valid place for a parser, initialized here before any other use;
         // the input outlives the parser (the lifetime), and libyaml only reads it.
         unsafe {
             let parser = raw.as_mut_ptr();
-            if sys::yaml_parser_initialize(parser).fail {
+            if unsafe_libyaml::yaml_parser_initialize(parser).fail {
                 panic!("libyaml could not allocate a parser");
             }
-            sys::yaml_parser_set_input_string(parser, input.as_ptr(), input.len() as u64);
+            unsafe_libyaml::yaml_parser_set_input_string(
+                parser,
+                input.as_ptr(),
+                input.len() as u64,
+            );
         }
         Parser {
             raw,
@@ -109,8 +111,8 @@ impl<'input> Parser<'input> {
             if self.failed {
                 return Err(error_of(parser));
             }
-            let mut event = MaybeUninit::<sys::yaml_event_t>::uninit();
-            if sys::yaml_parser_parse(parser, event.as_mut_ptr()).fail {
+            let mut event = MaybeUninit::<unsafe_libyaml::yaml_event_t>::uninit();
+            if unsafe_libyaml::yaml_parser_parse(parser, event.as_mut_ptr()).fail {
                 self.failed = true;
                 return Err(error_of(parser));
             }
@@ -120,7 +122,7 @@ impl<'input> Parser<'input> {
                 start: mark((*event).start_mark),
                 end: mark((*event).end_mark),
             };
-            sys::yaml_event_delete(event);
+            unsafe_libyaml::yaml_event_delete(event);
             Ok(owned)
         }
     }
@@ -129,11 +131,11 @@ impl<'input> Parser<'input> {
 impl Drop for Parser<'_> {
     fn drop(&mut self) {
         // SAFETY: initialized in `new`, deleted once.
-        unsafe { sys::yaml_parser_delete(self.raw.as_mut_ptr()) }
+        unsafe { unsafe_libyaml::yaml_parser_delete(self.raw.as_mut_ptr()) }
     }
 }
 
-fn mark(mark: sys::yaml_mark_t) -> Mark {
+fn mark(mark: unsafe_libyaml::yaml_mark_t) -> Mark {
     Mark {
         index: mark.index as usize,
         line: mark.line as usize,
@@ -154,15 +156,15 @@ unsafe fn text(ptr: *const u8) -> Option<String> {
 
 /// # Safety
 /// `event` was filled by a successful `yaml_parser_parse` and not yet deleted.
-unsafe fn data_of(event: &sys::yaml_event_t) -> EventData {
+unsafe fn data_of(event: &unsafe_libyaml::yaml_event_t) -> EventData {
     match event.type_ {
-        sys::YAML_STREAM_START_EVENT => EventData::StreamStart,
-        sys::YAML_DOCUMENT_START_EVENT => EventData::DocumentStart,
-        sys::YAML_DOCUMENT_END_EVENT => EventData::DocumentEnd,
-        sys::YAML_ALIAS_EVENT => EventData::Alias {
+        unsafe_libyaml::YAML_STREAM_START_EVENT => EventData::StreamStart,
+        unsafe_libyaml::YAML_DOCUMENT_START_EVENT => EventData::DocumentStart,
+        unsafe_libyaml::YAML_DOCUMENT_END_EVENT => EventData::DocumentEnd,
+        unsafe_libyaml::YAML_ALIAS_EVENT => EventData::Alias {
             anchor: text(event.data.alias.anchor).unwrap_or_default(),
         },
-        sys::YAML_SCALAR_EVENT => {
+        unsafe_libyaml::YAML_SCALAR_EVENT => {
             let scalar = event.data.scalar;
             let bytes = std::slice::from_raw_parts(scalar.value, scalar.length as usize);
             EventData::Scalar {
@@ -170,35 +172,35 @@ unsafe fn data_of(event: &sys::yaml_event_t) -> EventData {
                 tag: text(scalar.tag),
                 value: String::from_utf8_lossy(bytes).into_owned(),
                 style: match scalar.style {
-                    sys::YAML_SINGLE_QUOTED_SCALAR_STYLE => Style::SingleQuoted,
-                    sys::YAML_DOUBLE_QUOTED_SCALAR_STYLE => Style::DoubleQuoted,
-                    sys::YAML_LITERAL_SCALAR_STYLE => Style::Literal,
-                    sys::YAML_FOLDED_SCALAR_STYLE => Style::Folded,
+                    unsafe_libyaml::YAML_SINGLE_QUOTED_SCALAR_STYLE => Style::SingleQuoted,
+                    unsafe_libyaml::YAML_DOUBLE_QUOTED_SCALAR_STYLE => Style::DoubleQuoted,
+                    unsafe_libyaml::YAML_LITERAL_SCALAR_STYLE => Style::Literal,
+                    unsafe_libyaml::YAML_FOLDED_SCALAR_STYLE => Style::Folded,
                     _ => Style::Plain,
                 },
             }
         }
-        sys::YAML_SEQUENCE_START_EVENT => EventData::SequenceStart {
+        unsafe_libyaml::YAML_SEQUENCE_START_EVENT => EventData::SequenceStart {
             anchor: text(event.data.sequence_start.anchor),
         },
-        sys::YAML_SEQUENCE_END_EVENT => EventData::SequenceEnd,
-        sys::YAML_MAPPING_START_EVENT => EventData::MappingStart {
+        unsafe_libyaml::YAML_SEQUENCE_END_EVENT => EventData::SequenceEnd,
+        unsafe_libyaml::YAML_MAPPING_START_EVENT => EventData::MappingStart {
             anchor: text(event.data.mapping_start.anchor),
         },
-        sys::YAML_MAPPING_END_EVENT => EventData::MappingEnd,
+        unsafe_libyaml::YAML_MAPPING_END_EVENT => EventData::MappingEnd,
         _ => EventData::StreamEnd,
     }
 }
 
 /// # Safety
 /// `parser` is an initialized parser whose last call failed.
-unsafe fn error_of(parser: *const sys::yaml_parser_t) -> Error {
+unsafe fn error_of(parser: *const unsafe_libyaml::yaml_parser_t) -> Error {
     let parser = &*parser;
     Error {
         problem: text(parser.problem.cast()).unwrap_or_else(|| "invalid YAML".to_string()),
         problem_mark: mark(parser.problem_mark),
         // The reader knows a byte offset only.
-        reader_offset: (parser.error == sys::YAML_READER_ERROR)
+        reader_offset: (parser.error == unsafe_libyaml::YAML_READER_ERROR)
             .then_some(parser.problem_offset as usize),
         context: text(parser.context.cast()).map(|c| (c, mark(parser.context_mark))),
     }

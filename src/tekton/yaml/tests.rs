@@ -200,7 +200,7 @@ fn billion_laughs() -> String {
     );
     for level in 1..=8 {
         let prev = format!("*a{}", level - 1);
-        let items = vec![prev.as_str(); 9].join(",");
+        let items = [prev.as_str(); 9].join(",");
         src.push_str(&format!("a{level}: &a{level} [{items}]\n"));
     }
     src
