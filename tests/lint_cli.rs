@@ -66,6 +66,8 @@ fn lint_command(dir: &Path) -> Command {
     command
         .current_dir(dir)
         .env_remove("GITHUB_ACTIONS")
+        // Hermetic: no shellcheck verdicts from, or into, the user's cache.
+        .env("STEPKIT_CACHE_DIR", "")
         .args(["task", "lint"]);
     command
 }
