@@ -150,9 +150,9 @@ refs = "".join(f"k{i}: *b\n" for i in range(mib // 10))
 open(f"{out}/alias-wide-1mib.yaml", "w").write((anchor + refs)[:mib])
 # 1 MiB of nested flow sequences.
 open(f"{out}/nesting-1mib.yaml", "w").write("a: " + "[" * (mib - 3))
-# 1 MiB of nested block mappings.
-depth = mib // 4000
-open(f"{out}/nesting-block.yaml", "w").write("".join(" " * i + "k:\n" for i in range(depth)))
+# About 1 MiB of nested block mappings, each line indented one more.
+depth = 1440
+open(f"{out}/nesting-block-1mib.yaml", "w").write("".join(" " * i + "k:\n" for i in range(depth)))
 PY
 for file in "$hostile"/*.yaml; do
   name=$(basename "$file" .yaml)
