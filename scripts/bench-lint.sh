@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Measures `stepkit task lint` on a generated corpus of realistic Task files
-# (scripts/gen-lint-corpus.py): wall time, files per second and peak RSS, without and
-# with shellcheck, and optionally @ibm/tekton-lint on the first 200 files for comparison.
+# (scripts/gen-lint-corpus.py), or on a real one (--corpus DIR): wall time, files per second
+# and peak RSS, without shellcheck, with shellcheck on a cold and on a warm verdict cache, and
+# on hostile files (alias and nesting bombs up to 1 MiB, which must stay cheap: a finding, well
+# under 256 MiB and 2 s). Optionally @ibm/tekton-lint on the first 200 files for comparison.
 #
 #   ./scripts/bench-lint.sh                      # 1000 files, 5 runs per case
 #   ./scripts/bench-lint.sh --files 5000 --runs 3
+#   ./scripts/bench-lint.sh --corpus ../catalog --runs 3   # a real catalog instead
 #   ./scripts/bench-lint.sh --bin target/debug/stepkit --files 50 --runs 1   # no release build
 #   STEPKIT_BENCH_TEKTON_LINT=1 ./scripts/bench-lint.sh   # also npx @ibm/tekton-lint@latest
 #
@@ -17,13 +20,15 @@ files=${STEPKIT_BENCH_FILES:-1000}
 runs=${STEPKIT_BENCH_RUNS:-5}
 stepkit=""
 keep=false
+real_corpus=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --files) files=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
     --bin) stepkit=$(realpath "$2"); shift 2 ;;
+    --corpus) real_corpus=$(realpath "$2"); shift 2 ;;
     --keep) keep=true; shift ;;
-    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -43,9 +48,15 @@ work=$(mktemp -d)
 cleanup() { if $keep; then echo "kept $work" >&2; else rm -rf "$work"; fi; }
 trap cleanup EXIT
 
-python3 scripts/gen-lint-corpus.py --count "$files" --out "$work/corpus"
-corpus=$work/corpus
+if [ -n "$real_corpus" ]; then
+  corpus=$real_corpus
+else
+  python3 scripts/gen-lint-corpus.py --count "$files" --out "$work/corpus"
+  corpus=$work/corpus
+fi
 count=$(find "$corpus" -name '*.yaml' | wc -l)
+# The verdict cache of shellcheck lives here, not in the user's cache.
+export STEPKIT_CACHE_DIR=$work/cache
 
 # Mean wall seconds of a command over $runs runs (after one warm-up run).
 mean_seconds() {
@@ -91,7 +102,11 @@ echo "corpus: $count files in $corpus; $("${lint[@]}" --no-shellcheck "$corpus" 
 
 bench "stepkit (no shellcheck)" "$count" "${lint[@]}" --no-shellcheck "$corpus"
 if command -v shellcheck >/dev/null 2>&1; then
-  bench "stepkit (with shellcheck)" "$count" "${lint[@]}" "$corpus"
+  # Cold: the cache emptied before every run. Warm: the runs after the warm-up reuse it.
+  # shellcheck disable=SC2016 # expanded by the inner sh, on purpose
+  bench "stepkit (shellcheck, cold cache)" "$count" \
+    sh -c 'rm -rf "$STEPKIT_CACHE_DIR"; exec "$@"' sh "${lint[@]}" "$corpus"
+  bench "stepkit (shellcheck, warm cache)" "$count" "${lint[@]}" "$corpus"
 else
   echo "note: shellcheck not found, the shellcheck case is skipped (apt-get install shellcheck)" >&2
 fi
@@ -116,6 +131,35 @@ if [ "${STEPKIT_BENCH_TEKTON_LINT:-}" = 1 ]; then
     echo "note: npx not found, the @ibm/tekton-lint comparison is skipped" >&2
   fi
 fi
+
+# Hostile files: each must be one finding, not a crash, an abort or exit 6.
+hostile=$work/hostile
+mkdir -p "$hostile"
+python3 - "$hostile" <<'PY'
+import sys
+out = sys.argv[1]
+# Nine levels of nine aliases ("billion laughs"), a few hundred bytes.
+lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+for i in range(1, 9):
+    lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i-1}"] * 9) + "]")
+open(f"{out}/alias-bomb.yaml", "w").write("\n".join(lines) + "\n")
+mib = 1 << 20
+# 1 MiB of aliases to a 2000-node anchor: as wide as an alias bomb gets within the size.
+anchor = "base: &b [" + ",".join(["x"] * 2000) + "]\n"
+refs = "".join(f"k{i}: *b\n" for i in range(mib // 10))
+open(f"{out}/alias-wide-1mib.yaml", "w").write((anchor + refs)[:mib])
+# 1 MiB of nested flow sequences.
+open(f"{out}/nesting-1mib.yaml", "w").write("a: " + "[" * (mib - 3))
+# About 1 MiB of nested block mappings, each line indented one more.
+depth = 1440
+open(f"{out}/nesting-block-1mib.yaml", "w").write("".join(" " * i + "k:\n" for i in range(depth)))
+PY
+for file in "$hostile"/*.yaml; do
+  name=$(basename "$file" .yaml)
+  bench "hostile: $name" 1 "${lint[@]}" --no-shellcheck "$file"
+  verdict=$("${lint[@]}" --no-shellcheck "$file" | head -n 1 | cut -c1-150)
+  echo "$name ($(wc -c <"$file") bytes): $verdict"
+done
 
 echo
 printf '%-34s %6s %9s %10s %9s\n' "case" "files" "mean s" "files/s" "peak MiB"

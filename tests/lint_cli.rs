@@ -15,7 +15,7 @@ use stepkit::result::test_output::{validate, Document};
 use support::{fixture, run, stepkit, Run};
 
 const SYNTAX_ERROR: &str =
-    "broken.yaml:6:5: error[yaml-syntax] YAML syntax error: illegal placement of ':' indicator";
+    "broken.yaml:6:5: error[yaml-syntax] YAML syntax error: did not find expected ',' or ']', while parsing a flow sequence that started at line 5, column 11";
 
 /// A temporary working directory holding copies of the fixtures a test lints.
 struct Scratch {
@@ -66,6 +66,8 @@ fn lint_command(dir: &Path) -> Command {
     command
         .current_dir(dir)
         .env_remove("GITHUB_ACTIONS")
+        // Hermetic: no shellcheck verdicts from, or into, the user's cache.
+        .env("STEPKIT_CACHE_DIR", "")
         .args(["task", "lint"]);
     command
 }
@@ -134,7 +136,7 @@ fn sarif_format_is_a_code_scanning_log() {
     assert!(log["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
     let driver = &log["runs"][0]["tool"]["driver"];
     assert_eq!(driver["name"], "stepkit");
-    assert_eq!(driver["rules"].as_array().unwrap().len(), 71);
+    assert_eq!(driver["rules"].as_array().unwrap().len(), 73);
     let result = &log["runs"][0]["results"][0];
     assert_eq!(result["ruleId"], "yaml-syntax");
     assert_eq!(
@@ -156,7 +158,7 @@ fn github_format_writes_annotations_with_escaped_properties() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.stdout,
-        "::error file=tasks%2Cold/broken.yaml,line=6,col=5,title=yaml-syntax::YAML syntax error: illegal placement of ':' indicator\n\
+        "::error file=tasks%2Cold/broken.yaml,line=6,col=5,title=yaml-syntax::YAML syntax error: did not find expected ',' or ']', while parsing a flow sequence that started at line 5, column 11\n\
          1 error, 0 warnings, 0 infos in 1 file\n"
     );
 }
@@ -200,7 +202,7 @@ fn a_rule_severity_override_changes_the_finding_and_the_exit_code() {
     assert_eq!(run.code, 0, "a warning does not fail by default: {run:?}");
     assert_eq!(
         run.stdout,
-        "broken.yaml:6:5: warning[yaml-syntax] YAML syntax error: illegal placement of ':' indicator\n\
+        "broken.yaml:6:5: warning[yaml-syntax] YAML syntax error: did not find expected ',' or ']', while parsing a flow sequence that started at line 5, column 11\n\
          0 errors, 1 warning, 0 infos in 1 file\n"
     );
 
@@ -346,7 +348,7 @@ fn a_dash_reads_yaml_from_stdin() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.stdout,
-        "-:6:5: error[yaml-syntax] YAML syntax error: illegal placement of ':' indicator\n\
+        "-:6:5: error[yaml-syntax] YAML syntax error: did not find expected ',' or ']', while parsing a flow sequence that started at line 5, column 11\n\
          1 error, 0 warnings, 0 infos in 1 file\n"
     );
 
@@ -446,7 +448,7 @@ fn list_rules_prints_the_catalogue() {
     let run = Scratch::new().lint(&["--list-rules"]);
     assert_eq!(run.code, 0, "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 1 + 71, "a header and 71 rules");
+    assert_eq!(lines.len(), 1 + 73, "a header and 73 rules");
     assert!(lines[1].starts_with("1    yaml-syntax "), "{}", lines[1]);
     assert!(
         lines[71].starts_with("71   shellcheck-missing "),
@@ -471,7 +473,8 @@ fn verbose_reports_documents_that_are_not_tekton() {
     );
 }
 
-/// Needs the `privileged` and `image-latest-tag` rules.
+/// Needs the `privileged` and `image-latest-tag` rules: privilege fails the run, a latest tag
+/// is policy (a warning) in the core profile.
 #[test]
 fn a_privileged_step_with_a_latest_image_fails() {
     let scratch = Scratch::with(&["privileged.yaml"]);
@@ -483,7 +486,7 @@ fn a_privileged_step_with_a_latest_image_fails() {
             .any(|l| l.starts_with(prefix) && l.contains(label))
     };
     assert!(
-        has("privileged.yaml:9:", "error[image-latest-tag]"),
+        has("privileged.yaml:9:", "warning[image-latest-tag]"),
         "{run:?}"
     );
     assert!(has("privileged.yaml:12:", "error[privileged]"), "{run:?}");
@@ -493,4 +496,130 @@ fn a_privileged_step_with_a_latest_image_fails() {
         run.stdout.contains("::error file=privileged.yaml,line=12,"),
         "{run:?}"
     );
+}
+
+/// A tree with a FIFO, a dangling symlink, a symlink to /dev/zero and a bomb still lints its
+/// other files, reports each bad path, and never hangs or exits 6.
+#[test]
+fn hostile_paths_are_findings_and_the_rest_is_still_linted() {
+    let scratch = Scratch::with(&["privileged.yaml"]);
+    let dir = scratch.path();
+    let fifo = dir.join("pipe.yaml");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink(dir.join("gone.yaml"), dir.join("dangling.yaml")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.yaml")).unwrap();
+    std::fs::write(
+        dir.join("deep.yaml"),
+        "a: ".to_string() + &"[".repeat(100_000),
+    )
+    .unwrap();
+
+    let run = scratch.lint(&["--format", "json", "."]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let findings = parse_json(&run)["findings"].as_array().unwrap().clone();
+    let rule_of = |path: &str| -> Vec<String> {
+        findings
+            .iter()
+            .filter(|f| f["path"] == path)
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(rule_of("./pipe.yaml"), ["not-regular-file"]);
+    assert_eq!(rule_of("./dangling.yaml"), ["not-regular-file"]);
+    assert_eq!(rule_of("./zero.yaml"), ["not-regular-file"]);
+    assert_eq!(rule_of("./deep.yaml"), ["yaml-limits"]);
+    assert!(rule_of("./privileged.yaml").contains(&"privileged".to_string()));
+
+    // Named on the command line, a FIFO is what it is, not "no such file".
+    let run = scratch.lint(&["pipe.yaml", "privileged.yaml"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains(
+            "pipe.yaml:1:1: error[not-regular-file] a FIFO (named pipe), not a regular file"
+        ),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("privileged.yaml"), "{run:?}");
+}
+
+#[test]
+fn a_file_past_the_size_limit_is_a_finding() {
+    let scratch = Scratch::with(&["clean-task.yaml"]);
+    let run = scratch.lint(&["--max-file-size", "64", "clean-task.yaml"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with("clean-task.yaml:1:1: error[yaml-limits] larger than the 64-byte limit"),
+        "{run:?}"
+    );
+}
+
+/// Adoption on a big catalog: record today's findings, then fail only on new ones, even after
+/// the old ones moved down the file.
+#[test]
+fn a_baseline_fails_only_on_new_findings() {
+    let scratch = Scratch::with(&["privileged.yaml"]);
+    let run = scratch.lint(&["--write-baseline", "baseline.json", "privileged.yaml"]);
+    assert_eq!(run.code, 1, "writing a baseline still reports: {run:?}");
+    let recorded: Value = serde_json::from_str(
+        &std::fs::read_to_string(scratch.path().join("baseline.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        recorded["findings"].as_array().unwrap().len(),
+        2,
+        "{recorded}"
+    );
+
+    let run = scratch.lint(&["--baseline", "baseline.json", "privileged.yaml"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .ends_with("no problems in 1 file (2 more in the baseline)\n"),
+        "{run:?}"
+    );
+
+    // Lines move (a comment on top) and a new problem appears: only that one is reported.
+    let moved = format!(
+        "# moved down\n# by two lines\n{}",
+        fixture_text("privileged.yaml").replace(
+            "      securityContext:",
+            "      securityContext:\n        allowPrivilegeEscalation: true"
+        )
+    );
+    scratch.write("privileged.yaml", &moved);
+    let run = scratch.lint(&[
+        "--baseline",
+        "baseline.json",
+        "--format",
+        "json",
+        "privileged.yaml",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let report = parse_json(&run);
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["allow-privilege-escalation"], "{report}");
+    assert_eq!(report["summary"]["baselined"], 2);
+
+    let run = scratch.lint(&["--baseline", "missing.json", "privileged.yaml"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("missing.json"), "{run:?}");
+}
+
+#[test]
+fn max_warnings_fails_a_run_with_too_many_warnings() {
+    let scratch = Scratch::with(&["privileged.yaml"]);
+    let args = ["--rule", "privileged=off", "privileged.yaml"];
+    let run = scratch.lint(&args);
+    assert_eq!(run.code, 0, "one warning, no error: {run:?}");
+    let run = scratch.lint(&[&["--max-warnings", "1"][..], &args].concat());
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = scratch.lint(&[&["--max-warnings", "0"][..], &args].concat());
+    assert_eq!(run.code, 1, "{run:?}");
 }

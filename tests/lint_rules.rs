@@ -26,7 +26,8 @@ fn config_for(fixture: &Path) -> Config {
             .filter_map(|p| std::fs::read_to_string(p).ok())
             .collect()
     } else {
-        vec![std::fs::read_to_string(fixture).unwrap()]
+        // A fixture may be a symlink to nowhere (not-regular-file).
+        vec![std::fs::read_to_string(fixture).unwrap_or_default()]
     };
     for line in texts.iter().flat_map(|t| t.lines()) {
         let Some(args) = line.trim().strip_prefix("# lint:") else {
@@ -45,6 +46,9 @@ fn config_for(fixture: &Path) -> Config {
                     }
                 }
                 "--shellcheck-path" => config.options.shellcheck.path = PathBuf::from(pair[1]),
+                "--max-file-size" => {
+                    config.max_file_size = lint::inputs::parse_size(pair[1]).unwrap()
+                }
                 "--rule" => {
                     let (id, severity) = pair[1].split_once('=').unwrap();
                     config.set_rule(id, severity).unwrap();
@@ -76,11 +80,38 @@ fn expected_lines(fixture: &Path) -> Vec<usize> {
         return Vec::new();
     }
     std::fs::read_to_string(fixture)
-        .unwrap()
+        .unwrap_or_default()
         .lines()
         .filter_map(|l| l.trim().strip_prefix("# expect-line:"))
         .map(|n| n.trim().parse().expect("expect-line takes a line number"))
         .collect()
+}
+
+/// The reverse of the test below: no rule of the catalogue goes without a fixture that makes it
+/// fire and one that keeps it quiet.
+#[test]
+fn every_catalogue_rule_has_bad_and_good_fixtures() {
+    let mut missing = Vec::new();
+    for rule in lint::rules::CATALOGUE {
+        let dir = fixtures().join("rules").join(rule.id.as_str());
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for kind in ["bad", "good"] {
+            if !names.iter().any(|n| n.starts_with(kind)) {
+                missing.push(format!(
+                    "{}: no {kind}* fixture in {}",
+                    rule.id,
+                    dir.display()
+                ));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
 
 #[test]

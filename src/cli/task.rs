@@ -236,6 +236,22 @@ pub struct LintArgs {
     #[arg(long, env = "STEPKIT_TEST_OUTPUT_PATH", value_name = "FILE")]
     pub test_output_path: Option<PathBuf>,
 
+    /// Files larger than this are a yaml-limits finding and not read (bytes, or KiB/MiB/GiB)
+    #[arg(long, env = "STEPKIT_MAX_FILE_SIZE", value_name = "SIZE", value_parser = crate::lint::inputs::parse_size)]
+    pub max_file_size: Option<u64>,
+
+    /// Leave out the findings recorded in this baseline (see --write-baseline): only new ones are reported and fail
+    #[arg(long, env = "STEPKIT_BASELINE", value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Record this run's findings in FILE, to pass later as --baseline
+    #[arg(long, env = "STEPKIT_WRITE_BASELINE", value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+
+    /// Also exit 1 when more than N warnings are reported
+    #[arg(long, env = "STEPKIT_MAX_WARNINGS", value_name = "N")]
+    pub max_warnings: Option<usize>,
+
     /// Print the rule catalogue and exit
     #[arg(long)]
     pub list_rules: bool,
@@ -267,6 +283,10 @@ pub fn run(command: TaskCommand, global: &GlobalArgs) -> anyhow::Result<Verdict>
                 results_dir: global.results_dir.clone(),
                 list_rules: args.list_rules,
                 verbose: global.verbose,
+                max_file_size: args.max_file_size,
+                baseline: args.baseline,
+                write_baseline: args.write_baseline,
+                max_warnings: args.max_warnings,
             };
             let (output, verdict) = crate::lint::run(&options)?;
             super::print_text(&output)?;

@@ -2,6 +2,7 @@
 
 pub mod duration;
 pub mod error;
+pub mod glob;
 pub mod http;
 pub mod image_ref;
 pub mod input;

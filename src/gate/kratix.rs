@@ -338,7 +338,7 @@ fn read_mapping(path: &Path, what: &str) -> anyhow::Result<Mapping> {
     if text.trim().is_empty() {
         return Ok(Mapping::new());
     }
-    match serde_yaml::from_str::<Value>(&text) {
+    match crate::tekton::yaml::from_str::<Value>(&text) {
         Ok(Value::Mapping(map)) => Ok(map),
         Ok(Value::Null) => Ok(Mapping::new()),
         Ok(_) => Err(Error::usage(format!(

@@ -314,8 +314,8 @@ fn parse_document(text: &str) -> Result<Value, String> {
     if text.trim().is_empty() {
         return Err("the file is empty".to_string());
     }
-    let yaml: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|err| format!("not valid YAML or JSON: {err}"))?;
+    let yaml: serde_yaml::Value = crate::tekton::yaml::from_str(text)
+        .map_err(|err| format!("not valid YAML or JSON: {err}"))?;
     Ok(yaml_to_json(yaml))
 }
 

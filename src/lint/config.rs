@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::finding::Severity;
 use super::rules;
 use crate::core::error::Error;
+use crate::core::glob::{Anchor, GlobSet};
 
 pub const CONFIG_FILE_NAME: &str = ".stepkit-lint.yaml";
 
@@ -79,6 +80,8 @@ pub struct ShellcheckOptions {
     pub min_level: String,
     /// SC codes never reported (`SC2086` or `2086`).
     pub exclude: Vec<String>,
+    /// Where verdicts are cached between runs (None: not cached).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for ShellcheckOptions {
@@ -88,6 +91,7 @@ impl Default for ShellcheckOptions {
             path: PathBuf::from("shellcheck"),
             min_level: "warning".into(),
             exclude: Vec::new(),
+            cache_dir: None,
         }
     }
 }
@@ -161,15 +165,17 @@ impl Default for RuleOptions {
     }
 }
 
-/// Rule severities for the files matching some globs (examples are not catalog entries).
+/// Rule severities for the files matching some globs (examples are not catalog entries). A
+/// glob with `/` matches from any directory of the path as given (`examples/**` covers
+/// `/repo/examples/a.yaml`), and a matched directory covers the files inside.
 #[derive(Debug, Clone, Default)]
 pub struct PathOverride {
-    pub files: Vec<String>,
+    pub files: GlobSet,
     pub rules: BTreeMap<String, Option<Severity>>,
 }
 
 /// The validated configuration of one run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     pub options: RuleOptions,
     /// Rule id → severity the user chose (None = off).
@@ -179,6 +185,26 @@ pub struct Config {
     pub exclude: Vec<String>,
     pub fail_on: FailOn,
     pub verbose: bool,
+    /// Files larger than this many bytes are a `yaml-limits` finding, not read.
+    pub max_file_size: u64,
+}
+
+/// Generous for real catalogs (the largest Tekton CRD is under 0.5 MiB) and above what a
+/// cluster can store (etcd takes requests up to 1.5 MiB).
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 2 << 20;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            options: RuleOptions::default(),
+            overrides: BTreeMap::new(),
+            path_overrides: Vec::new(),
+            exclude: Vec::new(),
+            fail_on: FailOn::default(),
+            verbose: false,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+        }
+    }
 }
 
 impl Config {
@@ -209,7 +235,7 @@ impl Config {
             .path_overrides
             .iter()
             .rev()
-            .filter(|o| o.files.iter().any(|glob| glob_match(glob, &path)))
+            .filter(|o| o.files.matches_within(path.as_bytes(), false))
             .find_map(|o| o.rules.get(rule));
         match per_path {
             Some(chosen) => *chosen,
@@ -228,10 +254,11 @@ impl Config {
         }
     }
 
-    pub fn is_excluded(&self, path: &Path) -> bool {
-        let path = path.to_string_lossy();
-        let path = path.trim_start_matches("./");
-        self.exclude.iter().any(|pattern| glob_match(pattern, path))
+    /// `--exclude` and `exclude:` compiled: a glob with `/` matches from any directory of the
+    /// path as the user gave it (relative or absolute), a bare name at any depth.
+    pub fn exclude_set(&self) -> anyhow::Result<GlobSet> {
+        GlobSet::new(&self.exclude, Anchor::AnyDirectory)
+            .map_err(|e| Error::usage(format!("--exclude / exclude: {e}")).into())
     }
 
     /// Sets a rule's severity (`off` turns it off), refusing unknown rule ids.
@@ -258,7 +285,7 @@ impl Config {
     pub fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("reading lint config {}", path.display()))?;
-        let file: ConfigFile = serde_yaml::from_str(&text)
+        let file: ConfigFile = crate::tekton::yaml::from_str(&text)
             .map_err(|e| Error::usage(format!("lint config {}: {e}", path.display())))?;
         if let Some(profile) = file.profile {
             self.options.profile = profile;
@@ -269,10 +296,20 @@ impl Config {
         if let Some(fail_on) = file.fail_on {
             self.fail_on = fail_on;
         }
+        match file.max_file_size {
+            Some(SizeSetting::Bytes(bytes)) => self.max_file_size = bytes,
+            Some(SizeSetting::Text(text)) => {
+                self.max_file_size = super::inputs::parse_size(&text).map_err(|e| {
+                    Error::usage(format!("lint config {}: max-file-size {e}", path.display()))
+                })?
+            }
+            None => {}
+        }
         self.exclude.extend(file.exclude);
         for entry in file.overrides {
             let mut rules = BTreeMap::new();
             for (id, severity) in entry.rules {
+                let severity = severity.into_text();
                 if rules::find(&id).is_none() {
                     return Err(Error::usage(format!(
                         "lint config {}: overrides: unknown rule {id:?}",
@@ -291,15 +328,17 @@ impl Config {
                 };
                 rules.insert(id, severity);
             }
-            self.path_overrides.push(PathOverride {
-                files: entry.files,
-                rules,
-            });
+            let files = GlobSet::new(&entry.files, Anchor::AnyDirectory).map_err(|e| {
+                Error::usage(format!("lint config {}: overrides: {e}", path.display()))
+            })?;
+            self.path_overrides.push(PathOverride { files, rules });
         }
         for (id, setting) in file.rules {
             let (severity, options) = match setting {
-                RuleSetting::Severity(s) => (Some(s), RuleSettingOptions::default()),
-                RuleSetting::Detailed { severity, options } => (severity, options),
+                RuleSetting::Severity(s) => (Some(s.into_text()), RuleSettingOptions::default()),
+                RuleSetting::Detailed { severity, options } => {
+                    (severity.map(SeverityText::into_text), options)
+                }
             };
             if let Some(severity) = severity {
                 self.set_rule(&id, &severity)
@@ -346,6 +385,19 @@ impl Config {
     }
 }
 
+/// stepkit's directory in the user's cache: `STEPKIT_CACHE_DIR` (empty: no cache), else
+/// `XDG_CACHE_HOME/stepkit`, else `~/.cache/stepkit`.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(dir) = std::env::var_os("STEPKIT_CACHE_DIR") {
+        return (!dir.is_empty()).then(|| PathBuf::from(dir));
+    }
+    var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .map(|dir| dir.join("stepkit"))
+}
+
 /// The nearest `.stepkit-lint.yaml` in `dir` or above it.
 pub fn find_config_file(dir: &Path) -> Option<PathBuf> {
     dir.ancestors()
@@ -359,6 +411,7 @@ struct ConfigFile {
     profile: Option<Profile>,
     versioning: Option<Versioning>,
     fail_on: Option<FailOn>,
+    max_file_size: Option<SizeSetting>,
     #[serde(default)]
     exclude: Vec<String>,
     #[serde(default)]
@@ -368,19 +421,46 @@ struct ConfigFile {
     shellcheck: Option<ShellcheckSetting>,
 }
 
+/// `max-file-size: 4194304` or `max-file-size: 4MiB`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeSetting {
+    Bytes(u64),
+    Text(String),
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OverrideSetting {
     files: Vec<String>,
-    rules: BTreeMap<String, String>,
+    rules: BTreeMap<String, SeverityText>,
+}
+
+/// A severity as written: `error`, `warning`, `info` or `off`. YAML as Kubernetes reads it
+/// (YAML 1.1) takes a bare `off` for the boolean false, so that means off too.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SeverityText {
+    Text(String),
+    Switch(bool),
+}
+
+impl SeverityText {
+    fn into_text(self) -> String {
+        match self {
+            SeverityText::Text(text) => text,
+            SeverityText::Switch(false) => "off".to_string(),
+            SeverityText::Switch(true) => "true".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum RuleSetting {
-    Severity(String),
+    Severity(SeverityText),
     Detailed {
-        severity: Option<String>,
+        severity: Option<SeverityText>,
         #[serde(flatten)]
         options: RuleSettingOptions,
     },
@@ -405,71 +485,22 @@ struct ShellcheckSetting {
     exclude: Vec<String>,
 }
 
-/// `*` matches within a path segment, `**` across segments, `?` one character. A pattern
-/// without `/` matches any segment (`vendor` excludes every `vendor` directory); one with `/`
-/// matches from any directory down (`examples/**` matches `/repo/examples/a.yaml`), unless it
-/// starts with `/`.
-pub fn glob_match(pattern: &str, path: &str) -> bool {
-    let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
-    if !pattern.contains('/') {
-        return path
-            .split('/')
-            .any(|segment| glob_segment(pattern.as_bytes(), segment.as_bytes()));
-    }
-    let anchored = pattern.starts_with('/');
-    let pattern: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
-    let path: Vec<&str> = path
-        .trim_start_matches("./")
-        .trim_start_matches('/')
-        .split('/')
-        .collect();
-    if anchored {
-        return glob_segments(&pattern, &path);
-    }
-    (0..path.len()).any(|start| glob_segments(&pattern, &path[start..]))
-}
-
-fn glob_segments(pattern: &[&str], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => true, // a directory pattern matches everything below it
-        Some((&"**", rest)) => (0..=path.len()).any(|skip| glob_segments(rest, &path[skip..])),
-        Some((first, rest)) => match path.split_first() {
-            Some((segment, path_rest)) => {
-                glob_segment(first.as_bytes(), segment.as_bytes()) && glob_segments(rest, path_rest)
-            }
-            None => false,
-        },
-    }
-}
-
-fn glob_segment(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|skip| glob_segment(rest, &text[skip..])),
-        Some((b'?', rest)) => !text.is_empty() && glob_segment(rest, &text[1..]),
-        Some((c, rest)) => text.first() == Some(c) && glob_segment(rest, &text[1..]),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn globs_match_segments_and_subtrees() {
-        assert!(glob_match("vendor", "a/vendor/x.yaml"));
-        assert!(glob_match("task/*/tests", "task/git-clone/tests/run.yaml"));
-        assert!(glob_match("**/tests/*.yaml", "task/a/0.1/tests/run.yaml"));
-        assert!(glob_match("*.yml", "x/a.yml"));
-        assert!(!glob_match("task/*/tests", "task/a/0.1/tests/run.yaml"));
-        assert!(glob_match(
-            "examples/**",
-            "/repo/examples/kratix/promise.yaml"
-        ));
-        assert!(!glob_match(
-            "/examples/**",
-            "/repo/examples/kratix/promise.yaml"
-        ));
+    fn exclusions_cover_directories_from_any_depth() {
+        let mut config = Config {
+            exclude: vec!["vendor".into(), "examples/**".into()],
+            ..Config::default()
+        };
+        let set = config.exclude_set().unwrap();
+        assert!(set.matches_within(b"./a/vendor/x.yaml", false));
+        assert!(set.matches_within(b"/repo/examples/kratix/promise.yaml", false));
+        assert!(!set.matches_within(b"tasks/a/0.1/a.yaml", false));
+        config.exclude.push("[oops".into());
+        assert!(config.exclude_set().is_err());
     }
 
     #[test]
@@ -477,7 +508,7 @@ mod tests {
         let mut config = Config::default();
         config.options.profile = Profile::Catalog;
         config.path_overrides.push(PathOverride {
-            files: vec!["examples/**".into()],
+            files: GlobSet::new(&["examples/**"], Anchor::AnyDirectory).unwrap(),
             rules: BTreeMap::from([("categories".to_string(), None)]),
         });
         assert_eq!(
@@ -509,6 +540,22 @@ mod tests {
         config.set_rule("capabilities-add", "off").unwrap();
         assert_eq!(config.effective_severity("capabilities-add", None), None);
         assert!(config.set_rule("no-such-rule", "error").is_err());
+    }
+
+    #[test]
+    fn a_bare_off_reads_as_off_though_yaml_makes_it_false() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE_NAME);
+        std::fs::write(
+            &path,
+            "rules:\n  unused-param: off\n  run-as-root: {severity: off}\noverrides:\n  - files: [examples/**]\n    rules: {categories: off}\n",
+        )
+        .unwrap();
+        let mut config = Config::default();
+        config.apply_file(&path).unwrap();
+        assert_eq!(config.severity_of("unused-param"), None);
+        assert_eq!(config.severity_of("run-as-root"), None);
+        assert_eq!(config.path_overrides[0].rules["categories"], None);
     }
 
     #[test]

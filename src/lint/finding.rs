@@ -48,7 +48,7 @@ impl fmt::Display for Severity {
 /// One rule's report, before configuration gives it a severity and the file a position.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
-    pub rule: &'static str,
+    pub rule: super::rules::RuleId,
     pub message: String,
     pub location: Location,
     /// This instance is more (or less) serious than the rule's default: used unless the user

@@ -5,22 +5,25 @@
 //! documents and decode them into the typed model, run every check, resolve each diagnostic's
 //! field path to a line and column, apply suppressions and severities, sort.
 
+pub mod baseline;
 pub mod config;
 pub mod finding;
+pub mod inputs;
 pub mod report;
 pub mod rules;
 pub mod suppress;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use rayon::prelude::*;
 
 use crate::core::error::Error;
 use crate::tekton::model::{Kind, Metadata, Resource};
-use crate::tekton::yaml::{Node, Pos};
+use crate::tekton::yaml::{ErrorKind, Node, Pos};
 pub use config::{Config, FailOn, Profile, RuleOptions, Versioning};
 use finding::{Diagnostic, FieldPath, Finding, Location, Severity};
+pub use inputs::read_inputs;
+use rules::RuleId;
 
 /// One input file, parsed.
 #[derive(Debug)]
@@ -29,12 +32,29 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub text: String,
     pub stream: crate::tekton::yaml::Stream,
+    /// Why the file was not read (then `text` is empty).
+    pub unread: Option<inputs::Unread>,
 }
 
 impl SourceFile {
     pub fn parse(path: PathBuf, text: String) -> SourceFile {
         let stream = crate::tekton::yaml::parse_stream(&text);
-        SourceFile { path, text, stream }
+        SourceFile {
+            path,
+            text,
+            stream,
+            unread: None,
+        }
+    }
+
+    /// A path that was not read, and why.
+    pub fn unread(path: PathBuf, unread: inputs::Unread) -> SourceFile {
+        SourceFile {
+            path,
+            text: String::new(),
+            stream: Default::default(),
+            unread: Some(unread),
+        }
     }
 
     pub fn display_path(&self) -> String {
@@ -64,9 +84,12 @@ pub struct TektonDoc {
     pub raw_kind: String,
     pub metadata: Metadata,
     /// None when the spec has a shape the model cannot read (reported as unknown-field).
+    /// Fields of the wrong type are left out of it, so the rest is still checked.
     pub resource: Option<Resource>,
-    /// Why `resource` is None: `spec.steps[0]: invalid type...`.
-    pub decode_error: Option<String>,
+    /// Shapes the model could not read and left out: `spec.steps[0]: invalid type...`.
+    pub decode_errors: Vec<String>,
+    /// What the schema walk found (unknown fields, wrong types), reported by the structure rules.
+    pub schema_problems: Vec<Diagnostic>,
     pub root: Node,
 }
 
@@ -109,11 +132,11 @@ pub struct Skipped {
 }
 
 impl Corpus {
-    pub fn build(files: Vec<SourceFile>) -> Corpus {
+    pub fn build(files: Vec<SourceFile>, profile: Profile) -> Corpus {
         let classified: Vec<(Vec<TektonDoc>, Vec<Skipped>)> = files
             .par_iter()
             .enumerate()
-            .map(|(i, file)| classify(i, file))
+            .map(|(i, file)| classify(i, file, profile))
             .collect();
         let mut corpus = Corpus {
             files,
@@ -142,7 +165,11 @@ impl Corpus {
     }
 }
 
-fn classify(file_index: usize, file: &SourceFile) -> (Vec<TektonDoc>, Vec<Skipped>) {
+fn classify(
+    file_index: usize,
+    file: &SourceFile,
+    profile: Profile,
+) -> (Vec<TektonDoc>, Vec<Skipped>) {
     let mut docs = Vec::new();
     let mut skipped = Vec::new();
     for (index, document) in file.stream.documents.iter().enumerate() {
@@ -168,29 +195,115 @@ fn classify(file_index: usize, file: &SourceFile) -> (Vec<TektonDoc>, Vec<Skippe
         };
         let metadata = root
             .get("metadata")
-            .map(|m| serde_json::from_value::<Metadata>(m.to_json()).unwrap_or_default())
+            .map(lenient_metadata)
             .unwrap_or_default();
-        let spec = root
-            .get("spec")
-            .map(Node::to_json)
-            .unwrap_or(serde_json::Value::Null);
-        let (resource, decode_error) = match Resource::decode(kind, spec) {
-            Ok(resource) => (Some(resource), None),
-            Err(problem) => (None, Some(problem)),
-        };
-        docs.push(TektonDoc {
+        let mut doc = TektonDoc {
             file: file_index,
             index,
             api_version: api_version.to_string(),
             kind,
             raw_kind: raw_kind.to_string(),
             metadata,
-            resource,
-            decode_error,
+            resource: None,
+            decode_errors: Vec::new(),
+            schema_problems: Vec::new(),
             root: root.clone(),
-        });
+        };
+        let everything = |_: &str| true;
+        let mut sink = rules::Sink::new(&everything);
+        rules::check_schema(&doc, profile, &mut sink);
+        doc.schema_problems = sink.into_diagnostics();
+        let spec = root
+            .get("spec")
+            .map(Node::to_json)
+            .unwrap_or(serde_json::Value::Null);
+        let wrong_types = doc
+            .schema_problems
+            .iter()
+            .filter_map(|d| match &d.location {
+                Location::Field(path) if d.rule == RuleId::UnknownField => Some(path),
+                _ => None,
+            });
+        (doc.resource, doc.decode_errors) = decode(kind, spec, wrong_types);
+        docs.push(doc);
     }
     (docs, skipped)
+}
+
+/// The metadata, less any field of the wrong type (reported by the schema walk).
+fn lenient_metadata(node: &Node) -> Metadata {
+    let mut json = node.to_json();
+    for _ in 0..16 {
+        match serde_path_to_error::deserialize::<_, Metadata>(json.clone()) {
+            Ok(metadata) => return metadata,
+            Err(error) => {
+                let path = FieldPath::parse(&format!("spec.{}", error.path()));
+                if !remove_field(&mut json, &path) {
+                    break;
+                }
+            }
+        }
+    }
+    Metadata::default()
+}
+
+/// Decodes a spec into the typed model, leaving out the fields at `wrong_types` and then any
+/// field the model still cannot read, so one bad value never hides the rest of the document.
+fn decode<'a>(
+    kind: Kind,
+    mut spec: serde_json::Value,
+    wrong_types: impl Iterator<Item = &'a FieldPath>,
+) -> (Option<Resource>, Vec<String>) {
+    for path in wrong_types {
+        remove_field(&mut spec, path);
+    }
+    let mut problems = Vec::new();
+    // Each round removes one field; a spec has far fewer bad ones.
+    for _ in 0..64 {
+        match Resource::decode(kind, spec.clone()) {
+            Ok(resource) => return (Some(resource), problems),
+            Err(problem) => {
+                let path = FieldPath::parse(problem.split(':').next().unwrap_or("spec"));
+                let removed = remove_field(&mut spec, &path);
+                problems.push(problem);
+                if !removed {
+                    break;
+                }
+            }
+        }
+    }
+    (None, problems)
+}
+
+/// Removes the mapping entry that holds the node at `path` (`spec.steps[0].command[1]` removes
+/// `command` from the first step). Paths start at the document root; `spec` is the root here.
+fn remove_field(spec: &mut serde_json::Value, path: &FieldPath) -> bool {
+    use finding::Segment;
+    let segments = match path.segments().split_first() {
+        Some((Segment::Field(root), rest)) if root == "spec" => rest,
+        _ => return false,
+    };
+    let Some(last_field) = segments
+        .iter()
+        .rposition(|s| matches!(s, Segment::Field(_)))
+    else {
+        return false;
+    };
+    let mut node = spec;
+    for segment in &segments[..last_field] {
+        let next = match segment {
+            Segment::Field(name) => node.get_mut(name.as_str()),
+            Segment::Index(i) => node.get_mut(*i),
+        };
+        match next {
+            Some(next) => node = next,
+            None => return false,
+        }
+    }
+    match (&segments[last_field], node.as_object_mut()) {
+        (Segment::Field(name), Some(object)) => object.remove(name).is_some(),
+        _ => false,
+    }
 }
 
 /// What a lint run found.
@@ -201,6 +314,8 @@ pub struct Report {
     pub documents: usize,
     /// Non-Tekton documents, as `path: what` (shown with --verbose).
     pub skipped: Vec<String>,
+    /// With `--baseline`: how many findings it recorded and were left out.
+    pub baselined: Option<usize>,
 }
 
 impl Report {
@@ -220,69 +335,9 @@ impl Report {
     }
 }
 
-/// Reads the inputs: files, directories (recursively, `*.yaml`/`*.yml`), `-` for stdin.
-pub fn read_inputs(inputs: &[PathBuf], config: &Config) -> anyhow::Result<Vec<SourceFile>> {
-    let mut paths = Vec::new();
-    let mut stdin = None;
-    for input in inputs {
-        if input.as_os_str() == "-" {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .context("reading YAML from stdin")?;
-            stdin = Some(text);
-        } else if input.is_dir() {
-            collect_yaml(input, config, &mut paths)
-                .with_context(|| format!("reading directory {}", input.display()))?;
-        } else if input.is_file() {
-            paths.push(input.clone());
-        } else {
-            return Err(Error::usage(format!(
-                "input {}: no such file or directory",
-                input.display()
-            ))
-            .into());
-        }
-    }
-    paths.sort();
-    paths.dedup();
-    let mut files: Vec<SourceFile> = paths
-        .into_par_iter()
-        .map(|path| {
-            let bytes =
-                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            let text = String::from_utf8_lossy(&bytes).into_owned();
-            Ok(SourceFile::parse(path, text))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    if let Some(text) = stdin {
-        files.push(SourceFile::parse(PathBuf::from("-"), text));
-    }
-    Ok(files)
-}
-
-fn collect_yaml(dir: &Path, config: &Config, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || config.is_excluded(&path) {
-            continue;
-        }
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            collect_yaml(&path, config, out)?;
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
 /// Lints already-read files.
 pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
-    let corpus = Corpus::build(files);
+    let corpus = Corpus::build(files, config.options.profile);
     let enabled = |rule: &str| config.is_enabled(rule);
 
     // (file index, document index or None for file-level, diagnostic)
@@ -325,7 +380,7 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
                 .root
                 .pos;
             let message = format!("not a Tekton object ({}); skipped", skipped.what);
-            sink.report("not-tekton", Location::Pos(pos), message);
+            sink.report(RuleId::NotTekton, Location::Pos(pos), message);
             diagnostics.extend(sink.out.drain(..).map(|d| (skipped.file, None, d)));
         }
     }
@@ -340,8 +395,11 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
         .filter_map(|(file_index, doc_index, diagnostic)| {
             let file = &corpus.files[file_index];
             let doc = doc_index.map(|i| &corpus.docs[i]);
-            let severity =
-                config.severity_at(&file.display_path(), diagnostic.rule, diagnostic.severity)?;
+            let severity = config.severity_at(
+                &file.display_path(),
+                diagnostic.rule.as_str(),
+                diagnostic.severity,
+            )?;
             let finding = resolve(file, doc, diagnostic, severity);
             (!suppressions[file_index].suppresses(&finding.rule, finding.line)).then_some(finding)
         })
@@ -369,33 +427,50 @@ pub fn lint_files(files: Vec<SourceFile>, config: &Config) -> Report {
         files: corpus.files.len(),
         documents: corpus.docs.len(),
         skipped,
+        baselined: None,
     }
 }
 
-/// A document whose spec the typed model cannot read: the rules that need the model skip it.
+/// Fields the typed model could not read (and left out), unless the schema walk already said
+/// what is wrong there.
 fn decode_problems(doc: &TektonDoc, sink: &mut rules::Sink) {
-    if let Some(problem) = &doc.decode_error {
-        let path = problem.split(':').next().unwrap_or("spec");
-        sink.report(
-            "unknown-field",
-            Location::Field(FieldPath::parse(path)),
-            format!("{problem}; fix the shape of this field"),
-        );
+    for problem in &doc.decode_errors {
+        let path = FieldPath::parse(problem.split(':').next().unwrap_or("spec"));
+        let covered = doc.schema_problems.iter().any(|d| match &d.location {
+            Location::Field(bad) | Location::Key(bad) => {
+                path.segments().starts_with(bad.segments())
+            }
+            _ => false,
+        });
+        if !covered {
+            sink.report(
+                RuleId::UnknownField,
+                Location::Field(path),
+                format!("{problem}; fix the shape of this field"),
+            );
+        }
     }
 }
 
 fn syntax_problems(file: &SourceFile, sink: &mut rules::Sink) {
+    if let Some(unread) = &file.unread {
+        sink.report(unread.rule, Location::File, unread.message.clone());
+    }
     if let Some(error) = &file.stream.error {
+        let (rule, what) = match error.kind {
+            ErrorKind::Syntax => (RuleId::YamlSyntax, "YAML syntax error"),
+            ErrorKind::Limit => (RuleId::YamlLimits, "not read to the end"),
+        };
         sink.report(
-            "yaml-syntax",
+            rule,
             Location::Pos(error.pos),
-            format!("YAML syntax error: {}", error.message),
+            format!("{what}: {}", error.message),
         );
     }
     for document in &file.stream.documents {
         for duplicate in &document.duplicate_keys {
             sink.report(
-                "yaml-syntax",
+                RuleId::YamlSyntax,
                 Location::Pos(duplicate.pos),
                 format!("key {:?} appears twice in the same mapping; Kubernetes keeps only the last one", duplicate.key),
             );
@@ -429,7 +504,10 @@ fn resolve(
         }
         (Location::InScalar { path, line, column }, Some(doc)) => {
             let (node, _, _) = path.locate(&doc.root);
-            (node.position_in_scalar(*line, *column), path.to_string())
+            (
+                node.position_in_scalar(&file.text, *line, *column),
+                path.to_string(),
+            )
         }
     };
     Finding {
@@ -473,6 +551,14 @@ pub struct LintOptions {
     pub results_dir: Option<PathBuf>,
     pub list_rules: bool,
     pub verbose: bool,
+    /// Files larger than this are a finding, not read.
+    pub max_file_size: Option<u64>,
+    /// Leave out the findings this baseline recorded.
+    pub baseline: Option<PathBuf>,
+    /// Record the findings of this run here.
+    pub write_baseline: Option<PathBuf>,
+    /// Fail when more warnings than this are reported.
+    pub max_warnings: Option<usize>,
 }
 
 impl LintOptions {
@@ -516,6 +602,10 @@ impl LintOptions {
         config.exclude.extend(self.exclude.iter().cloned());
         config.options.shellcheck.enabled &= self.shellcheck;
         config.verbose = self.verbose;
+        config.options.shellcheck.cache_dir = config::user_cache_dir();
+        if let Some(size) = self.max_file_size {
+            config.max_file_size = size;
+        }
         Ok(config)
     }
 }
@@ -528,14 +618,30 @@ pub fn run(options: &LintOptions) -> anyhow::Result<(String, crate::core::error:
     if options.list_rules {
         return Ok((report::rule_list(), Verdict::Pass));
     }
-    let report = lint(&options.paths, &config)?;
+    let known = options
+        .baseline
+        .as_deref()
+        .map(baseline::Baseline::read)
+        .transpose()?;
+    let mut report = lint(&options.paths, &config)?;
     for skipped in &report.skipped {
         tracing::debug!("skipped {skipped}");
+    }
+    if let Some(path) = &options.write_baseline {
+        baseline::write(path, &report.findings)?;
+    }
+    if let Some(known) = known {
+        let (new, count) = known.filter(std::mem::take(&mut report.findings));
+        report.findings = new;
+        report.baselined = Some(count);
     }
     if options.test_output {
         write_test_output(&report, options)?;
     }
-    let verdict = if report.fails(config.fail_on) {
+    let too_many_warnings = options
+        .max_warnings
+        .is_some_and(|max| report.count(Severity::Warning) > max);
+    let verdict = if report.fails(config.fail_on) || too_many_warnings {
         Verdict::Fail
     } else {
         Verdict::Pass

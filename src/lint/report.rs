@@ -109,11 +109,15 @@ fn severity_color(severity: Severity) -> &'static str {
 /// `2 errors, 1 warning, 0 infos in 3 files`, or `no problems in 3 files`.
 fn summary_line(report: &Report) -> String {
     let files = counted(report.files, "file", "files");
+    let known = match report.baselined {
+        Some(known) => format!(" ({known} more in the baseline)"),
+        None => String::new(),
+    };
     if report.findings.is_empty() {
-        return format!("no problems in {files}");
+        return format!("no problems in {files}{known}");
     }
     format!(
-        "{}, {}, {} in {files}",
+        "{}, {}, {} in {files}{known}",
         counted(report.count(Severity::Error), "error", "errors"),
         counted(report.count(Severity::Warning), "warning", "warnings"),
         counted(report.count(Severity::Info), "info", "infos"),
@@ -146,6 +150,8 @@ struct Summary {
     infos: usize,
     files: usize,
     documents: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baselined: Option<usize>,
 }
 
 fn json(report: &Report) -> String {
@@ -162,6 +168,7 @@ fn json(report: &Report) -> String {
             infos: report.count(Severity::Info),
             files: report.files,
             documents: report.documents,
+            baselined: report.baselined,
         },
     };
     serde_json::to_string_pretty(&document).expect("a report serializes") + "\n"
@@ -195,15 +202,15 @@ fn sarif(report: &Report) -> String {
 /// A catalogue rule as a SARIF reportingDescriptor; its level is the core profile's default.
 fn sarif_rule(rule: &Rule) -> serde_json::Value {
     json!({
-        "id": rule.id,
-        "name": pascal_case(rule.id),
+        "id": rule.id.as_str(),
+        "name": pascal_case(rule.id.as_str()),
         "shortDescription": { "text": rule.summary },
         "defaultConfiguration": { "level": rule.defaults[0].map_or("none", sarif_level) },
     })
 }
 
 fn sarif_result(finding: &Finding) -> serde_json::Value {
-    let rule_index = CATALOGUE.iter().position(|r| r.id == finding.rule);
+    let rule_index = CATALOGUE.iter().position(|r| r.id.as_str() == finding.rule);
     json!({
         "ruleId": finding.rule,
         "ruleIndex": rule_index,
@@ -363,6 +370,7 @@ mod tests {
             files: 2,
             documents: 2,
             skipped: Vec::new(),
+            baselined: None,
         }
     }
 
@@ -469,7 +477,12 @@ mod tests {
         let level = |id: &str| {
             rules.iter().find(|r| r["id"] == id).unwrap()["defaultConfiguration"]["level"].clone()
         };
-        assert_eq!(level("image-latest-tag"), "error");
+        assert_eq!(level("privileged"), "error");
+        assert_eq!(
+            level("image-latest-tag"),
+            "warning",
+            "policy: a warning in core"
+        );
         assert_eq!(level("unused-param"), "warning");
         assert_eq!(level("script-shebang"), "note");
         assert_eq!(level("categories"), "none", "off in the core profile");
@@ -483,7 +496,7 @@ mod tests {
         let first = &results[0];
         assert_eq!(first["ruleId"], "image-latest-tag");
         let index = first["ruleIndex"].as_u64().unwrap() as usize;
-        assert_eq!(CATALOGUE[index].id, "image-latest-tag");
+        assert_eq!(CATALOGUE[index].id.as_str(), "image-latest-tag");
         assert_eq!(first["level"], "error");
         assert_eq!(results[2]["level"], "note");
         assert_eq!(first["message"]["text"], "image uses the latest tag");

@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use base64::Engine as _;
 
 use crate::core::error::Error;
-use crate::lint::{Corpus, SourceFile, TektonDoc};
+use crate::lint::{Corpus, Profile, SourceFile, TektonDoc};
 use crate::tekton::model::{Kind, ParamBinding, TaskRef};
 use crate::tekton::yaml::Node;
 
@@ -78,6 +78,15 @@ fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Why a document has no typed resource, for the error that refuses it.
+pub fn unreadable(doc: &TektonDoc) -> String {
+    if doc.decode_errors.is_empty() {
+        "cannot be read".to_string()
+    } else {
+        doc.decode_errors.join("; ")
+    }
+}
+
 impl Catalog {
     pub fn load(
         file: &Path,
@@ -130,7 +139,7 @@ impl Catalog {
             extra_secrets.insert(name.clone(), read_secret_dir(name, dir)?);
         }
         Ok(Catalog {
-            corpus: Corpus::build(files),
+            corpus: Corpus::build(files, Profile::Core),
             own_files: 1,
             tasks_dirs: tasks_dirs.to_vec(),
             extra_secrets,

@@ -290,11 +290,7 @@ pub fn bind_workspaces(
 /// A StepAction as a Task of one step, its params and results passed through.
 fn step_action_task(name: &str, doc: &TektonDoc) -> anyhow::Result<TaskSpec> {
     let Some(Resource::StepAction(action)) = &doc.resource else {
-        return Err(Error::usage(format!(
-            "StepAction {name}: {}",
-            doc.decode_error.clone().unwrap_or_default()
-        ))
-        .into());
+        return Err(Error::usage(format!("StepAction {name}: {}", load::unreadable(doc))).into());
     };
     let params = action
         .params
@@ -406,7 +402,7 @@ async fn run_task(
                         return Err(Error::usage(format!(
                             "{owner}: Task {} cannot be read: {}",
                             task.name(),
-                            task.decode_error.clone().unwrap_or_default()
+                            load::unreadable(task)
                         ))
                         .into());
                     };
@@ -447,9 +443,7 @@ async fn run_task(
                 "{} {}: {}",
                 doc.kind.as_str(),
                 doc.name(),
-                doc.decode_error
-                    .clone()
-                    .unwrap_or_else(|| "cannot be read".into())
+                load::unreadable(doc)
             ))
             .into())
         }

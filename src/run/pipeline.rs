@@ -103,7 +103,7 @@ fn task_body(
         _ => Err(Error::usage(format!(
             "{what}: Task {} cannot be read: {}",
             doc.name(),
-            doc.decode_error.clone().unwrap_or_default()
+            super::load::unreadable(doc)
         ))
         .into()),
     }
@@ -349,7 +349,7 @@ pub async fn run(
                 "{} {} cannot be read: {}",
                 doc.kind.as_str(),
                 doc.name(),
-                doc.decode_error.clone().unwrap_or_default()
+                super::load::unreadable(doc)
             ))
             .into())
         }

@@ -402,7 +402,7 @@ fn resolve_step_action(
     let Some(Resource::StepAction(action)) = &doc.resource else {
         return Err(Error::usage(format!(
             "{what}: StepAction {name:?} cannot be read: {}",
-            doc.decode_error.clone().unwrap_or_default()
+            super::load::unreadable(doc)
         ))
         .into());
     };

@@ -1,28 +1,49 @@
-//! YAML with source positions: every node knows its line and column, so a finding found on the
-//! typed model can point at the exact node, including lines inside `script: |` block scalars.
+//! YAML read the way Kubernetes reads it, with source positions and budgets: every node knows
+//! its line and column (and its byte span, so a character inside a block, folded or multi-line
+//! quoted scalar can be located exactly), aliases are expanded and `<<` merge keys applied,
+//! duplicate keys are recorded rather than silently overwritten.
 //!
-//! Built on yaml-rust2's event parser. Aliases are expanded, `<<` merge keys applied (Kubernetes
-//! YAML accepts both), duplicate keys recorded rather than silently overwritten.
+//! Which parser, and why: `kubectl apply` and the Tekton webhook read YAML through
+//! sigs.k8s.io/yaml, which is go-yaml v2, a line-by-line Go port of libyaml's scanner and parser
+//! with YAML 1.1 scalar resolution. `unsafe-libyaml` is that same libyaml translated to Rust
+//! (see `libyaml.rs`), so it accepts the same language, leniencies included (a flow sequence
+//! closed at its key's indentation). Measured on tektoncd/pipeline `examples/v1`, tektoncd/catalog and
+//! konflux-ci/build-definitions: every file PyYAML's libyaml binding loads, this reader loads,
+//! and nothing else; yaml-rust2 (the reader before) rejected 12 files of `examples/v1` that
+//! Kubernetes accepts. Scalars are typed as go-yaml v2 types them (`resolve`): `yes`/`on`/`y`
+//! are booleans, `0777` is octal, `1_000` is 1000.
+//!
+//! [`from_str`] reads whole files into serde types the same way: lint's config and gate's
+//! Kratix object.yaml go through it. prowjob's ci-operator configs do not yet, for a measured
+//! reason: they are written back with serde_yaml's emitter, which leaves strings such as `yes`
+//! unquoted, and read back as go-yaml (and ci-operator) reads them those become booleans; until
+//! that writer quotes YAML 1.1 words, reading them this way would change the env values passed.
+//!
+//! Budgets make hostile input cheap: aliases may expand a document only as far as go-yaml
+//! allows ("excessive aliasing"), nesting is limited to [`Limits::max_depth`]; either stops the
+//! file with an error of kind [`ErrorKind::Limit`]. The caller bounds the file size.
+
+pub mod de;
+mod libyaml;
+mod positions;
+mod resolve;
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
-use yaml_rust2::scanner::{Marker, TScalarStyle};
+use libyaml::{Event, EventData, Mark, Parser};
 
-/// A 1-based line and column in the source text.
+/// A 1-based line and column (in characters) in the source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Pos {
     pub line: usize,
     pub column: usize,
 }
 
-impl Pos {
-    fn from_marker(mark: Marker) -> Pos {
-        Pos {
-            line: mark.line(),
-            column: mark.col() + 1,
-        }
-    }
+/// A byte range of the source text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +58,11 @@ pub enum ScalarStyle {
 #[derive(Debug, Clone)]
 pub struct Node {
     pub value: Value,
+    /// Where a reader sees the node start: a mapping at its first key, a block scalar at its
+    /// first content line, anything else at its first character.
     pub pos: Pos,
+    /// The node's text in the source (a block scalar from its `|` or `>` indicator).
+    pub span: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -65,10 +90,20 @@ pub struct Document {
     pub duplicate_keys: Vec<DuplicateKey>,
 }
 
+/// Why reading stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Not YAML.
+    Syntax,
+    /// YAML, but past a budget (aliases, nesting).
+    Limit,
+}
+
 #[derive(Debug, Clone)]
 pub struct SyntaxError {
     pub message: String,
     pub pos: Pos,
+    pub kind: ErrorKind,
 }
 
 /// Everything a file holds: the documents that parsed, and the error that stopped parsing.
@@ -78,17 +113,159 @@ pub struct Stream {
     pub error: Option<SyntaxError>,
 }
 
-/// Parses every document of `src`. Documents before a syntax error are kept.
+/// What one file may cost to read.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deepest nesting of sequences and mappings.
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        // Real Tekton documents nest a few dozen levels; go-yaml v3 stops at 10000. A lower bound
+        // keeps every recursive walk over the tree (JSON conversion, drop) far from the stack's end.
+        Limits { max_depth: 1000 }
+    }
+}
+
+/// Why a text could not be read into a value: where, and what.
+#[derive(Debug, Clone)]
+pub struct ReadError {
+    pub message: String,
+    pub pos: Option<Pos>,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.pos {
+            Some(pos) => write!(
+                f,
+                "line {}, column {}: {}",
+                pos.line, pos.column, self.message
+            ),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads the first document of `text` (JSON is YAML) into `T`, in document order, scalars typed
+/// as go-yaml types them; an empty text is null. The reader for every YAML file the crate takes
+/// in (configs, objects), so all of them accept what Kubernetes accepts. A key given twice is an
+/// error.
+pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ReadError> {
+    let documents = documents(text)?;
+    match documents.first() {
+        Some(root) => typed(root),
+        None => typed(&Node {
+            value: Value::Scalar {
+                text: String::new(),
+                style: ScalarStyle::Plain,
+                tag: None,
+            },
+            pos: Pos { line: 1, column: 1 },
+            span: Span::default(),
+        }),
+    }
+}
+
+/// Reads every document of `text` into a `T`.
+pub fn from_str_all<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, ReadError> {
+    documents(text)?.iter().map(typed).collect()
+}
+
+fn documents(text: &str) -> Result<Vec<Node>, ReadError> {
+    let stream = parse_stream(text);
+    if let Some(error) = stream.error {
+        return Err(ReadError {
+            message: error.message,
+            pos: Some(error.pos),
+        });
+    }
+    stream
+        .documents
+        .into_iter()
+        .map(|document| match document.duplicate_keys.first() {
+            Some(duplicate) => Err(ReadError {
+                message: format!("key {:?} appears twice in one mapping", duplicate.key),
+                pos: Some(duplicate.pos),
+            }),
+            None => Ok(document.root),
+        })
+        .collect()
+}
+
+fn typed<T: serde::de::DeserializeOwned>(root: &Node) -> Result<T, ReadError> {
+    serde_path_to_error::deserialize(root).map_err(|error| {
+        let path = error.path().to_string();
+        ReadError {
+            message: if path == "." {
+                error.inner().to_string()
+            } else {
+                format!("{path}: {}", error.inner())
+            },
+            pos: None,
+        }
+    })
+}
+
+/// Parses every document of `src` with the default limits. Documents before an error are kept.
 pub fn parse_stream(src: &str) -> Stream {
-    let mut builder = Builder::default();
-    let mut parser = Parser::new_from_str(src);
-    let error = parser.load(&mut builder, true).err().map(|e| SyntaxError {
-        message: e.info().to_string(),
-        pos: Pos::from_marker(*e.marker()),
-    });
+    parse_stream_with(src, &Limits::default())
+}
+
+/// Parses every document of `src`. Documents before an error are kept.
+pub fn parse_stream_with(src: &str, limits: &Limits) -> Stream {
+    // libyaml skips a byte order mark without counting it; positions count from after it.
+    let bom = if src.starts_with('\u{feff}') { 3 } else { 0 };
+    let mut builder = Builder::new(&src[bom..], bom, limits);
+    let mut parser = Parser::new(&src.as_bytes()[bom..]);
+    let error = loop {
+        match parser.next_event() {
+            Ok(Event {
+                data: EventData::StreamEnd,
+                ..
+            }) => break None,
+            Ok(event) => {
+                if let Err(error) = builder.on_event(event) {
+                    break Some(error);
+                }
+            }
+            Err(error) => {
+                let pos = match error.reader_offset {
+                    Some(offset) => positions::pos_at(src, (offset + bom).min(src.len())),
+                    None => Pos::from_mark(error.problem_mark),
+                };
+                let message = match error.context {
+                    Some((context, mark)) => format!(
+                        "{}, {context} that started at line {}, column {}",
+                        error.problem,
+                        mark.line + 1,
+                        mark.column + 1
+                    ),
+                    None => error.problem,
+                };
+                break Some(SyntaxError {
+                    message,
+                    pos,
+                    kind: ErrorKind::Syntax,
+                });
+            }
+        }
+    };
     Stream {
         documents: builder.documents,
         error,
+    }
+}
+
+impl Pos {
+    fn from_mark(mark: Mark) -> Pos {
+        Pos {
+            line: mark.line + 1,
+            column: mark.column + 1,
+        }
     }
 }
 
@@ -129,7 +306,7 @@ impl Node {
 
     pub fn is_null(&self) -> bool {
         matches!(&self.value, Value::Scalar { text, style: ScalarStyle::Plain, tag: None }
-            if matches!(text.as_str(), "" | "~" | "null" | "Null" | "NULL"))
+            if resolve::is_null(text))
     }
 
     pub fn style(&self) -> Option<ScalarStyle> {
@@ -139,11 +316,11 @@ impl Node {
         }
     }
 
-    /// The node as JSON, with YAML 1.2 core-schema typing of plain scalars (what Kubernetes'
-    /// decoder sees for every value a Task can hold).
+    /// The node as JSON, scalars typed as go-yaml v2 types them (what the Kubernetes API server
+    /// and the Tekton webhook decode).
     pub fn to_json(&self) -> serde_json::Value {
         match &self.value {
-            Value::Scalar { text, style, tag } => scalar_to_json(text, *style, tag.as_deref()),
+            Value::Scalar { text, style, tag } => resolve::scalar(text, *style, tag.as_deref()),
             Value::Seq(items) => {
                 serde_json::Value::Array(items.iter().map(Node::to_json).collect())
             }
@@ -163,143 +340,238 @@ impl Node {
         }
     }
 
-    /// The position of line `line` (0-based), column `column` (0-based, in characters) of this
-    /// scalar's value: block scalars map line by line onto the source below their header.
-    pub fn position_in_scalar(&self, line: usize, column: usize) -> Pos {
-        match self.style() {
-            // A block scalar's node position is its first content line, at its indentation.
-            Some(ScalarStyle::Literal | ScalarStyle::Folded) => {
-                let leading_blank_lines = self
-                    .as_str()
-                    .map_or(0, |t| t.len() - t.trim_start_matches('\n').len());
-                Pos {
-                    line: self.pos.line + line - leading_blank_lines.min(line),
-                    column: self.pos.column + column,
-                }
-            }
-            Some(ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted) if line == 0 => Pos {
-                line: self.pos.line,
-                column: self.pos.column + 1 + column,
-            },
-            Some(_) if line == 0 => Pos {
-                line: self.pos.line,
-                column: self.pos.column + column,
-            },
-            _ => Pos {
-                line: self.pos.line + line,
-                column: 1,
-            },
-        }
+    /// The source position of line `line`, column `column` (both 0-based, in characters) of
+    /// this scalar's value, in `src`, the text the node was parsed from. Exact for every scalar
+    /// style: block scalars line by line, folded and multi-line quoted or plain scalars through
+    /// their folding and escapes.
+    pub fn position_in_scalar(&self, src: &str, line: usize, column: usize) -> Pos {
+        positions::position_in_scalar(self, src, line, column)
     }
 }
 
-fn scalar_to_json(text: &str, style: ScalarStyle, tag: Option<&str>) -> serde_json::Value {
-    use serde_json::Value as J;
-    if style != ScalarStyle::Plain {
-        return J::String(text.to_string());
-    }
-    match tag {
-        Some(t) if t.ends_with("str") => return J::String(text.to_string()),
-        _ => {}
-    }
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return J::Null,
-        "true" | "True" | "TRUE" => return J::Bool(true),
-        "false" | "False" | "FALSE" => return J::Bool(false),
-        _ => {}
-    }
-    if let Ok(i) = text.parse::<i64>() {
-        return J::from(i);
-    }
-    if let Some(hex) = text.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return J::from(i);
-        }
-    }
-    let looks_numeric = text
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_digit() || c == '-' || c == '+' || c == '.');
-    if looks_numeric && !text.ends_with('.') {
-        if let Ok(f) = text.parse::<f64>() {
-            if f.is_finite() {
-                return serde_json::Number::from_f64(f)
-                    .map(J::Number)
-                    .unwrap_or(J::String(text.to_string()));
-            }
-        }
-    }
-    J::String(text.to_string())
+/// An open collection.
+struct Open {
+    node: Node,
+    anchor: Option<String>,
+    /// For a mapping, the key waiting for its value.
+    pending_key: Option<Node>,
+    /// `decode_count` when the collection opened: its expanded size is what was decoded since.
+    decoded_before: u64,
 }
 
-/// Turns parser events into nodes.
-#[derive(Default)]
-struct Builder {
+/// Turns parser events into nodes, within the budgets.
+struct Builder<'a> {
+    src: &'a str,
+    /// Bytes before `src` in the caller's text (a byte order mark).
+    offset: usize,
+    limits: &'a Limits,
     documents: Vec<Document>,
-    /// Open collections: the node being filled and its anchor id.
-    stack: Vec<(Node, usize)>,
-    /// For an open mapping, the key waiting for its value.
-    pending_keys: Vec<Option<Node>>,
-    anchors: HashMap<usize, Node>,
+    stack: Vec<Open>,
+    /// Anchor → its node and how many nodes it expands to.
+    anchors: HashMap<String, (Node, u64)>,
     duplicate_keys: Vec<DuplicateKey>,
+    /// Nodes produced in this document, and how many of them came from expanding aliases.
+    decode_count: u64,
+    alias_count: u64,
 }
 
-impl Builder {
-    fn add(&mut self, node: Node, anchor: usize) {
-        if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+impl<'a> Builder<'a> {
+    fn new(src: &'a str, offset: usize, limits: &'a Limits) -> Builder<'a> {
+        Builder {
+            src,
+            offset,
+            limits,
+            documents: Vec::new(),
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            duplicate_keys: Vec::new(),
+            decode_count: 0,
+            alias_count: 0,
         }
-        let Some((parent, _)) = self.stack.last_mut() else {
+    }
+
+    fn span(&self, event: &Event) -> Span {
+        Span {
+            start: event.start.index + self.offset,
+            end: event.end.index + self.offset,
+        }
+    }
+
+    fn on_event(&mut self, event: Event) -> Result<(), SyntaxError> {
+        let pos = Pos::from_mark(event.start);
+        let span = self.span(&event);
+        match event.data {
+            EventData::Scalar {
+                anchor,
+                tag,
+                value,
+                style,
+            } => {
+                let style = match style {
+                    libyaml::Style::SingleQuoted => ScalarStyle::SingleQuoted,
+                    libyaml::Style::DoubleQuoted => ScalarStyle::DoubleQuoted,
+                    libyaml::Style::Literal => ScalarStyle::Literal,
+                    libyaml::Style::Folded => ScalarStyle::Folded,
+                    libyaml::Style::Plain => ScalarStyle::Plain,
+                };
+                let pos = match style {
+                    ScalarStyle::Literal | ScalarStyle::Folded => {
+                        positions::block_content_start(self.src, span.start - self.offset)
+                            .unwrap_or(pos)
+                    }
+                    _ => pos,
+                };
+                self.decode_count += 1;
+                let node = Node {
+                    value: Value::Scalar {
+                        text: value,
+                        style,
+                        tag,
+                    },
+                    pos,
+                    span,
+                };
+                self.add(node, anchor, 1)
+            }
+            EventData::SequenceStart { anchor, .. } => {
+                self.open(Value::Seq(Vec::new()), pos, span, anchor)
+            }
+            EventData::MappingStart { anchor, .. } => {
+                self.open(Value::Map(Vec::new()), pos, span, anchor)
+            }
+            EventData::SequenceEnd | EventData::MappingEnd => self.close(event.end),
+            EventData::Alias { anchor } => {
+                let Some((node, size)) = self.anchors.get(&anchor).cloned() else {
+                    return Err(SyntaxError {
+                        message: format!("unknown anchor {anchor:?} referenced"),
+                        pos,
+                        kind: ErrorKind::Syntax,
+                    });
+                };
+                self.decode_count = self.decode_count.saturating_add(size);
+                self.alias_count = self.alias_count.saturating_add(size);
+                if excessive_aliasing(self.decode_count, self.alias_count) {
+                    return Err(SyntaxError {
+                        message: format!(
+                            "document contains excessive aliasing: expanding *{anchor} would make \
+                             {} of its {} nodes copies (go-yaml and so Kubernetes refuse it)",
+                            self.alias_count, self.decode_count
+                        ),
+                        pos,
+                        kind: ErrorKind::Limit,
+                    });
+                }
+                self.add(node, None, size)
+            }
+            EventData::DocumentStart => {
+                self.anchors.clear();
+                self.decode_count = 0;
+                self.alias_count = 0;
+                Ok(())
+            }
+            EventData::StreamStart | EventData::StreamEnd | EventData::DocumentEnd => Ok(()),
+        }
+    }
+
+    fn open(
+        &mut self,
+        value: Value,
+        pos: Pos,
+        span: Span,
+        anchor: Option<String>,
+    ) -> Result<(), SyntaxError> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(SyntaxError {
+                message: format!(
+                    "nesting deeper than {} levels of sequences and mappings",
+                    self.limits.max_depth
+                ),
+                pos,
+                kind: ErrorKind::Limit,
+            });
+        }
+        self.decode_count += 1;
+        self.stack.push(Open {
+            node: Node { value, pos, span },
+            anchor,
+            pending_key: None,
+            decoded_before: self.decode_count - 1,
+        });
+        Ok(())
+    }
+
+    fn close(&mut self, end: Mark) -> Result<(), SyntaxError> {
+        let Some(mut open) = self.stack.pop() else {
+            return Ok(());
+        };
+        open.node.span.end = end.index + self.offset;
+        if let Value::Map(entries) = &mut open.node.value {
+            apply_merge_keys(entries);
+        }
+        let size = self.decode_count - open.decoded_before;
+        self.add(open.node, open.anchor, size)
+    }
+
+    /// Places a finished node in its parent (or as a document root).
+    fn add(&mut self, node: Node, anchor: Option<String>, size: u64) -> Result<(), SyntaxError> {
+        if let Some(anchor) = anchor {
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        let Some(parent) = self.stack.last_mut() else {
             self.documents.push(Document {
                 root: node,
                 duplicate_keys: std::mem::take(&mut self.duplicate_keys),
             });
-            return;
+            return Ok(());
         };
-        match &mut parent.value {
+        match &mut parent.node.value {
             Value::Seq(items) => items.push(node),
-            Value::Map(entries) => {
-                let pending = self
-                    .pending_keys
-                    .last_mut()
-                    .expect("a mapping has a key slot");
-                match pending.take() {
-                    None => {
-                        // The parser marks a block mapping at its first `:`; its first key is
-                        // where a reader sees it start.
-                        if entries.is_empty() {
-                            parent.pos = node.pos;
-                        }
-                        *pending = Some(node)
+            Value::Map(entries) => match parent.pending_key.take() {
+                None => {
+                    // libyaml marks a block mapping where its first key starts; a flow mapping
+                    // at its `{`. Both read best at the first key.
+                    if entries.is_empty() {
+                        parent.node.pos = node.pos;
                     }
-                    Some(key) => {
-                        if let Some(name) = key.as_str() {
-                            if name != "<<" && entries.iter().any(|(k, _)| k.as_str() == Some(name))
-                            {
-                                self.duplicate_keys.push(DuplicateKey {
-                                    key: name.to_string(),
-                                    pos: key.pos,
-                                });
-                            }
-                        }
-                        entries.push((key, node));
-                    }
+                    parent.pending_key = Some(node);
                 }
-            }
+                Some(key) => {
+                    if let Some(name) = key.as_str() {
+                        if name != "<<" && entries.iter().any(|(k, _)| k.as_str() == Some(name)) {
+                            self.duplicate_keys.push(DuplicateKey {
+                                key: name.to_string(),
+                                pos: key.pos,
+                            });
+                        }
+                    }
+                    entries.push((key, node));
+                }
+            },
             Value::Scalar { .. } => unreachable!("scalars are never open"),
         }
+        Ok(())
     }
+}
 
-    fn close(&mut self) {
-        let Some((mut node, anchor)) = self.stack.pop() else {
-            return;
-        };
-        if let Value::Map(entries) = &mut node.value {
-            self.pending_keys.pop();
-            apply_merge_keys(entries);
-        }
-        self.add(node, anchor);
+/// go-yaml's rule against "billion laughs": past 100 aliased nodes and 1000 nodes in all, the
+/// share of nodes that come from aliases may be at most 99% for documents up to 400,000 nodes,
+/// falling to 10% at 4,000,000. A document may thus grow by aliases to about 100 times its
+/// own size when small, and never past ~400,000 copied nodes.
+fn excessive_aliasing(decode_count: u64, alias_count: u64) -> bool {
+    const LOW: f64 = 400_000.0;
+    const HIGH: f64 = 4_000_000.0;
+    if alias_count <= 100 || decode_count <= 1000 {
+        return false;
     }
+    let decoded = decode_count as f64;
+    let allowed = if decoded <= LOW {
+        0.99
+    } else if decoded >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decoded - LOW) / (HIGH - LOW))
+    };
+    alias_count as f64 / decoded > allowed
 }
 
 /// `<<: *base` (or a list of them) copies in every key the mapping does not set itself.
@@ -335,139 +607,5 @@ fn is_merge_key(key: &Node) -> bool {
     matches!(&key.value, Value::Scalar { text, style: ScalarStyle::Plain, .. } if text == "<<")
 }
 
-fn tag_name(tag: Option<Tag>) -> Option<String> {
-    tag.map(|t| format!("{}{}", t.handle, t.suffix))
-}
-
-impl MarkedEventReceiver for Builder {
-    fn on_event(&mut self, event: Event, mark: Marker) {
-        let pos = Pos::from_marker(mark);
-        match event {
-            Event::Scalar(text, style, anchor, tag) => {
-                let style = match style {
-                    TScalarStyle::SingleQuoted => ScalarStyle::SingleQuoted,
-                    TScalarStyle::DoubleQuoted => ScalarStyle::DoubleQuoted,
-                    TScalarStyle::Literal => ScalarStyle::Literal,
-                    TScalarStyle::Folded => ScalarStyle::Folded,
-                    _ => ScalarStyle::Plain,
-                };
-                self.add(
-                    Node {
-                        value: Value::Scalar {
-                            text,
-                            style,
-                            tag: tag_name(tag),
-                        },
-                        pos,
-                    },
-                    anchor,
-                );
-            }
-            Event::SequenceStart(anchor, _) => self.stack.push((
-                Node {
-                    value: Value::Seq(Vec::new()),
-                    pos,
-                },
-                anchor,
-            )),
-            Event::MappingStart(anchor, _) => {
-                self.stack.push((
-                    Node {
-                        value: Value::Map(Vec::new()),
-                        pos,
-                    },
-                    anchor,
-                ));
-                self.pending_keys.push(None);
-            }
-            Event::SequenceEnd | Event::MappingEnd => self.close(),
-            Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
-                    value: Value::Scalar {
-                        text: String::new(),
-                        style: ScalarStyle::Plain,
-                        tag: None,
-                    },
-                    pos,
-                });
-                self.add(node, 0);
-            }
-            Event::DocumentStart => self.anchors.clear(),
-            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn positions_are_one_based_and_point_at_values() {
-        let stream =
-            parse_stream("kind: Task\nspec:\n  steps:\n    - name: a\n      image: alpine\n");
-        let root = &stream.documents[0].root;
-        let step = &root
-            .get("spec")
-            .unwrap()
-            .get("steps")
-            .unwrap()
-            .as_seq()
-            .unwrap()[0];
-        assert_eq!(step.pos, Pos { line: 4, column: 7 });
-        assert_eq!(
-            step.get("image").unwrap().pos,
-            Pos {
-                line: 5,
-                column: 14
-            }
-        );
-    }
-
-    #[test]
-    fn block_scalar_lines_map_onto_the_source() {
-        let src = "script: |\n  #!/bin/sh\n  echo $(params.x)\n";
-        let stream = parse_stream(src);
-        let script = stream.documents[0].root.get("script").unwrap();
-        assert_eq!(script.as_str(), Some("#!/bin/sh\necho $(params.x)\n"));
-        assert_eq!(script.position_in_scalar(1, 5), Pos { line: 3, column: 8 });
-    }
-
-    #[test]
-    fn a_syntax_error_keeps_earlier_documents_and_reports_where() {
-        let stream = parse_stream("a: 1\n---\nb: [1, 2\n");
-        assert_eq!(stream.documents.len(), 1);
-        let error = stream.error.unwrap();
-        assert!(error.pos.line >= 3, "{error:?}");
-    }
-
-    #[test]
-    fn duplicate_keys_are_recorded() {
-        let stream = parse_stream("a: 1\nb: 2\na: 3\n");
-        let dups = &stream.documents[0].duplicate_keys;
-        assert_eq!(dups.len(), 1);
-        assert_eq!(dups[0].key, "a");
-        assert_eq!(dups[0].pos.line, 3);
-    }
-
-    #[test]
-    fn aliases_expand_and_merge_keys_apply() {
-        let stream = parse_stream(
-            "base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\nlist: &l [1]\nagain: *l\n",
-        );
-        let json = stream.documents[0].root.to_json();
-        assert_eq!(json["use"], serde_json::json!({"y": 3, "x": 1}));
-        assert_eq!(json["again"], serde_json::json!([1]));
-    }
-
-    #[test]
-    fn plain_scalars_are_typed_and_quoted_ones_are_strings() {
-        let json = parse_stream("a: 1\nb: '1'\nc: true\nd: ~\ne: 1.5\nf: 0.1.0\n").documents[0]
-            .root
-            .to_json();
-        assert_eq!(
-            json,
-            serde_json::json!({"a": 1, "b": "1", "c": true, "d": null, "e": 1.5, "f": "0.1.0"})
-        );
-    }
-}
+mod tests;

@@ -5,6 +5,7 @@
 //!
 //! This file also holds the walk over those containers, which the security rules share.
 
+use super::RuleId;
 use super::{task_bodies, Check, Sink, TaskBody};
 use crate::core::image_ref::ImageReference;
 use crate::lint::finding::{FieldPath, Location, Severity};
@@ -145,7 +146,7 @@ pub fn check(check: &Check, sink: &mut Sink) {
         }
         if image.text.contains("$(") {
             sink.report(
-                "image-variable",
+                RuleId::ImageVariable,
                 image.location(),
                 format!(
                     "{} takes its image from {:?}, so its tag, digest and registry cannot be checked here; \
@@ -158,7 +159,7 @@ pub fn check(check: &Check, sink: &mut Sink) {
         match image.text.parse::<ImageReference>() {
             Ok(reference) => check_reference(&image, &reference, sink),
             Err(problem) => sink.report_as(
-                "image-digest-pin",
+                RuleId::ImageDigestPin,
                 Severity::Error,
                 image.location(),
                 format!(
@@ -185,15 +186,40 @@ impl Image<'_> {
 
 fn check_reference(image: &Image, reference: &ImageReference, sink: &mut Sink) {
     let (who, text) = (&image.who, image.text);
+    let qualified = names_registry(text);
+    // A digest pins what runs, whatever the tag says (Konflux writes `:latest@sha256:...`).
+    let floating = match (&reference.digest, reference.tag.as_deref()) {
+        (None, Some(tag)) if tag.eq_ignore_ascii_case("latest") => Some(format!("the {tag:?} tag")),
+        (None, None) => Some("no tag, which means latest,".to_string()),
+        _ => None,
+    };
+    // One finding per spot: a floating reference is also unpinned (and maybe unqualified);
+    // its one finding says all of it.
+    if let Some(floating) = floating.filter(|_| sink.enabled(RuleId::ImageLatestTag)) {
+        let registry = if qualified {
+            String::new()
+        } else {
+            format!(" and no registry host (it resolves to {reference})")
+        };
+        sink.report(
+            RuleId::ImageLatestTag,
+            image.location(),
+            format!(
+                "{who} uses {text:?} with {floating}{registry}, so what runs changes with every push; \
+                 use a version tag and pin its digest: <registry>/<repository>:<version>@sha256:<digest>"
+            ),
+        );
+        return;
+    }
     match reference.digest_parts() {
         Some(("sha256", _)) => {}
         Some((algorithm, _)) => sink.report(
-            "image-digest-pin",
+            RuleId::ImageDigestPin,
             image.location(),
             format!("{who} pins {text:?} by a {algorithm} digest; pin it by its @sha256 digest, which policy tools expect"),
         ),
         None => sink.report(
-            "image-digest-pin",
+            RuleId::ImageDigestPin,
             image.location(),
             format!(
                 "{who} uses {text:?} without a digest, so what runs can change under the same name; \
@@ -201,24 +227,9 @@ fn check_reference(image: &Image, reference: &ImageReference, sink: &mut Sink) {
             ),
         ),
     }
-    // A digest pins what runs, whatever the tag says (Konflux writes `:latest@sha256:...`).
-    if reference.digest.is_none() {
-        match reference.tag.as_deref() {
-            Some(tag) if tag.eq_ignore_ascii_case("latest") => sink.report(
-                "image-latest-tag",
-                image.location(),
-                format!("{who} uses the {tag:?} tag of {text:?}, which moves with every push; use a version tag and pin its digest"),
-            ),
-            Some(_) => {}
-            None => sink.report(
-                "image-latest-tag",
-                image.location(),
-                format!("{who} uses {text:?} without a tag, which means latest; use a version tag and pin its digest"),
-            ),
-        }
-    } else if reference.tag.is_none() {
+    if reference.digest.is_some() && reference.tag.is_none() {
         sink.report(
-            "image-tag-with-digest",
+            RuleId::ImageTagWithDigest,
             image.location(),
             format!(
                 "{who} pins {text:?} by digest without a tag, so a reader cannot tell which version runs; \
@@ -226,9 +237,9 @@ fn check_reference(image: &Image, reference: &ImageReference, sink: &mut Sink) {
             ),
         );
     }
-    if !names_registry(text) {
+    if !qualified {
         sink.report(
-            "image-fully-qualified",
+            RuleId::ImageFullyQualified,
             image.location(),
             format!(
                 "{who} uses {text:?} without a registry host, which each container runtime resolves its own way; write it in full: {reference}"
@@ -252,13 +263,13 @@ fn allowlist_applies(role: Role) -> bool {
 
 fn check_allowlist(image: &Image, allowed: &[String], sink: &mut Sink) {
     if allowed.is_empty()
-        || !sink.enabled("image-registry-allowlist")
+        || !sink.enabled(RuleId::ImageRegistryAllowlist)
         || is_allowed(image.text, allowed)
     {
         return;
     }
     sink.report(
-        "image-registry-allowlist",
+        RuleId::ImageRegistryAllowlist,
         image.location(),
         format!(
             "{} uses {:?}, which is not from an allowed registry ({}); use an image from one of them, or add its \
@@ -331,34 +342,48 @@ mod tests {
     }
 
     #[test]
-    fn an_unqualified_untagged_image_fires_pin_latest_and_qualification() {
-        assert_eq!(
-            image_rules("alpine", Profile::Core),
-            [
-                "image-digest-pin",
-                "image-fully-qualified",
-                "image-latest-tag"
-            ]
-        );
+    fn an_unqualified_untagged_image_is_one_finding_that_says_all() {
+        assert_eq!(image_rules("alpine", Profile::Core), ["image-latest-tag"]);
         let findings = lint(&task_with_image("alpine"), Profile::Core);
-        let qualified = findings
+        let latest = findings
             .iter()
-            .find(|f| f.rule == "image-fully-qualified")
+            .find(|f| f.rule == "image-latest-tag")
             .unwrap();
-        assert!(
-            qualified.message.contains("docker.io/library/alpine"),
-            "{}",
-            qualified.message
-        );
-        assert!(
-            qualified.message.contains("step \"build\""),
-            "{}",
-            qualified.message
-        );
+        for part in [
+            "docker.io/library/alpine",
+            "step \"build\"",
+            "no tag",
+            "digest",
+        ] {
+            assert!(latest.message.contains(part), "{part}: {}", latest.message);
+        }
+        assert_eq!(latest.severity, Severity::Warning, "policy in core");
         assert_eq!(
-            (qualified.line, qualified.field.as_str()),
+            (latest.line, latest.field.as_str()),
             (8, "spec.steps[0].image")
         );
+        assert_eq!(
+            image_rules("alpine", Profile::Catalog),
+            ["image-latest-tag"],
+            "one finding in every profile"
+        );
+        // A tagged but unpinned, unqualified image: two problems, two findings.
+        assert_eq!(
+            image_rules("alpine:3.20", Profile::Core),
+            ["image-digest-pin", "image-fully-qualified"]
+        );
+        // With image-latest-tag off, the other rules still say what is wrong.
+        let mut config = crate::lint::Config::default();
+        config.set_rule("image-latest-tag", "off").unwrap();
+        let findings =
+            crate::lint::testing::lint_at("t.yaml", &task_with_image("alpine"), |c| *c = config);
+        let mut rules: Vec<_> = findings
+            .iter()
+            .map(|f| f.rule.as_str())
+            .filter(|r| r.starts_with("image-"))
+            .collect();
+        rules.sort();
+        assert_eq!(rules, ["image-digest-pin", "image-fully-qualified"]);
     }
 
     #[test]

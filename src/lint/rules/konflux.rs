@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 use super::super::finding::{FieldPath, Location};
 use super::super::TektonDoc;
 use super::metadata::{is_supporting_file, PIPELINE_PROVIDED_PARAMS};
+use super::RuleId;
 use super::{Check, Sink};
 use crate::tekton::expr;
 use crate::tekton::model::{Container, Resource, TaskSpec};
@@ -45,17 +46,17 @@ const CREDENTIAL_WORDS: &[&str] = &[
 const EXPIRES_ON: &str = "build.appstudio.redhat.com/expires-on";
 
 /// The rules about a Task definition as Konflux runs it.
-const TASK_RULES: &[&str] = &[
-    "trusted-artifacts-naming",
-    "test-output-result",
-    "required-results",
-    "partner-integratable",
-    "partner-skippable",
+const TASK_RULES: &[RuleId] = &[
+    RuleId::TrustedArtifactsNaming,
+    RuleId::TestOutputResult,
+    RuleId::RequiredResults,
+    RuleId::PartnerIntegratable,
+    RuleId::PartnerSkippable,
 ];
 
 pub fn check(check: &Check, sink: &mut Sink) {
     expires_on(check.doc, sink);
-    if sink.enabled("trusted-artifacts-naming") {
+    if sink.enabled(RuleId::TrustedArtifactsNaming) {
         for body in super::task_bodies(check.doc) {
             trusted_artifacts_steps(body.spec, &body.path, sink);
         }
@@ -65,7 +66,7 @@ pub fn check(check: &Check, sink: &mut Sink) {
     };
     // A Task in a tests/ or samples/ directory is a fixture of the task under test, not a
     // definition Konflux runs or Conforma checks.
-    if !TASK_RULES.iter().any(|rule| sink.enabled(rule)) || is_supporting_file(check.file) {
+    if !TASK_RULES.iter().any(|rule| sink.enabled(*rule)) || is_supporting_file(check.file) {
         return;
     }
     trusted_artifacts_workspaces(task, sink);
@@ -86,7 +87,7 @@ fn words(name: &str) -> impl Iterator<Item = String> + '_ {
 // test-output-result
 
 fn test_output(check: &Check, task: &TaskSpec, sink: &mut Sink) {
-    if !sink.enabled("test-output-result") {
+    if !sink.enabled(RuleId::TestOutputResult) {
         return;
     }
     let name = check.doc.name();
@@ -95,7 +96,7 @@ fn test_output(check: &Check, task: &TaskSpec, sink: &mut Sink) {
     };
     require_string_result(task, name, "TEST_OUTPUT", &why, sink);
     // Not twice when Conforma's required results already ask for it.
-    let required_anyway = sink.enabled("required-results")
+    let required_anyway = sink.enabled(RuleId::RequiredResults)
         && conforma_required_results(check).any(|r| r == "SCAN_OUTPUT");
     if !required_anyway && words(name).any(|w| VULNERABILITY_SCANNERS.contains(&w.as_str())) {
         let why = format!("its name {name:?} says it scans for vulnerabilities");
@@ -146,7 +147,7 @@ fn require_string_result(task: &TaskSpec, name: &str, result: &str, why: &str, s
             let message = format!(
                 "Task {name:?} is a test or scan ({why}) but declares no {result} result; declare it (type string) and write the ADR 30 JSON to it so the pipeline can proceed and report"
             );
-            sink.report("test-output-result", Location::Field(results), message);
+            sink.report(RuleId::TestOutputResult, Location::Field(results), message);
         }
         Some(i) => {
             let type_ = task.results[i].type_.as_deref().unwrap_or("string");
@@ -154,7 +155,7 @@ fn require_string_result(task: &TaskSpec, name: &str, result: &str, why: &str, s
                 let message =
                     format!("result {result} is of type {type_}; ADR 30 makes it a string holding compact JSON");
                 sink.report(
-                    "test-output-result",
+                    RuleId::TestOutputResult,
                     Location::Field(results.index(i).field("type")),
                     message,
                 );
@@ -168,7 +169,7 @@ fn require_string_result(task: &TaskSpec, name: &str, result: &str, why: &str, s
 
 fn required_results(check: &Check, task: &TaskSpec, sink: &mut Sink) {
     let name = check.doc.name();
-    if !sink.enabled("required-results") {
+    if !sink.enabled(RuleId::RequiredResults) {
         return;
     }
     for result in conforma_required_results(check) {
@@ -177,7 +178,7 @@ fn required_results(check: &Check, task: &TaskSpec, sink: &mut Sink) {
                 "Task {name:?} must declare result {result} (Conforma required_task_results); add it to spec.results and write it"
             );
             sink.report(
-                "required-results",
+                RuleId::RequiredResults,
                 Location::Field(FieldPath::root().field("spec").field("results")),
                 message,
             );
@@ -235,7 +236,7 @@ fn trusted_artifacts_steps(task: &TaskSpec, spec: &FieldPath, sink: &mut Sink) {
                     "{what} {name:?} is an artifact of the Trusted Artifacts {verb:?} step {step_name:?}; name it with the _ARTIFACT suffix (Conforma checks it)"
                 );
                 sink.report(
-                    "trusted-artifacts-naming",
+                    RuleId::TrustedArtifactsNaming,
                     reference.location(&path, text),
                     message,
                 );
@@ -265,7 +266,7 @@ fn trusted_artifacts_workspaces(task: &TaskSpec, sink: &mut Sink) {
                 TRUSTED_ARTIFACTS_WORKSPACES.join(", ")
             );
             sink.report(
-                "trusted-artifacts-naming",
+                RuleId::TrustedArtifactsNaming,
                 Location::Field(spec.item("workspaces", i).field("name")),
                 message,
             );
@@ -311,7 +312,7 @@ fn expires_on(doc: &TektonDoc, sink: &mut Sink) {
         let message = format!(
             "{EXPIRES_ON} {text:?} is not an RFC 3339 time; write it like \"2025-06-30T00:00:00Z\""
         );
-        sink.report("expires-on-format", Location::Field(path), message);
+        sink.report(RuleId::ExpiresOnFormat, Location::Field(path), message);
     }
 }
 
@@ -319,7 +320,7 @@ fn expires_on(doc: &TektonDoc, sink: &mut Sink) {
 // partner-integratable, partner-skippable
 
 fn integratable(task: &TaskSpec, sink: &mut Sink) {
-    if !sink.enabled("partner-integratable") {
+    if !sink.enabled(RuleId::PartnerIntegratable) {
         return;
     }
     let spec = FieldPath::root().field("spec");
@@ -331,7 +332,7 @@ fn integratable(task: &TaskSpec, sink: &mut Sink) {
                 PIPELINE_PROVIDED_PARAMS.join(", ")
             );
             sink.report(
-                "partner-integratable",
+                RuleId::PartnerIntegratable,
                 Location::Field(spec.item("params", i).field("name")),
                 message,
             );
@@ -346,7 +347,7 @@ fn integratable(task: &TaskSpec, sink: &mut Sink) {
                 workspace.name
             );
             sink.report(
-                "partner-integratable",
+                RuleId::PartnerIntegratable,
                 Location::Field(spec.item("workspaces", i).field("name")),
                 message,
             );
@@ -355,7 +356,7 @@ fn integratable(task: &TaskSpec, sink: &mut Sink) {
 }
 
 fn skippable(task: &TaskSpec, sink: &mut Sink) {
-    if !sink.enabled("partner-skippable") {
+    if !sink.enabled(RuleId::PartnerSkippable) {
         return;
     }
     let spec = FieldPath::root().field("spec");
@@ -474,7 +475,7 @@ fn report_required_secret(sink: &mut Sink, path: FieldPath, what: &str, fix: &st
     let message = format!(
         "{what} is required, so the task cannot run (or be skipped) without the credentials; set {fix} and report SKIPPED in TEST_OUTPUT when it is absent"
     );
-    sink.report("partner-skippable", Location::Field(path), message);
+    sink.report(RuleId::PartnerSkippable, Location::Field(path), message);
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 use super::super::finding::{FieldPath, Location};
 use super::super::TektonDoc;
+use super::RuleId;
 use super::{Check, Sink};
 use crate::tekton::model::{Container, Resource, TaskSpec};
 
@@ -30,6 +31,8 @@ pub struct Shebang<'a> {
     pub interpreter: &'a str,
     /// The words after the interpreter (`-e` in `#!/bin/sh -e`).
     pub args: Vec<&'a str>,
+    /// Run through busybox (`#!/bin/busybox sh`): its ash, whatever the name.
+    pub busybox: bool,
 }
 
 /// Shells whose `set -e` is the errexit script-errexit asks for.
@@ -50,7 +53,7 @@ pub fn check(check: &Check, sink: &mut Sink) {
 
 fn report_missing_shebang(script: &Script, sink: &mut Sink) {
     sink.report(
-        "script-shebang",
+        RuleId::ScriptShebang,
         Location::Field(script.path.clone()),
         format!(
             "the script of {} has no #! line, so Tekton runs it with #!/bin/sh and set -e; \
@@ -69,7 +72,7 @@ fn check_errexit(script: &Script, shebang: &Shebang, sink: &mut Sink) {
         return;
     }
     sink.report(
-        "script-errexit",
+        RuleId::ScriptErrexit,
         Location::InScalar { path: script.path.clone(), line: shebang.line, column: 0 },
         format!(
             "the script of {} starts with its own #! line ({}), so Tekton does not add set -e and a \
@@ -83,7 +86,7 @@ fn check_length(script: &Script, max_lines: usize, sink: &mut Sink) {
     let lines = script.text.lines().count();
     if lines > max_lines {
         sink.report(
-            "script-too-long",
+            RuleId::ScriptTooLong,
             Location::Field(script.path.clone()),
             format!(
                 "the script of {} has {lines} lines (more than {max_lines}); move the logic into a \
@@ -110,13 +113,15 @@ pub fn shebang(text: &str) -> Option<Shebang<'_>> {
                 .find(|w| !w.starts_with('-') && !w.contains('='))?,
         );
     }
-    if interpreter == "busybox" {
+    let busybox = interpreter == "busybox";
+    if busybox {
         interpreter = base_name(words.next()?);
     }
     Some(Shebang {
         line,
         interpreter,
         args: words.collect(),
+        busybox,
     })
 }
 
@@ -359,12 +364,14 @@ mod tests {
         assert_eq!((bash.line, bash.interpreter), (0, "bash"));
         assert_eq!(shebang("#!/usr/bin/env -S bash -e\n").unwrap().args, ["-e"]);
         assert_eq!(shebang("#!/bin/busybox sh").unwrap().interpreter, "sh");
+        assert!(shebang("#!/bin/busybox sh").unwrap().busybox);
         assert_eq!(
             shebang("\n  #!/bin/sh -e\n").unwrap(),
             Shebang {
                 line: 1,
                 interpreter: "sh",
-                args: vec!["-e"]
+                args: vec!["-e"],
+                busybox: false,
             }
         );
         assert_eq!(

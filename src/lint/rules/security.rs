@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use serde_json::Value as Json;
 
 use super::images::{step_action_site, ContainerSite, Role};
+use super::RuleId;
 use super::{scripts, task_bodies, TaskBody};
 use super::{Check, Sink};
 use crate::lint::finding::{FieldPath, Location, Severity};
@@ -113,7 +114,7 @@ fn check_container(site: &ContainerSite, context: &BodyContext, sink: &mut Sink)
     check_secret_env(site, sink);
     for flow in secret_param_flows(site.container, &site.path, context) {
         sink.report(
-            "secret-like-param",
+            RuleId::SecretLikeParam,
             flow.location,
             format!(
                 "param {:?} looks like a secret, and {} puts its value into {}; param values are stored in plain text \
@@ -129,7 +130,7 @@ fn check_container(site: &ContainerSite, context: &BodyContext, sink: &mut Sink)
 }
 
 /// `# stepkit-lint-disable-next-line <rule> -- why`: how to keep a setting the step really needs.
-fn suppress_hint(rule: &str) -> String {
+fn suppress_hint(rule: RuleId) -> String {
     format!("if it really needs it, suppress with a reason: # stepkit-lint-disable-next-line {rule} -- why")
 }
 
@@ -141,42 +142,42 @@ fn check_security_context(site: &ContainerSite, sink: &mut Sink) {
     let who = site.describe();
     if security.privileged == Some(true) {
         sink.report(
-            "privileged",
+            RuleId::Privileged,
             Location::Field(path.field("privileged")),
             format!(
                 "{who} runs privileged, which gives it root on the node; drop securityContext.privileged; {}",
-                suppress_hint("privileged")
+                suppress_hint(RuleId::Privileged)
             ),
         );
     }
     if security.allow_privilege_escalation == Some(true) {
         sink.report(
-            "allow-privilege-escalation",
+            RuleId::AllowPrivilegeEscalation,
             Location::Field(path.field("allowPrivilegeEscalation")),
             format!(
                 "{who} lets its processes gain more privileges than they start with (setuid binaries); set \
                  securityContext.allowPrivilegeEscalation to false or drop it; {}",
-                suppress_hint("allow-privilege-escalation")
+                suppress_hint(RuleId::AllowPrivilegeEscalation)
             ),
         );
     }
     if security.run_as_user.as_ref().and_then(Json::as_i64) == Some(0) {
         sink.report(
-            "run-as-root",
+            RuleId::RunAsRoot,
             Location::Field(path.field("runAsUser")),
             format!(
                 "{who} runs as root (securityContext.runAsUser: 0); run it as a non-root user (e.g. runAsUser: 65532); {}",
-                suppress_hint("run-as-root")
+                suppress_hint(RuleId::RunAsRoot)
             ),
         );
     }
     if security.run_as_non_root == Some(false) {
         sink.report(
-            "run-as-root",
+            RuleId::RunAsRoot,
             Location::Field(path.field("runAsNonRoot")),
             format!(
                 "{who} sets securityContext.runAsNonRoot: false, which lets the image run as root; set it to true; {}",
-                suppress_hint("run-as-root")
+                suppress_hint(RuleId::RunAsRoot)
             ),
         );
     }
@@ -199,17 +200,17 @@ fn check_added_capability(who: &str, capability: &str, location: Location, sink:
     if name == "NET_BIND_SERVICE" {
         return;
     }
-    let hint = suppress_hint("capabilities-add");
+    let hint = suppress_hint(RuleId::CapabilitiesAdd);
     if DANGEROUS_CAPABILITIES.contains(&name) {
         sink.report_as(
-            "capabilities-add",
+            RuleId::CapabilitiesAdd,
             Severity::Error,
             location,
             format!("{who} adds capability {name}, which comes close to root on the node; remove it from securityContext.capabilities.add; {hint}"),
         );
     } else {
         sink.report(
-            "capabilities-add",
+            RuleId::CapabilitiesAdd,
             location,
             format!(
                 "{who} adds capability {name}, beyond NET_BIND_SERVICE, the only one the restricted Pod Security Standard \
@@ -231,7 +232,7 @@ fn check_docker_socket_mounts(site: &ContainerSite, context: &BodyContext, sink:
             continue;
         }
         sink.report(
-            "host-path-volume",
+            RuleId::HostPathVolume,
             Location::Field(site.path.item("volumeMounts", i).field("mountPath")),
             format!(
                 "{} mounts volume {:?} at the Docker socket path {}; the node's Docker socket is root on the node — \
@@ -239,7 +240,7 @@ fn check_docker_socket_mounts(site: &ContainerSite, context: &BodyContext, sink:
                 site.describe(),
                 mount.name,
                 mount.mount_path,
-                suppress_hint("host-path-volume")
+                suppress_hint(RuleId::HostPathVolume)
             ),
         );
     }
@@ -254,7 +255,7 @@ fn check_secret_env(site: &ContainerSite, sink: &mut Sink) {
             continue;
         };
         sink.report(
-            "secret-in-env",
+            RuleId::SecretInEnv,
             Location::Field(
                 site.path
                     .item("env", i)
@@ -274,7 +275,7 @@ fn check_secret_env(site: &ContainerSite, sink: &mut Sink) {
             continue;
         };
         sink.report(
-            "secret-in-env",
+            RuleId::SecretInEnv,
             Location::Field(site.path.item("envFrom", i).field("secretRef")),
             format!(
                 "{who} loads every key of Secret {:?} into env vars; {advice}",
@@ -308,18 +309,18 @@ fn check_volumes(volumes: &[Volume], path: &FieldPath, sink: &mut Sink) {
                     ""
                 };
                 sink.report(
-                    "host-path-volume",
+                    RuleId::HostPathVolume,
                     Location::Key(volume_path.field("hostPath")),
                     format!(
                         "volume {:?} mounts {host_path:?} from the node{socket}; use an emptyDir, a workspace or a \
                          persistentVolumeClaim instead; {}",
                         volume.name,
-                        suppress_hint("host-path-volume")
+                        suppress_hint(RuleId::HostPathVolume)
                     ),
                 );
             } else if !RESTRICTED_VOLUME_TYPES.contains(&kind.as_str()) {
                 sink.report(
-                    "restricted-volume-type",
+                    RuleId::RestrictedVolumeType,
                     Location::Key(volume_path.field(kind)),
                     format!(
                         "volume {:?} has type {kind}, which namespaces enforcing the restricted Pod Security Standard \
@@ -386,12 +387,12 @@ fn check_host_namespaces(template: &PodTemplate, path: &FieldPath, sink: &mut Si
     for (field, value, namespace) in namespaces {
         if value == Some(true) {
             sink.report(
-                "pod-template-host-ns",
+                RuleId::PodTemplateHostNs,
                 Location::Field(path.field(field)),
                 format!(
                     "the pod template ({path}) sets {field}: true, which puts the pod into the node's {namespace} \
                      namespace; remove it; {}",
-                    suppress_hint("pod-template-host-ns")
+                    suppress_hint(RuleId::PodTemplateHostNs)
                 ),
             );
         }
@@ -681,7 +682,7 @@ fn check_xtrace(site: &ContainerSite, context: &BodyContext, sink: &mut Sink) {
         let command = place.command;
         match &secret {
             Some(reason) => sink.report(
-                "xtrace-with-secrets",
+                RuleId::XtraceWithSecrets,
                 location,
                 format!(
                     "{who} turns on xtrace (`{command}`) although {reason}; xtrace prints every command with its arguments \
@@ -689,7 +690,7 @@ fn check_xtrace(site: &ContainerSite, context: &BodyContext, sink: &mut Sink) {
                 ),
             ),
             None => sink.report_as(
-                "xtrace-with-secrets",
+                RuleId::XtraceWithSecrets,
                 Severity::Info,
                 location,
                 format!(

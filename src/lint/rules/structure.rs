@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value as Json;
 
+use super::{is_dns_label, RuleId};
 use super::{Check, Located, Sink};
 use crate::lint::finding::{Diagnostic, FieldPath, Location, Severity};
 use crate::lint::{Corpus, RuleOptions, TektonDoc};
@@ -22,9 +23,14 @@ use crate::tekton::model::{
 };
 use crate::tekton::yaml::Node;
 
+/// Field names and value types, walked once per document when the corpus is built.
+pub fn check_schema(doc: &TektonDoc, profile: crate::lint::Profile, sink: &mut Sink) {
+    schema::check_field_names(doc, profile, sink);
+}
+
 pub fn check(check: &Check, sink: &mut Sink) {
     let doc = check.doc;
-    schema::check_field_names(doc, check.options.profile, sink);
+    sink.replay(&doc.schema_problems);
     api_version(doc, sink);
     cluster_task(doc, sink);
     metadata_name(doc, sink);
@@ -54,13 +60,13 @@ fn api_version(doc: &TektonDoc, sink: &mut Sink) {
     match (doc.kind, doc.version()) {
         (Kind::StepAction, "v1beta1") => {}
         (Kind::StepAction, "v1alpha1") => sink.report_as(
-            "api-version",
+            RuleId::ApiVersion,
             Severity::Info,
             location(),
             "StepAction uses tekton.dev/v1alpha1, its alpha version; use tekton.dev/v1beta1 (the fields are the same)",
         ),
         (Kind::StepAction, version) => sink.report_as(
-            "api-version",
+            RuleId::ApiVersion,
             Severity::Error,
             location(),
             format!("Tekton has no tekton.dev/{version} StepAction; use tekton.dev/v1beta1"),
@@ -69,7 +75,7 @@ fn api_version(doc: &TektonDoc, sink: &mut Sink) {
         _ if kind == "ClusterTask" => {}
         (_, "v1") => {}
         (_, "v1beta1") => sink.report(
-            "api-version",
+            RuleId::ApiVersion,
             location(),
             format!(
                 "{kind} uses tekton.dev/v1beta1, which Tekton deprecated; move it to tekton.dev/v1 \
@@ -77,7 +83,7 @@ fn api_version(doc: &TektonDoc, sink: &mut Sink) {
             ),
         ),
         (_, version) => sink.report_as(
-            "api-version",
+            RuleId::ApiVersion,
             Severity::Error,
             location(),
             format!("Tekton no longer serves {kind} as tekton.dev/{version}; use tekton.dev/v1"),
@@ -88,7 +94,7 @@ fn api_version(doc: &TektonDoc, sink: &mut Sink) {
 fn cluster_task(doc: &TektonDoc, sink: &mut Sink) {
     if doc.raw_kind == "ClusterTask" {
         sink.report(
-            "v1beta1-removed-field",
+            RuleId::V1beta1RemovedField,
             Location::Field(FieldPath::root().field("kind")),
             "ClusterTask was removed from Tekton (tekton.dev/v1 has none); make it a Task and reference it \
              through the cluster resolver (resolver: cluster)",
@@ -106,12 +112,12 @@ fn metadata_name(doc: &TektonDoc, sink: &mut Sink) {
         .and_then(Node::as_str);
     match name {
         None | Some("") if doc.metadata.generate_name.is_none() => sink.report(
-            "metadata-name",
+            RuleId::MetadataName,
             Location::Field(path),
             format!("the {} has no metadata.name; give it a name of lowercase letters, digits, '-' and '.'", doc.raw_kind),
         ),
         Some(name) if !name.is_empty() && !is_object_name(name) => sink.report(
-            "metadata-name",
+            RuleId::MetadataName,
             Location::Field(path),
             format!(
                 "name {name:?} is not a valid Tekton object name: use at most 63 lowercase letters, digits, '-' and '.', \
@@ -271,7 +277,7 @@ impl<'a> TaskBody<'a> {
 fn check_task_body(body: &TaskBody, sink: &mut Sink) {
     if body.spec.steps.is_empty() {
         sink.report(
-            "steps-required",
+            RuleId::StepsRequired,
             Location::Field(body.path.field("steps")),
             format!("{} has no steps; a Task needs at least one", body.path),
         );
@@ -320,7 +326,7 @@ fn step_names(body: &TaskBody, sink: &mut Sink) {
         let path = body.path.item("steps", i).field("name");
         if !is_dns_label(name) {
             sink.report(
-                "step-name-format",
+                RuleId::StepNameFormat,
                 Location::Field(path.clone()),
                 format!(
                     "step name {name:?} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', \
@@ -330,7 +336,7 @@ fn step_names(body: &TaskBody, sink: &mut Sink) {
         }
         match seen.get(name) {
             Some(first) => sink.report(
-                "step-name-format",
+                RuleId::StepNameFormat,
                 Location::Field(path),
                 format!("step name {name:?} is already used by steps[{first}]; step names must be unique"),
             ),
@@ -357,7 +363,7 @@ fn step_container(body: &TaskBody, site: &Site, step: &Step, sink: &mut Sink) {
         ];
         for (field, _) in conflicts.iter().filter(|(_, set)| *set) {
             sink.report(
-                "step-image-required",
+                RuleId::StepImageRequired,
                 Location::Key(site.path.field(field)),
                 format!("{} runs a StepAction (ref), which defines its own {field}; remove {field} from the step", site.who),
             );
@@ -365,7 +371,7 @@ fn step_container(body: &TaskBody, site: &Site, step: &Step, sink: &mut Sink) {
     } else {
         if !step.params.is_empty() {
             sink.report(
-                "step-image-required",
+                RuleId::StepImageRequired,
                 Location::Key(site.path.field("params")),
                 format!("{} has params but no ref: params pass values to a StepAction; use env for a plain step", site.who),
             );
@@ -382,7 +388,7 @@ fn step_container(body: &TaskBody, site: &Site, step: &Step, sink: &mut Sink) {
             matches!(on_error, "" | "continue" | "stopAndFail") || on_error.starts_with("$(params");
         if !valid {
             sink.report(
-                "step-onerror-value",
+                RuleId::StepOnerrorValue,
                 Location::Field(site.path.field("onError")),
                 format!("{} has onError {on_error:?}; use continue or stopAndFail (or a $(params...) reference)", site.who),
             );
@@ -392,7 +398,7 @@ fn step_container(body: &TaskBody, site: &Site, step: &Step, sink: &mut Sink) {
 
 fn image_missing(site: &Site, what_to_do: &str, sink: &mut Sink) {
     sink.report(
-        "step-image-required",
+        RuleId::StepImageRequired,
         Location::Field(site.path.field("image")),
         format!("{} has no image; {what_to_do}", site.who),
     );
@@ -415,7 +421,7 @@ fn script_with_command(site: &Site, inherits_command: bool, sink: &mut Sink) {
         return;
     };
     sink.report(
-        "script-with-command",
+        RuleId::ScriptWithCommand,
         Location::Key(site.path.field("script")),
         message,
     );
@@ -432,7 +438,7 @@ fn reserved_mounts(sites: &[Site], sink: &mut Sink) {
             let clean = clean_path(&mount.mount_path);
             if clean.starts_with("/tekton/") && !clean.starts_with("/tekton/home") {
                 sink.report(
-                    "reserved-mount",
+                    RuleId::ReservedMount,
                     Location::Field(path.field("mountPath")),
                     format!(
                         "{} mounts {:?} at {:?}, under /tekton/, which Tekton reserves; mount it elsewhere \
@@ -443,7 +449,7 @@ fn reserved_mounts(sites: &[Site], sink: &mut Sink) {
             }
             if mount.name.starts_with("tekton-internal-") {
                 sink.report(
-                    "reserved-mount",
+                    RuleId::ReservedMount,
                     Location::Field(path.field("name")),
                     format!("{} mounts a volume named {:?}; names starting with tekton-internal- are Tekton's own, so rename it", site.who, mount.name),
                 );
@@ -457,7 +463,7 @@ fn unique_volume_names(body: &TaskBody, sink: &mut Sink) {
     for (i, volume) in body.spec.volumes.iter().enumerate() {
         if !seen.insert(volume.name.as_str()) {
             sink.report(
-                "reserved-mount",
+                RuleId::ReservedMount,
                 Location::Field(body.path.item("volumes", i).field("name")),
                 format!(
                     "volume {:?} is declared twice; volume names must be unique",
@@ -483,7 +489,7 @@ fn undefined_volumes(body: &TaskBody, sites: &[Site], sink: &mut Sink) {
                 continue;
             }
             sink.report(
-                "undefined-volume",
+                RuleId::UndefinedVolume,
                 Location::Field(site.path.item("volumeMounts", j).field("name")),
                 format!(
                     "{} mounts volume {:?}, which is not declared; add it to {} (or correct the name)",
@@ -520,13 +526,13 @@ fn env_list(who: &str, env: &[EnvVar], path: &FieldPath, template_env: &[EnvVar]
         let name = var.name.as_str();
         if let Some(first) = seen.get(name) {
             sink.report(
-                "duplicate-env",
+                RuleId::DuplicateEnv,
                 location,
                 format!("{who} sets env {name} twice (env[{first}] and env[{j}]); only one value takes effect, so remove one"),
             );
         } else if template_env.iter().any(|t| t.name == name) {
             sink.report_as(
-                "duplicate-env",
+                RuleId::DuplicateEnv,
                 Severity::Warning,
                 location,
                 format!("{who} sets env {name}, which the step template sets too; the step's value wins, so drop one unless they should differ"),
@@ -569,7 +575,7 @@ fn task_workspaces(body: &TaskBody, sink: &mut Sink) {
         };
         if !mount_paths.insert(mount_path.clone()) {
             sink.report(
-                "workspace-decl",
+                RuleId::WorkspaceDecl,
                 Location::Field(path.index(i).field("mountPath")),
                 format!(
                     "workspace {:?} mounts at {mount_path}, which another workspace or a step volumeMount already uses; \
@@ -590,7 +596,7 @@ fn unique_workspace_names<'a>(
     for (i, name) in names.enumerate() {
         if !seen.insert(name) {
             sink.report(
-                "workspace-decl",
+                RuleId::WorkspaceDecl,
                 Location::Field(path.index(i).field("name")),
                 format!("workspace {name:?} is declared twice; workspace names must be unique"),
             );
@@ -657,13 +663,13 @@ fn check_params(params: &[ParamSpec], path: &FieldPath, checks: ParamChecks, sin
         let location = Location::Field(here.field("name"));
         if let Some(first) = exact.get(name) {
             sink.report(
-                "param-name-format",
+                RuleId::ParamNameFormat,
                 location,
                 format!("param {name:?} is declared twice (also params[{first}]); remove one"),
             );
         } else if let Some(first) = folded.get(&name.to_lowercase()) {
             sink.report_as(
-                "param-name-format",
+                RuleId::ParamNameFormat,
                 Severity::Warning,
                 location,
                 format!(
@@ -693,7 +699,7 @@ fn param_name_format(param: &ParamSpec, here: &FieldPath, sink: &mut Sink) {
             format!("param name {name:?} is not valid: start with a letter or '_', then use letters, digits, '_', '-'{dot}")
         };
         sink.report(
-            "param-name-format",
+            RuleId::ParamNameFormat,
             Location::Field(here.field("name")),
             message,
         );
@@ -704,7 +710,7 @@ fn param_name_format(param: &ParamSpec, here: &FieldPath, sink: &mut Sink) {
     for key in param.properties.iter().flat_map(|p| p.keys()) {
         if !is_param_name(key, false) {
             sink.report(
-                "param-name-format",
+                RuleId::ParamNameFormat,
                 Location::Key(here.field("properties").field(key)),
                 format!(
                     "key {key:?} of object param {name:?} is not valid: start with a letter or '_', then use letters, digits, '_' and '-'"
@@ -719,7 +725,7 @@ fn param_type(param: &ParamSpec, here: &FieldPath, needs_properties: bool, sink:
     if let Some(declared) = param.type_.as_deref().filter(|t| !t.is_empty()) {
         if !matches!(declared, "string" | "array" | "object") {
             sink.report(
-                "param-type",
+                RuleId::ParamType,
                 Location::Field(here.field("type")),
                 format!("param {name:?} has type {declared:?}; use string, array or object"),
             );
@@ -728,7 +734,7 @@ fn param_type(param: &ParamSpec, here: &FieldPath, needs_properties: bool, sink:
         let default_type = param.default.as_ref().map(json_param_type);
         if let Some(default_type) = default_type.filter(|t| *t != declared) {
             sink.report(
-                "param-type",
+                RuleId::ParamType,
                 Location::Field(here.field("default")),
                 format!("param {name:?} is declared {declared} but its default is {default_type}; make the type and the default agree"),
             );
@@ -736,7 +742,7 @@ fn param_type(param: &ParamSpec, here: &FieldPath, needs_properties: bool, sink:
     }
     if needs_properties && param.effective_type() == "object" && param.properties.is_none() {
         sink.report(
-            "param-type",
+            RuleId::ParamType,
             Location::Field(here.clone()),
             format!("object param {name:?} has no properties; list its keys under properties (each with type: string)"),
         );
@@ -748,7 +754,7 @@ fn param_type(param: &ParamSpec, here: &FieldPath, needs_properties: bool, sink:
             .filter(|t| !t.is_empty() && *t != "string")
         {
             sink.report(
-                "param-type",
+                RuleId::ParamType,
                 Location::Field(here.field("properties").field(key).field("type")),
                 format!("key {key:?} of param {name:?} has type {property_type:?}; object param keys can only be strings"),
             );
@@ -764,7 +770,7 @@ fn param_enum(param: &ParamSpec, here: &FieldPath, sink: &mut Sink) {
     let param_type = param.effective_type();
     if param_type != "string" {
         sink.report(
-            "param-enum",
+            RuleId::ParamEnum,
             Location::Key(here.field("enum")),
             format!(
                 "param {name:?} is {param_type} but has an enum; only string params can have one"
@@ -776,7 +782,7 @@ fn param_enum(param: &ParamSpec, here: &FieldPath, sink: &mut Sink) {
     for (j, text) in texts.iter().enumerate() {
         if !seen.insert(text) {
             sink.report(
-                "param-enum",
+                RuleId::ParamEnum,
                 Location::Field(here.field("enum").index(j)),
                 format!("enum value {text:?} of param {name:?} is listed twice; remove one"),
             );
@@ -790,7 +796,7 @@ fn param_enum(param: &ParamSpec, here: &FieldPath, sink: &mut Sink) {
         .map(json_text);
     if let Some(default) = default.filter(|d| !d.is_empty() && !texts.contains(d)) {
         sink.report(
-            "param-enum",
+            RuleId::ParamEnum,
             Location::Field(here.field("default")),
             format!(
                 "default {default:?} of param {name:?} is not one of its enum values ({}); add it to enum or change the default \
@@ -826,7 +832,7 @@ fn check_results(results: &[ResultSpec], path: &FieldPath, sink: &mut Sink) {
         let name = result.name.as_str();
         if !is_result_name(name) {
             sink.report(
-                "result-name-format",
+                RuleId::ResultNameFormat,
                 Location::Field(here.field("name")),
                 format!(
                     "result name {name:?} is not valid: use letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
@@ -842,7 +848,7 @@ fn check_results(results: &[ResultSpec], path: &FieldPath, sink: &mut Sink) {
         match result_type {
             "string" | "array" => {}
             "object" if result.properties.is_none() => sink.report(
-                "result-name-format",
+                RuleId::ResultNameFormat,
                 Location::Field(here.clone()),
                 format!("object result {name:?} has no properties; list its keys under properties"),
             ),
@@ -854,7 +860,7 @@ fn check_results(results: &[ResultSpec], path: &FieldPath, sink: &mut Sink) {
                         .filter(|t| !t.is_empty() && *t != "string")
                     {
                         sink.report(
-                            "result-name-format",
+                            RuleId::ResultNameFormat,
                             Location::Field(here.field("properties").field(key).field("type")),
                             format!("key {key:?} of result {name:?} has type {t:?}; object result keys can only be strings"),
                         );
@@ -862,7 +868,7 @@ fn check_results(results: &[ResultSpec], path: &FieldPath, sink: &mut Sink) {
                 }
             }
             other => sink.report(
-                "result-name-format",
+                RuleId::ResultNameFormat,
                 Location::Field(here.field("type")),
                 format!("result {name:?} has type {other:?}; use string, array or object"),
             ),
@@ -899,7 +905,7 @@ fn result_value(name: &str, value: &Json, path: &FieldPath, sink: &mut Sink) {
     };
     if let Some(problem) = problem {
         sink.report(
-            "result-name-format",
+            RuleId::ResultNameFormat,
             Location::Field(path.clone()),
             format!(
                 "{problem}; a result's value must be a string $(steps.<step>.results.<result>)"
@@ -927,7 +933,7 @@ pub fn duplicates(
     _options: &RuleOptions,
     enabled: &dyn Fn(&str) -> bool,
 ) -> Vec<Located> {
-    if !enabled("duplicate-resource") {
+    if !enabled(RuleId::DuplicateResource.as_str()) {
         return Vec::new();
     }
     let mut first_seen = HashMap::new();
@@ -949,21 +955,37 @@ pub fn duplicates(
             continue;
         };
         let first = &corpus.docs[first];
-        let message = format!(
-            "{} {name:?} is also defined at {}:{}; names must be unique within a directory, so rename or remove one",
-            doc.raw_kind,
-            corpus.file(first).display_path(),
-            name_line(first)
-        );
+        // In one file, the second `kubectl apply`s over the first: it cannot work as written.
+        // In two files of a directory, each may be applied on its own (examples are): policy.
+        let (severity, message) = if first.file == doc.file {
+            (
+                Some(Severity::Error),
+                format!(
+                    "{} {name:?} is also defined at line {} of this file; applying the file keeps only one, so rename or remove one",
+                    doc.raw_kind,
+                    name_line(first)
+                ),
+            )
+        } else {
+            (
+                None,
+                format!(
+                    "{} {name:?} is also defined at {}:{}; applied together one replaces the other, so rename or remove one",
+                    doc.raw_kind,
+                    corpus.file(first).display_path(),
+                    name_line(first)
+                ),
+            )
+        };
         let location = Location::Field(FieldPath::root().field("metadata").field("name"));
         found.push((
             doc.file,
             Some(index),
             Diagnostic {
-                rule: "duplicate-resource",
+                rule: RuleId::DuplicateResource,
                 message,
                 location,
-                severity: None,
+                severity,
             },
         ));
     }
@@ -985,11 +1007,6 @@ fn has_text(value: &Option<String>) -> bool {
 
 fn has_items(value: &Option<Vec<Json>>) -> bool {
     value.as_ref().is_some_and(|v| !v.is_empty())
-}
-
-/// A DNS-1123 label: what step names must be.
-fn is_dns_label(name: &str) -> bool {
-    name.len() <= 63 && is_label_like(name)
 }
 
 /// A DNS-1123 subdomain of at most 63 characters: what Tekton accepts as an object name.

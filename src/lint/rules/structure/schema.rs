@@ -1,13 +1,17 @@
-//! The field names Tekton accepts in each object of the five kinds, per API version, and the walk
-//! over a document's positioned YAML that reports the others. Tekton's webhook decodes with
-//! unknown fields disallowed, so a typo (`Name:`, `computeResource:`) is rejected on apply.
+//! The field names Tekton accepts in each object of the five kinds, per API version, and the
+//! types of their values, and the walk over a document's positioned YAML that reports the others.
+//! Tekton's webhook decodes with unknown fields disallowed, so a typo (`Name:`,
+//! `computeResource:`) is rejected on apply; Go's JSON decoder rejects a value of the wrong type
+//! (`command: [true]`, `timeout: 5`) — after go-yaml typed it, so `yes` is a boolean there.
+//! Field names are case-sensitive: the CRDs' structural schemas prune (or, with strict field
+//! validation, reject) `mountpath` before Tekton's case-insensitive Go decoder could see it.
 //!
 //! Taken from tektoncd/pipeline `pkg/apis/pipeline/{v1,v1beta1}` (the Go types' json tags).
 //! Free-form Kubernetes objects (securityContext, computeResources, pod templates, volume
 //! sources, probes) are not descended into.
 
 use crate::lint::finding::{FieldPath, Location};
-use crate::lint::rules::Sink;
+use crate::lint::rules::{RuleId, Sink};
 use crate::lint::{Profile, TektonDoc};
 use crate::tekton::model::Kind;
 use crate::tekton::yaml::Node;
@@ -44,10 +48,27 @@ enum Since {
 enum Value {
     /// A scalar, or an object this schema does not describe.
     Any,
+    /// A scalar of a Go type.
+    Scalar(Type),
+    /// A mapping from free names to scalars (`labels`).
+    Dict(Type),
     Map(Object),
     List(Object),
     /// A mapping from free names to objects (`properties`).
     MapOf(Object),
+}
+
+/// The Go type of a scalar field, as the JSON decoder checks it. Null is accepted everywhere
+/// (it leaves the field empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Type {
+    Str,
+    /// A list of strings (`command`, `args`, `runAfter`).
+    Strings,
+    Bool,
+    Int,
+    /// A `metav1.Duration`: a string Go's `time.ParseDuration` reads (`1h30m`, `90s`).
+    Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +82,42 @@ const fn any(name: &'static str) -> Field {
     Field {
         name,
         value: Value::Any,
+        since: Since::Both,
+    }
+}
+
+const fn typed(name: &'static str, scalar: Type) -> Field {
+    Field {
+        name,
+        value: Value::Scalar(scalar),
+        since: Since::Both,
+    }
+}
+
+const fn string(name: &'static str) -> Field {
+    typed(name, Type::Str)
+}
+
+const fn strings(name: &'static str) -> Field {
+    typed(name, Type::Strings)
+}
+
+const fn boolean(name: &'static str) -> Field {
+    typed(name, Type::Bool)
+}
+
+const fn int(name: &'static str) -> Field {
+    typed(name, Type::Int)
+}
+
+const fn duration(name: &'static str) -> Field {
+    typed(name, Type::Duration)
+}
+
+const fn dict(name: &'static str) -> Field {
+    Field {
+        name,
+        value: Value::Dict(Type::Str),
         since: Since::Both,
     }
 }
@@ -170,66 +227,82 @@ impl Object {
                 &[map("spec", Object::PipelineRunSpec), any("status")]
             ],
             Object::Metadata => groups![OBJECT_META],
-            Object::EmbeddedMetadata => groups![&[any("labels"), any("annotations")]],
+            Object::EmbeddedMetadata => groups![&[dict("labels"), dict("annotations")]],
             Object::TaskSpec => groups![TASK_SPEC],
             Object::EmbeddedTask => groups![TASK_SPEC, EMBEDDED_TASK],
             Object::Step => groups![CONTAINER, STEP, STEP_CONTAINER_V1BETA1],
             Object::StepTemplate => groups![CONTAINER, STEP_TEMPLATE, STEP_CONTAINER_V1BETA1],
             Object::Sidecar => groups![CONTAINER, SIDECAR, POD_CONTAINER],
             Object::StepRef => {
-                groups![&[any("name"), any("resolver"), list("params", Object::Param)]]
+                groups![&[
+                    string("name"),
+                    string("resolver"),
+                    list("params", Object::Param)
+                ]]
             }
-            Object::StepOutput => groups![&[any("path")]],
+            Object::StepOutput => groups![&[string("path")]],
             Object::EnvVar => groups![&[
-                any("name"),
-                any("value"),
+                string("name"),
+                string("value"),
                 map("valueFrom", Object::EnvSource)
             ]],
             Object::EnvSource => groups![ENV_SOURCE],
-            Object::EnvFrom => groups![&[any("prefix"), any("configMapRef"), any("secretRef")]],
+            Object::EnvFrom => groups![&[string("prefix"), any("configMapRef"), any("secretRef")]],
             Object::VolumeMount => groups![VOLUME_MOUNT],
-            Object::VolumeDevice => groups![&[any("name"), any("devicePath")]],
-            Object::Volume => groups![&[any("name")], VOLUME_SOURCES],
+            Object::VolumeDevice => groups![&[string("name"), string("devicePath")]],
+            Object::Volume => groups![&[string("name")], VOLUME_SOURCES],
             Object::ParamSpec => groups![PARAM_SPEC],
-            Object::Property => groups![&[any("type")]],
-            Object::Param => groups![&[any("name"), any("value")]],
+            Object::Property => groups![&[string("type")]],
+            Object::Param => groups![&[string("name"), any("value")]],
             Object::TaskResult => groups![RESULT, &[any("value")]],
             Object::StepResult => groups![RESULT],
             Object::PipelineResult => {
-                groups![&[any("name"), any("type"), any("description"), any("value")]]
+                groups![&[
+                    string("name"),
+                    string("type"),
+                    string("description"),
+                    any("value")
+                ]]
             }
             Object::WorkspaceDecl => groups![&[
-                any("name"),
-                any("description"),
-                any("mountPath"),
-                any("readOnly"),
-                any("optional")
+                string("name"),
+                string("description"),
+                string("mountPath"),
+                boolean("readOnly"),
+                boolean("optional")
             ]],
-            Object::WorkspaceUsage => groups![&[any("name"), any("mountPath")]],
+            Object::WorkspaceUsage => groups![&[string("name"), string("mountPath")]],
             Object::PipelineWorkspaceDecl => {
-                groups![&[any("name"), any("description"), any("optional")]]
+                groups![&[string("name"), string("description"), boolean("optional")]]
             }
             Object::PipelineWorkspaceBinding => {
-                groups![&[any("name"), any("workspace"), any("subPath")]]
+                groups![&[string("name"), string("workspace"), string("subPath")]]
             }
             Object::RunWorkspaceBinding => groups![RUN_WORKSPACE_BINDING],
             Object::StepActionSpec => groups![STEP_ACTION_SPEC],
             Object::PipelineSpec => groups![PIPELINE_SPEC],
             Object::PipelineTask => groups![PIPELINE_TASK],
-            Object::TaskRef => groups![REF, &[any("kind")]],
+            Object::TaskRef => groups![REF, &[string("kind")]],
             Object::PipelineRef => groups![REF],
-            Object::When => groups![&[any("input"), any("operator"), any("values"), any("cel")]],
+            Object::When => groups![&[
+                string("input"),
+                string("operator"),
+                strings("values"),
+                string("cel")
+            ]],
             Object::Matrix => groups![&[
                 list("params", Object::Param),
                 list("include", Object::MatrixInclude)
             ]],
-            Object::MatrixInclude => groups![&[any("name"), list("params", Object::Param)]],
+            Object::MatrixInclude => groups![&[string("name"), list("params", Object::Param)]],
             Object::TaskRunSpec => groups![TASK_RUN_SPEC],
             Object::PipelineRunSpec => groups![PIPELINE_RUN_SPEC],
-            Object::Timeouts => groups![&[any("pipeline"), any("tasks"), any("finally")]],
-            Object::TaskRunTemplate => groups![&[any("podTemplate"), any("serviceAccountName")]],
+            Object::Timeouts => {
+                groups![&[duration("pipeline"), duration("tasks"), duration("finally")]]
+            }
+            Object::TaskRunTemplate => groups![&[any("podTemplate"), string("serviceAccountName")]],
             Object::PipelineTaskRunSpec => groups![PIPELINE_TASK_RUN_SPEC],
-            Object::ContainerResources => groups![&[any("name"), any("computeResources")]],
+            Object::ContainerResources => groups![&[string("name"), any("computeResources")]],
             Object::ContainerOverride => groups![&[any("name"), any("resources")]],
         }
     }
@@ -261,15 +334,15 @@ impl Field {
 }
 
 const DOCUMENT: &[Field] = &[
-    any("apiVersion"),
-    any("kind"),
+    string("apiVersion"),
+    string("kind"),
     map("metadata", Object::Metadata),
 ];
 
 const OBJECT_META: &[Field] = &[
-    any("name"),
-    any("generateName"),
-    any("namespace"),
+    string("name"),
+    string("generateName"),
+    string("namespace"),
     any("selfLink"),
     any("uid"),
     any("resourceVersion"),
@@ -277,8 +350,8 @@ const OBJECT_META: &[Field] = &[
     any("creationTimestamp"),
     any("deletionTimestamp"),
     any("deletionGracePeriodSeconds"),
-    any("labels"),
-    any("annotations"),
+    dict("labels"),
+    dict("annotations"),
     any("ownerReferences"),
     any("finalizers"),
     any("managedFields"),
@@ -288,8 +361,8 @@ const PIPELINE_RESOURCES_GONE: &str =
     "PipelineResources are gone; pass inputs through params and workspaces";
 
 const TASK_SPEC: &[Field] = &[
-    any("description"),
-    any("displayName"),
+    string("description"),
+    string("displayName"),
     list("params", Object::ParamSpec),
     list("results", Object::TaskResult),
     list("workspaces", Object::WorkspaceDecl),
@@ -310,27 +383,27 @@ const EMBEDDED_TASK: &[Field] = &[
 
 /// What steps, the step template and sidecars share, in both versions.
 const CONTAINER: &[Field] = &[
-    any("image"),
-    any("command"),
-    any("args"),
-    any("workingDir"),
+    string("image"),
+    strings("command"),
+    strings("args"),
+    string("workingDir"),
     list("env", Object::EnvVar),
     list("envFrom", Object::EnvFrom),
     list("volumeMounts", Object::VolumeMount),
     list("volumeDevices", Object::VolumeDevice),
-    any("imagePullPolicy"),
+    string("imagePullPolicy"),
     any("securityContext"),
     v1(any("computeResources"), "resources"),
     removed(any("resources"), "rename it to computeResources"),
 ];
 
 const STEP: &[Field] = &[
-    any("name"),
-    any("displayName"),
-    any("script"),
-    any("timeout"),
+    string("name"),
+    string("displayName"),
+    string("script"),
+    duration("timeout"),
     list("workspaces", Object::WorkspaceUsage),
-    any("onError"),
+    string("onError"),
     map("stdoutConfig", Object::StepOutput),
     map("stderrConfig", Object::StepOutput),
     map("ref", Object::StepRef),
@@ -345,10 +418,10 @@ const STEP_TEMPLATE: &[Field] = &[removed(
 )];
 
 const SIDECAR: &[Field] = &[
-    any("name"),
-    any("script"),
+    string("name"),
+    string("script"),
     list("workspaces", Object::WorkspaceUsage),
-    any("restartPolicy"),
+    string("restartPolicy"),
 ];
 
 const NOT_IN_V1_STEPS: &str =
@@ -391,12 +464,12 @@ const ENV_SOURCE: &[Field] = &[
 ];
 
 const VOLUME_MOUNT: &[Field] = &[
-    any("name"),
-    any("mountPath"),
-    any("subPath"),
-    any("subPathExpr"),
-    any("readOnly"),
-    any("mountPropagation"),
+    string("name"),
+    string("mountPath"),
+    string("subPath"),
+    string("subPathExpr"),
+    boolean("readOnly"),
+    string("mountPropagation"),
     any("recursiveReadOnly"),
 ];
 
@@ -435,22 +508,22 @@ const VOLUME_SOURCES: &[Field] = &[
 ];
 
 const PARAM_SPEC: &[Field] = &[
-    any("name"),
-    any("type"),
-    any("description"),
+    string("name"),
+    string("type"),
+    string("description"),
     any("default"),
     Field {
         name: "properties",
         value: Value::MapOf(Object::Property),
         since: Since::Both,
     },
-    any("enum"),
+    strings("enum"),
 ];
 
 const RESULT: &[Field] = &[
-    any("name"),
-    any("type"),
-    any("description"),
+    string("name"),
+    string("type"),
+    string("description"),
     Field {
         name: "properties",
         value: Value::MapOf(Object::Property),
@@ -459,8 +532,8 @@ const RESULT: &[Field] = &[
 ];
 
 const RUN_WORKSPACE_BINDING: &[Field] = &[
-    any("name"),
-    any("subPath"),
+    string("name"),
+    string("subPath"),
     any("volumeClaimTemplate"),
     any("persistentVolumeClaim"),
     any("emptyDir"),
@@ -471,13 +544,13 @@ const RUN_WORKSPACE_BINDING: &[Field] = &[
 ];
 
 const STEP_ACTION_SPEC: &[Field] = &[
-    any("description"),
-    any("image"),
-    any("command"),
-    any("args"),
+    string("description"),
+    string("image"),
+    strings("command"),
+    strings("args"),
     list("env", Object::EnvVar),
-    any("script"),
-    any("workingDir"),
+    string("script"),
+    string("workingDir"),
     list("params", Object::ParamSpec),
     list("results", Object::StepResult),
     any("securityContext"),
@@ -485,8 +558,8 @@ const STEP_ACTION_SPEC: &[Field] = &[
 ];
 
 const PIPELINE_SPEC: &[Field] = &[
-    any("description"),
-    any("displayName"),
+    string("description"),
+    string("displayName"),
     list("tasks", Object::PipelineTask),
     list("finally", Object::PipelineTask),
     list("params", Object::ParamSpec),
@@ -496,28 +569,28 @@ const PIPELINE_SPEC: &[Field] = &[
 ];
 
 const PIPELINE_TASK: &[Field] = &[
-    any("name"),
-    any("displayName"),
-    any("description"),
+    string("name"),
+    string("displayName"),
+    string("description"),
     map("taskRef", Object::TaskRef),
     map("taskSpec", Object::EmbeddedTask),
     map("pipelineRef", Object::PipelineRef),
     map("pipelineSpec", Object::PipelineSpec),
     list("params", Object::Param),
     list("workspaces", Object::PipelineWorkspaceBinding),
-    any("runAfter"),
+    strings("runAfter"),
     list("when", Object::When),
     map("matrix", Object::Matrix),
-    any("retries"),
-    any("timeout"),
-    any("onError"),
+    int("retries"),
+    duration("timeout"),
+    string("onError"),
     removed(any("resources"), PIPELINE_RESOURCES_GONE),
 ];
 
 const REF: &[Field] = &[
-    any("name"),
-    any("apiVersion"),
-    any("resolver"),
+    string("name"),
+    string("apiVersion"),
+    string("resolver"),
     list("params", Object::Param),
     removed(
         any("bundle"),
@@ -528,13 +601,13 @@ const REF: &[Field] = &[
 const TASK_RUN_SPEC: &[Field] = &[
     any("debug"),
     list("params", Object::Param),
-    any("serviceAccountName"),
+    string("serviceAccountName"),
     map("taskRef", Object::TaskRef),
     map("taskSpec", Object::TaskSpec),
     any("status"),
     any("statusMessage"),
-    any("retries"),
-    any("timeout"),
+    int("retries"),
+    duration("timeout"),
     any("podTemplate"),
     list("workspaces", Object::RunWorkspaceBinding),
     any("computeResources"),
@@ -574,14 +647,14 @@ const PIPELINE_RUN_SPEC: &[Field] = &[
     removed(any("resources"), PIPELINE_RESOURCES_GONE),
     removed(any("timeout"), "use timeouts.pipeline"),
     removed(
-        any("serviceAccountName"),
+        string("serviceAccountName"),
         "use taskRunTemplate.serviceAccountName",
     ),
     removed(any("podTemplate"), "use taskRunTemplate.podTemplate"),
 ];
 
 const PIPELINE_TASK_RUN_SPEC: &[Field] = &[
-    any("pipelineTaskName"),
+    string("pipelineTaskName"),
     map("metadata", Object::EmbeddedMetadata),
     any("computeResources"),
     any("timeout"),
@@ -612,7 +685,7 @@ const PIPELINE_TASK_RUN_SPEC: &[Field] = &[
 
 /// Reports every mapping key of `doc` that its kind and version do not have.
 pub fn check_field_names(doc: &TektonDoc, profile: Profile, sink: &mut Sink) {
-    if !sink.enabled("unknown-field") && !sink.enabled("v1beta1-removed-field") {
+    if !sink.enabled(RuleId::UnknownField) && !sink.enabled(RuleId::V1beta1RemovedField) {
         return;
     }
     let konflux_sources = matches!(profile, Profile::Konflux | Profile::Partner);
@@ -652,7 +725,7 @@ impl Walk<'_, '_> {
                         self.api_version
                     );
                     self.sink
-                        .report("unknown-field", Location::Key(here), message);
+                        .report(RuleId::UnknownField, Location::Key(here), message);
                 }
                 Some(Field {
                     since: Since::V1beta1(instead),
@@ -663,7 +736,7 @@ impl Walk<'_, '_> {
                         describe(path)
                     );
                     self.sink
-                        .report("v1beta1-removed-field", Location::Key(here), message);
+                        .report(RuleId::V1beta1RemovedField, Location::Key(here), message);
                 }
                 Some(field) => self.value(value, field.value, &here),
             }
@@ -671,22 +744,83 @@ impl Walk<'_, '_> {
     }
 
     fn value(&mut self, node: &Node, value: Value, path: &FieldPath) {
+        if node.is_null() {
+            return; // null leaves any field empty
+        }
         match value {
             Value::Any => {}
-            Value::Map(object) => self.object(node, object, path),
-            Value::List(object) => {
+            Value::Scalar(scalar) => self.scalar(node, scalar, path),
+            Value::Map(object) if node.as_map().is_some() => self.object(node, object, path),
+            Value::List(object) if node.as_seq().is_some() => {
                 for (i, item) in node.as_seq().unwrap_or_default().iter().enumerate() {
                     self.object(item, object, &path.index(i));
                 }
             }
-            Value::MapOf(object) => {
+            Value::MapOf(object) if node.as_map().is_some() => {
                 for (key, item) in node.as_map().unwrap_or_default() {
                     if let Some(name) = key.as_str() {
                         self.object(item, object, &path.field(name));
                     }
                 }
             }
+            Value::Dict(scalar) if node.as_map().is_some() => {
+                for (key, item) in node.as_map().unwrap_or_default() {
+                    if let Some(name) = key.as_str() {
+                        self.scalar(item, scalar, &path.field(name));
+                    }
+                }
+            }
+            Value::List(_) => self.wrong_type(node, "a list", path),
+            Value::Map(_) | Value::MapOf(_) | Value::Dict(_) => {
+                self.wrong_type(node, "a mapping", path)
+            }
         }
+    }
+
+    /// Checks a scalar the way Go's JSON decoder does after go-yaml typed it.
+    fn scalar(&mut self, node: &Node, scalar: Type, path: &FieldPath) {
+        if node.is_null() {
+            return;
+        }
+        let text = node.as_str().filter(|_| node.to_json().is_string());
+        let expected = match scalar {
+            Type::Strings => {
+                let Some(items) = node.as_seq() else {
+                    return self.wrong_type(node, "a list of strings", path);
+                };
+                for (i, item) in items.iter().enumerate() {
+                    self.scalar(item, Type::Str, &path.index(i));
+                }
+                return;
+            }
+            Type::Str if text.is_none() => "a string",
+            Type::Bool if !node.to_json().is_boolean() => "true or false",
+            Type::Int if !(node.as_str().is_some() && node.to_json().is_i64()) => "a whole number",
+            Type::Duration if !text.is_some_and(is_go_duration) => {
+                "a duration such as \"90s\" or \"1h30m\""
+            }
+            _ => return,
+        };
+        self.wrong_type(node, expected, path);
+    }
+
+    fn wrong_type(&mut self, node: &Node, expected: &str, path: &FieldPath) {
+        let got = match (&node.value, node.to_json()) {
+            (crate::tekton::yaml::Value::Seq(_), _) => "a list".to_string(),
+            (crate::tekton::yaml::Value::Map(_), _) => "a mapping".to_string(),
+            (_, serde_json::Value::Bool(b)) => format!(
+                "the boolean {b} (YAML reads unquoted {:?} as a boolean; quote it if it is text)",
+                node.as_str().unwrap_or_default()
+            ),
+            (_, serde_json::Value::Number(n)) => format!(
+                "the number {n} (quote it if it is text: \"{}\")",
+                node.as_str().unwrap_or_default()
+            ),
+            (_, value) => format!("{value}"),
+        };
+        let message = format!("{path}: expected {expected}, got {got}; the API server rejects it");
+        self.sink
+            .report(RuleId::UnknownField, Location::Field(path.clone()), message);
     }
 
     fn unknown(&mut self, name: &str, object: Object, path: &FieldPath) {
@@ -694,6 +828,7 @@ impl Walk<'_, '_> {
         if task_version && self.konflux_sources {
             return;
         }
+
         let message = match suggestion(name, object.names(self.version)) {
             Some(known) => format!("unknown field {name:?} in {}; did you mean {known:?}?", describe(path)),
             None if task_version => format!(
@@ -706,9 +841,42 @@ impl Walk<'_, '_> {
                 describe(path)
             ),
         };
-        self.sink
-            .report("unknown-field", Location::Key(path.field(name)), message);
+        self.sink.report(
+            RuleId::UnknownField,
+            Location::Key(path.field(name)),
+            message,
+        );
     }
+}
+
+/// Go's `time.ParseDuration`: `0`, or signed decimal numbers each with a unit (ns, us, µs, ms,
+/// s, m, h), such as `1h30m` or `1.5s`.
+fn is_go_duration(text: &str) -> bool {
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if body == "0" {
+        return true;
+    }
+    let mut rest = body;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let number = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let digits = &rest[..number];
+        if digits.is_empty() || digits == "." || digits.matches('.').count() > 1 {
+            return false;
+        }
+        rest = &rest[number..];
+        let unit = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"]
+            .into_iter()
+            .filter(|u| rest.starts_with(u))
+            .max_by_key(|u| u.len());
+        let Some(unit) = unit else { return false };
+        rest = &rest[unit.len()..];
+    }
+    true
 }
 
 fn describe(path: &FieldPath) -> String {
@@ -754,6 +922,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_as_go_parses_them() {
+        for ok in [
+            "0", "90s", "1h30m", "1.5h", "-2m", "300ms", "10us", "1h0m0s",
+        ] {
+            assert!(is_go_duration(ok), "{ok}");
+        }
+        for bad in ["", "5", "1 h", "1d", "h", "1.2.3s", "s5"] {
+            assert!(!is_go_duration(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn suggestions_ignore_case_and_allow_small_typos() {

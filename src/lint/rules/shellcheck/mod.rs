@@ -10,23 +10,33 @@
 //!
 //! shellcheck reports every level; the level, exclusion and artifact filters are applied here,
 //! because telling a Tekton expression in single quotes apart needs its SC2016 notes.
+//!
+//! Each script is checked as the dialect its interpreter speaks, passed with `--shell` (one
+//! shellcheck run per dialect and batch of scripts): busybox `ash` as shellcheck's `busybox`
+//! dialect where shellcheck has it (0.10 and later), else as `bash`, which has every construct
+//! ash has (`[[`, `${v/a/b}`), so no construct the script's shell supports is reported as an
+//! error. Verdicts are cached (`cache.rs`) when a cache directory is configured.
+
+mod cache;
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rayon::prelude::*;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::super::config::ShellcheckOptions;
 use super::super::finding::{FieldPath, Location, Severity};
 use super::super::{Corpus, RuleOptions};
-use super::scripts::{scripts, shebang, Script};
+use super::scripts::{scripts, shebang, Script, Shebang};
+use super::RuleId;
 use super::{Located, Sink};
 use crate::tekton::expr;
 
-/// Interpreters shellcheck understands (`busybox sh` is read as `sh`).
-const SHELLCHECK_SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "ksh"];
+/// Arguments of every shellcheck run: only this configuration counts, not a ~/.shellcheckrc of
+/// whoever runs lint; every level is reported and filtered here.
+const SHELLCHECK_ARGS: &[&str] = &["--format=json1", "--norc", "--severity=style"];
 
 /// Tekton's preamble for a script without a shebang (`#!/bin/sh` + `set -e`), as one line.
 const TEKTON_PREAMBLE: &str = "#!/bin/sh -e\n";
@@ -51,6 +61,8 @@ struct ShellScript {
     doc: usize,
     path: FieldPath,
     source: String,
+    /// The shell it is checked as: `sh`, `bash`, `dash`, `ksh` or `ash`.
+    dialect: &'static str,
     /// Lines added before the script (the preamble).
     added_lines: usize,
     /// Where the placeholders are in `source`.
@@ -78,9 +90,10 @@ impl Span {
 }
 
 /// One entry of `shellcheck -f json1` output.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Comment {
+    #[serde(default, skip_serializing)]
     file: String,
     line: usize,
     end_line: usize,
@@ -116,7 +129,7 @@ enum Unchecked {
 
 pub fn run(corpus: &Corpus, options: &RuleOptions, enabled: &dyn Fn(&str) -> bool) -> Vec<Located> {
     let settings = &options.shellcheck;
-    if !settings.enabled || !enabled("shellcheck") {
+    if !settings.enabled || !enabled(RuleId::Shellcheck.as_str()) {
         return Vec::new();
     }
     let scripts = shell_scripts(corpus);
@@ -164,10 +177,12 @@ fn shell_scripts(corpus: &Corpus) -> Vec<ShellScript> {
 
 /// The script as shellcheck gets it, or None when another interpreter runs it.
 fn prepare(script: Script, file: usize, doc: usize) -> Option<ShellScript> {
-    let preamble = match shebang(script.text) {
-        None => TEKTON_PREAMBLE,
-        Some(shebang) if SHELLCHECK_SHELLS.contains(&shebang.interpreter) => "",
-        Some(_) => return None,
+    let shebang = shebang(script.text);
+    let dialect = dialect(shebang.as_ref())?;
+    let preamble = if shebang.is_none() {
+        TEKTON_PREAMBLE
+    } else {
+        ""
     };
     let added_lines = preamble.lines().count();
     let (text, placeholders) = with_placeholders(script.text);
@@ -189,6 +204,7 @@ fn prepare(script: Script, file: usize, doc: usize) -> Option<ShellScript> {
         doc,
         path: script.path,
         source,
+        dialect,
         added_lines,
         placeholders,
     })
@@ -227,41 +243,141 @@ fn placeholder(width: usize) -> String {
     format!("${{{name}}}")
 }
 
-/// Writes the scripts to a temporary directory and runs shellcheck over them: each script's
-/// comments, in script order.
+/// The dialect a script is checked as, or None when its interpreter is not a shell shellcheck
+/// knows. Without a shebang Tekton runs the script with `/bin/sh`.
+fn dialect(shebang: Option<&Shebang>) -> Option<&'static str> {
+    let Some(shebang) = shebang else {
+        return Some("sh");
+    };
+    Some(match shebang.interpreter {
+        "sh" if shebang.busybox => "ash",
+        "ash" => "ash",
+        "sh" => "sh",
+        "bash" => "bash",
+        "dash" => "dash",
+        "ksh" | "mksh" | "ksh93" => "ksh",
+        _ => return None,
+    })
+}
+
+/// What shellcheck calls the dialect: `ash` is `busybox` from 0.10 on, before that the nearest
+/// dialect that has all of ash's constructs, `bash`.
+fn shellcheck_dialect(dialect: &'static str, version: &str) -> &'static str {
+    if dialect != "ash" {
+        return dialect;
+    }
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    if (major, minor) >= (0, 10) {
+        "busybox"
+    } else {
+        "bash"
+    }
+}
+
+/// shellcheck's version (`0.9.0`), which also tells whether it runs at all.
+fn shellcheck_version(program: &Path) -> Result<String, Unchecked> {
+    let output = Command::new(program)
+        .arg("--version")
+        .output()
+        .map_err(|e| match e.kind() {
+            ErrorKind::NotFound => Unchecked::NotFound,
+            _ => Unchecked::Failed(e.to_string()),
+        })?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("version:"))
+        .map(|v| v.trim().to_string())
+        .ok_or_else(|| {
+            Unchecked::Failed(format!(
+                "`{} --version` printed no version",
+                program.display()
+            ))
+        })
+}
+
+/// Each script's comments, in script order: from the cache where it has them, the rest from
+/// shellcheck runs over temporary files, a few in parallel per dialect.
 fn check_all(
     scripts: &[ShellScript],
     settings: &ShellcheckOptions,
 ) -> Result<Vec<Vec<Comment>>, Unchecked> {
+    let version = shellcheck_version(&settings.path)?;
+    let cache = settings.cache_dir.as_deref().map(cache::Cache::new);
+    let dialects: Vec<&str> = scripts
+        .iter()
+        .map(|s| shellcheck_dialect(s.dialect, &version))
+        .collect();
+    let keys: Vec<String> = scripts
+        .iter()
+        .zip(&dialects)
+        .map(|(s, d)| cache::Cache::key(&version, d, SHELLCHECK_ARGS, &s.source))
+        .collect();
+    let mut by_script: Vec<Option<Vec<Comment>>> = keys
+        .iter()
+        .map(|key| cache.as_ref().and_then(|c| c.get(key)))
+        .collect();
+    let missing: Vec<usize> = (0..scripts.len())
+        .filter(|i| by_script[*i].is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(by_script
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect());
+    }
+
     let dir = tempfile::tempdir()
         .map_err(|e| Unchecked::Failed(format!("creating a temporary directory: {e}")))?;
-    let files: Vec<PathBuf> = (0..scripts.len())
-        .map(|i| dir.path().join(format!("{i}.sh")))
-        .collect();
-    for (file, script) in files.iter().zip(scripts) {
-        std::fs::write(file, &script.source)
-            .map_err(|e| Unchecked::Failed(format!("writing {}: {e}", file.display())))?;
+    let file_of = |i: usize| dir.path().join(format!("{i}.sh"));
+    for &i in &missing {
+        std::fs::write(file_of(i), &scripts[i].source)
+            .map_err(|e| Unchecked::Failed(format!("writing {}: {e}", file_of(i).display())))?;
     }
-    let per_run = scripts
+    let per_run = missing
         .len()
         .div_ceil(rayon::current_num_threads())
         .max(MIN_SCRIPTS_PER_RUN);
-    let runs: Vec<Result<Vec<Comment>, Unchecked>> = files
-        .par_chunks(per_run)
-        .map(|chunk| shellcheck(&settings.path, chunk))
+    let mut batches: Vec<(&str, Vec<PathBuf>)> = Vec::new();
+    let mut unique: Vec<&str> = dialects.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    for dialect in unique {
+        let files: Vec<PathBuf> = missing
+            .iter()
+            .filter(|i| dialects[**i] == dialect)
+            .map(|i| file_of(*i))
+            .collect();
+        batches.extend(files.chunks(per_run).map(|c| (dialect, c.to_vec())));
+    }
+    let runs: Vec<Result<Vec<Comment>, Unchecked>> = batches
+        .par_iter()
+        .map(|(dialect, files)| shellcheck(&settings.path, dialect, files))
         .collect();
-    let mut by_script: Vec<Vec<Comment>> = scripts.iter().map(|_| Vec::new()).collect();
+    for &i in &missing {
+        by_script[i] = Some(Vec::new());
+    }
     for comment in runs
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .flatten()
     {
-        if let Some(comments) = script_index(&comment.file).and_then(|i| by_script.get_mut(i)) {
+        if let Some(Some(comments)) = script_index(&comment.file).and_then(|i| by_script.get_mut(i))
+        {
             comments.push(comment);
         }
     }
-    Ok(by_script)
+    if let Some(cache) = &cache {
+        for &i in &missing {
+            cache.put(&keys[i], by_script[i].as_deref().unwrap_or_default());
+        }
+        cache.trim();
+    }
+    Ok(by_script
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect())
 }
 
 /// `.../12.sh` → 12.
@@ -269,10 +385,10 @@ fn script_index(file: &str) -> Option<usize> {
     Path::new(file).file_stem()?.to_str()?.parse().ok()
 }
 
-fn shellcheck(program: &Path, files: &[PathBuf]) -> Result<Vec<Comment>, Unchecked> {
+fn shellcheck(program: &Path, dialect: &str, files: &[PathBuf]) -> Result<Vec<Comment>, Unchecked> {
     let output = Command::new(program)
-        // Only this configuration counts, not a ~/.shellcheckrc of whoever runs lint.
-        .args(["--format=json1", "--norc", "--severity=style"])
+        .args(SHELLCHECK_ARGS)
+        .arg(format!("--shell={dialect}"))
         .args(files)
         .output()
         .map_err(|e| match e.kind() {
@@ -356,7 +472,7 @@ fn report(script: &ShellScript, comment: &Comment, sink: &mut Sink) {
     };
     let message = format!("SC{}: {}", comment.code, comment.message);
     sink.report_as(
-        "shellcheck",
+        RuleId::Shellcheck,
         severity,
         locate(script, comment.line, comment.column),
         message,
@@ -388,7 +504,7 @@ fn report_unchecked(why: Unchecked, settings: &ShellcheckOptions, scripts: usize
              installation or pass --no-shellcheck"
         ),
     };
-    sink.report("shellcheck-missing", Location::File, message);
+    sink.report(RuleId::ShellcheckMissing, Location::File, message);
 }
 
 #[cfg(test)]
@@ -450,6 +566,7 @@ mod tests {
             doc: 0,
             path: FieldPath::parse("spec.steps[0].script"),
             source: String::new(),
+            dialect: "sh",
             added_lines,
             placeholders: Vec::new(),
         }
@@ -654,6 +771,72 @@ mod tests {
             missing[0].message.contains("could not check"),
             "{}",
             missing[0].message
+        );
+    }
+
+    #[test]
+    fn ash_and_busybox_scripts_are_checked_as_a_shell_with_double_brackets() {
+        for shebang in ["#!/usr/bin/env ash", "#!/bin/busybox sh", "#!/bin/ash"] {
+            let script = format!("{shebang}\nset -e\nif [[ -n \"$HOME\" ]]; then echo home; fi");
+            let findings = lint(&task(&script), |_| {});
+            let shellcheck = hits(&findings, "shellcheck");
+            assert!(shellcheck.is_empty(), "{shebang}: {shellcheck:?}");
+        }
+        // sh means POSIX sh, where [[ is a real portability bug.
+        let findings = lint(
+            &task("#!/bin/sh\nset -e\nif [[ -n \"$HOME\" ]]; then echo home; fi"),
+            |_| {},
+        );
+        assert!(
+            hits(&findings, "shellcheck")
+                .iter()
+                .any(|f| f.message.starts_with("SC3010")),
+            "{findings:?}"
+        );
+    }
+
+    #[test]
+    fn dialects_follow_the_interpreter_and_the_shellcheck_version() {
+        let dialect_of = |script: &str| dialect(shebang(script).as_ref());
+        assert_eq!(dialect_of("echo"), Some("sh"));
+        assert_eq!(dialect_of("#!/usr/bin/env ash\n"), Some("ash"));
+        assert_eq!(dialect_of("#!/bin/busybox sh\n"), Some("ash"));
+        assert_eq!(dialect_of("#!/bin/bash\n"), Some("bash"));
+        assert_eq!(dialect_of("#!/usr/bin/env python3\n"), None);
+        assert_eq!(shellcheck_dialect("ash", "0.9.0"), "bash");
+        assert_eq!(shellcheck_dialect("ash", "0.10.0"), "busybox");
+        assert_eq!(shellcheck_dialect("dash", "0.10.0"), "dash");
+    }
+
+    #[test]
+    fn a_warm_cache_answers_without_running_shellcheck() {
+        let cache = tempfile::tempdir().unwrap();
+        let yaml = task("#!/bin/bash\nset -e\nunused=1\necho $1");
+        let cold = lint(&yaml, |c| {
+            c.options.shellcheck.cache_dir = Some(cache.path().to_path_buf())
+        });
+        assert!(!hits(&cold, "shellcheck").is_empty(), "{cold:?}");
+        // A shellcheck that can only tell its version: every verdict has to come from the cache.
+        let version = shellcheck_version(Path::new("shellcheck")).unwrap();
+        let bin = tempfile::tempdir().unwrap();
+        let fake = bin.path().join("shellcheck");
+        let body = format!(
+            "#!/bin/sh\n[ \"$1\" = --version ] && echo 'version: {version}' && exit 0\nexit 3\n"
+        );
+        std::fs::write(&fake, body).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let warm = lint(&yaml, |c| {
+            c.options.shellcheck.cache_dir = Some(cache.path().to_path_buf());
+            c.options.shellcheck.path = fake.clone();
+        });
+        assert_eq!(cold, warm);
+        // Without the cache, the fake fails.
+        let uncached = lint(&yaml, |c| c.options.shellcheck.path = fake.clone());
+        assert_eq!(
+            hits(&uncached, "shellcheck-missing").len(),
+            1,
+            "{uncached:?}"
         );
     }
 }
