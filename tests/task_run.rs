@@ -283,6 +283,16 @@ fn invalid_definitions_and_params_are_refused_before_anything_runs() {
     );
     assert!(!out.stderr.contains("started"), "{}", out.stderr);
 
+    let out = task_run("wrong-type.yaml", &[]);
+    assert_eq!(out.code, 2, "{}", out.all_output());
+    assert!(
+        out.stderr
+            .contains("spec.steps[0].args[0]: expected a string, got the boolean true"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("started"), "{}", out.stderr);
+
     let cases: &[(&[&str], &str)] = &[
         (&["-p", "nope=1"], "declares no param \"nope\""),
         (&["-p", "list=[1"], "not a JSON array"),

@@ -103,6 +103,20 @@ impl TektonDoc {
         self.api_version.rsplit('/').next().unwrap_or("")
     }
 
+    /// What Tekton's API server would refuse the document for and the typed model left out:
+    /// values of the wrong type (the schema walk reports them at the field, unknown names at
+    /// the key) and shapes the model could not read. Empty when `resource` holds the whole spec.
+    pub fn shape_errors(&self) -> Vec<String> {
+        let wrong_types = self
+            .schema_problems
+            .iter()
+            .filter(|d| d.rule == RuleId::UnknownField && matches!(d.location, Location::Field(_)));
+        wrong_types
+            .map(|d| d.message.clone())
+            .chain(self.decode_errors.iter().cloned())
+            .collect()
+    }
+
     pub fn is_deprecated(&self) -> bool {
         self.metadata
             .annotations

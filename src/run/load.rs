@@ -138,8 +138,18 @@ impl Catalog {
         for (name, dir) in secrets {
             extra_secrets.insert(name.clone(), read_secret_dir(name, dir)?);
         }
+        let mut corpus = Corpus::build(files, Profile::Core);
+        for doc in &mut corpus.docs {
+            // A definition runs whole or not at all: where lint's model leaves out a value of
+            // the wrong type (to check the rest), Tekton refuses the object.
+            let problems = doc.shape_errors();
+            if !problems.is_empty() {
+                doc.resource = None;
+                doc.decode_errors = problems;
+            }
+        }
         Ok(Catalog {
-            corpus: Corpus::build(files, Profile::Core),
+            corpus,
             own_files: 1,
             tasks_dirs: tasks_dirs.to_vec(),
             extra_secrets,
