@@ -95,16 +95,19 @@ pub fn read_input_text(path: Option<&Path>, limit: u64) -> Result<String, InputE
     })
 }
 
-fn describe_kind(kind: &std::fs::FileType) -> &'static str {
+/// What a path that is not a regular file is, for messages: "a FIFO (named pipe)".
+pub fn describe_kind(kind: &std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
     if kind.is_dir() {
         "a directory"
     } else if kind.is_fifo() {
-        "a named pipe"
+        "a FIFO (named pipe)"
     } else if kind.is_socket() {
         "a socket"
-    } else if kind.is_block_device() || kind.is_char_device() {
-        "a device"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
     } else {
         "not a file"
     }
@@ -136,7 +139,10 @@ mod tests {
         let error = read_input(Some(dir.path()), 10).unwrap_err();
         assert_eq!(error.to_string(), "it is a directory, not a regular file");
         let error = read_input(Some(Path::new("/dev/zero")), 10).unwrap_err();
-        assert_eq!(error.to_string(), "it is a device, not a regular file");
+        assert_eq!(
+            error.to_string(),
+            "it is a character device, not a regular file"
+        );
 
         let missing = read_input(Some(&dir.path().join("absent")), 10).unwrap_err();
         assert!(missing.is_bad_input(), "a missing input is bad input");

@@ -8,9 +8,7 @@
 //! (which also keeps a symlink loop from walking forever). A path named on the command line is
 //! followed wherever it points.
 
-use std::fs::{File, FileType};
-use std::io::Read;
-use std::os::unix::fs::FileTypeExt;
+use std::fs::FileType;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
@@ -20,6 +18,7 @@ use super::rules::RuleId;
 use super::{Config, SourceFile};
 use crate::core::error::Error;
 use crate::core::glob::GlobSet;
+use crate::core::input::{describe_kind, read_input, InputError};
 
 /// Why a path was not read.
 #[derive(Debug, Clone)]
@@ -41,8 +40,7 @@ pub fn read_inputs(inputs: &[PathBuf], config: &Config) -> anyhow::Result<Vec<So
     let mut stdin = None;
     for input in inputs {
         if input.as_os_str() == "-" {
-            let text = read_limited(std::io::stdin().lock(), config.max_file_size)
-                .context("reading YAML from stdin")?;
+            let text = read_text(None, config.max_file_size).context("reading YAML from stdin")?;
             stdin = Some(text);
             continue;
         }
@@ -125,25 +123,14 @@ fn classify(path: PathBuf, file_type: FileType) -> Candidate {
     if file_type.is_file() {
         return Candidate::File(path);
     }
-    let what = if file_type.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if file_type.is_socket() {
-        "a socket"
-    } else if file_type.is_char_device() {
-        "a character device"
-    } else if file_type.is_block_device() {
-        "a block device"
-    } else {
-        "not a regular file"
-    };
-    let message = format!("{what}, not a regular file; it was not read");
-    Candidate::Unreadable(
-        path,
-        Unread {
-            rule: RuleId::NotRegularFile,
-            message,
-        },
-    )
+    Candidate::Unreadable(path, not_regular(describe_kind(&file_type)))
+}
+
+fn not_regular(what: &str) -> Unread {
+    Unread {
+        rule: RuleId::NotRegularFile,
+        message: format!("{what}, not a regular file; it was not read"),
+    }
 }
 
 fn dangling(path: PathBuf, error: &std::io::Error) -> Candidate {
@@ -163,38 +150,31 @@ fn dangling(path: PathBuf, error: &std::io::Error) -> Candidate {
 }
 
 fn read_file(path: PathBuf, max_size: u64) -> anyhow::Result<SourceFile> {
-    let file = File::open(&path).with_context(|| format!("reading {}", path.display()))?;
-    // The path was checked before opening; check the opened file too, as it may have changed.
-    let meta = file
-        .metadata()
-        .with_context(|| format!("reading {}", path.display()))?;
-    if !meta.is_file() {
-        return Ok(match classify(path, meta.file_type()) {
-            Candidate::Unreadable(path, unread) => SourceFile::unread(path, unread),
-            Candidate::File(path) => unreachable!("{} is a file", path.display()),
-        });
-    }
     let text =
-        read_limited(file, max_size).with_context(|| format!("reading {}", path.display()))?;
+        read_text(Some(&path), max_size).with_context(|| format!("reading {}", path.display()))?;
     Ok(match text {
         Ok(text) => SourceFile::parse(path, text),
         Err(unread) => SourceFile::unread(path, unread),
     })
 }
 
-/// Up to `max_size` bytes as text (invalid UTF-8 replaced); a longer input is not kept.
-fn read_limited(reader: impl Read, max_size: u64) -> std::io::Result<Result<String, Unread>> {
-    let mut bytes = Vec::new();
-    reader.take(max_size + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max_size {
-        return Ok(Err(Unread {
-            rule: RuleId::YamlLimits,
-            message: format!(
-                "larger than the {max_size}-byte limit for one file; it was not read \
-                 (raise it with --max-file-size if the file is real)"
-            ),
-        }));
-    }
+/// The file (stdin for `None`) as text, invalid UTF-8 replaced; a path that turned out not to
+/// be a regular file, or more than `max_size` bytes, is a finding instead.
+fn read_text(path: Option<&Path>, max_size: u64) -> anyhow::Result<Result<String, Unread>> {
+    let bytes = match read_input(path, max_size) {
+        Ok(bytes) => bytes,
+        Err(InputError::NotRegular(what)) => return Ok(Err(not_regular(what))),
+        Err(InputError::TooLarge { limit }) => {
+            return Ok(Err(Unread {
+                rule: RuleId::YamlLimits,
+                message: format!(
+                    "larger than the {limit}-byte limit for one file; it was not read \
+                     (raise it with --max-file-size if the file is real)"
+                ),
+            }))
+        }
+        Err(InputError::Io(error)) => return Err(error.into()),
+    };
     Ok(Ok(match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(error) => String::from_utf8_lossy(error.as_bytes()).into_owned(),
@@ -240,10 +220,21 @@ mod tests {
     }
 
     #[test]
-    fn reading_stops_past_the_limit() {
-        let text = read_limited(&b"abcdef"[..], 6).unwrap().unwrap();
-        assert_eq!(text, "abcdef");
-        let unread = read_limited(&b"abcdefg"[..], 6).unwrap().unwrap_err();
+    fn a_file_past_the_limit_is_a_finding_and_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.yaml");
+        std::fs::write(&path, "abcdef").unwrap();
+        assert_eq!(read_text(Some(&path), 6).unwrap().unwrap(), "abcdef");
+        let unread = read_text(Some(&path), 5).unwrap().unwrap_err();
         assert_eq!(unread.rule, RuleId::YamlLimits);
+        let unread = read_text(Some(Path::new("/dev/null")), 5)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(unread.rule, RuleId::NotRegularFile);
+        assert!(
+            unread.message.starts_with("a character device"),
+            "{}",
+            unread.message
+        );
     }
 }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use base64::Engine as _;
 
-use crate::core::error::Error;
+use crate::core::error::{self, Error};
+use crate::core::input::read_input_text;
 use crate::lint::{Corpus, Profile, SourceFile, TektonDoc};
 use crate::tekton::model::{Kind, ParamBinding, TaskRef};
 use crate::tekton::yaml::Node;
@@ -32,22 +33,14 @@ pub struct Catalog {
 
 /// Reads a YAML file, refusing anything that is not a regular file of reasonable size.
 fn read_yaml(path: &Path) -> anyhow::Result<SourceFile> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Error::usage(format!("cannot read {}: {e}", path.display())))?;
-    if !meta.is_file() {
-        return Err(Error::usage(format!("{} is not a regular file", path.display())).into());
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Error::usage(format!(
-            "{} is {} bytes, more than the {MAX_FILE_BYTES} a Tekton definition may have",
-            path.display(),
-            meta.len()
-        ))
-        .into());
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| Error::usage(format!("{} is not UTF-8 text", path.display())))?;
+    let text = read_input_text(Some(path), MAX_FILE_BYTES).map_err(|problem| {
+        let what = format!("cannot read {}: {problem}", path.display());
+        if problem.is_bad_input() {
+            Error::usage(what)
+        } else {
+            Error::new(error::Kind::LocalIo, what)
+        }
+    })?;
     Ok(SourceFile::parse(path.to_path_buf(), text))
 }
 
