@@ -397,6 +397,7 @@ async fn run_task(
         ),
         Some(Resource::TaskRun(run)) => {
             let owner = format!("TaskRun {}", doc.name());
+            refuse_run_fields(doc, &owner)?;
             let (name, spec) = match (&run.task_spec, &run.task_ref) {
                 (Some(spec), _) => (String::new(), spec.clone()),
                 (None, Some(reference)) => {
@@ -518,14 +519,7 @@ async fn run_task(
         &engine.catalog,
         &engine.images,
     )?;
-    preflight_images(
-        prepared
-            .steps
-            .iter()
-            .map(|s| (&s.container, s.runtime))
-            .chain(prepared.sidecars.iter().map(|s| (&s.container, s.runtime))),
-    )
-    .await?;
+    preflight_images(&prepared).await?;
 
     let timeout = match (options.timeout, timeout) {
         (Some(t), _) => t,
@@ -597,14 +591,44 @@ pub fn doc_labels(doc: &TektonDoc) -> BTreeMap<String, String> {
 
 /// Checks, before anything runs, that each podman image is there (host images were checked
 /// when their runtime was chosen).
-pub async fn preflight_images<'a>(
-    containers: impl Iterator<Item = (&'a crate::tekton::model::Container, RuntimeKind)>,
-) -> anyhow::Result<()> {
+pub async fn preflight_images(prepared: &prepare::Prepared) -> anyhow::Result<()> {
+    let containers = prepared
+        .steps
+        .iter()
+        .map(|s| (&s.container, s.runtime))
+        .chain(prepared.sidecars.iter().map(|s| (&s.container, s.runtime)));
     let mut seen = BTreeSet::new();
     for (container, runtime) in containers {
         let image = container.image.clone().unwrap_or_default();
         if runtime == RuntimeKind::Podman && seen.insert(image.clone()) {
             podman::check_image(&image).await.map_err(Error::usage)?;
+        }
+    }
+    Ok(())
+}
+
+/// Fields of a TaskRun or PipelineRun that change how Tekton runs it and that stepkit does not
+/// honour, refused by name rather than ignored.
+pub fn refuse_run_fields(doc: &TektonDoc, owner: &str) -> anyhow::Result<()> {
+    let spec = doc.root.get("spec");
+    let field = |name: &str| spec.and_then(|s| s.get(name));
+    let refused = [
+        (
+            "status",
+            "spec.status (a pending, cancelled or stopping run)",
+        ),
+        ("debug", "spec.debug (breakpoints)"),
+        ("retries", "spec.retries of a TaskRun"),
+    ];
+    for (name, what) in refused {
+        if name == "retries" && doc.kind != Kind::TaskRun {
+            continue;
+        }
+        if field(name).is_some_and(|v| !v.is_null()) {
+            return Err(Error::usage(format!(
+                "{owner}: {what} is not supported by stepkit task run yet"
+            ))
+            .into());
         }
     }
     Ok(())
