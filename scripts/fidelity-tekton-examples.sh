@@ -18,14 +18,22 @@ examples="$repo/examples/v1"
 [ -d "$examples" ] || { echo "$examples: no such directory" >&2; exit 2; }
 [ -x "$stepkit" ] || { echo "$stepkit: build it first (cargo build --release)" >&2; exit 2; }
 
-# Shell-only images, by the names the examples use; busybox's entrypoint (its CMD) is sh.
+# Images whose steps need only a shell and common tools, by the names the examples use. busybox
+# and alpine images (and the bash image, whose /bin/sh is busybox's) run with busybox's shell
+# and applets (the busybox runtime: `[ a == b ]`, `#!/usr/bin/env ash`), ubuntu's with this
+# machine's (dash and coreutils, as ubuntu has them); alpine/git's entrypoint is git; python and
+# perl images need only their interpreter, which this machine has.
 images=(
-  --image 'mirror.gcr.io/bash*=host'
-  --image 'mirror.gcr.io/alpine*=host'
+  --image 'mirror.gcr.io/bash*=busybox'
+  --image 'mirror.gcr.io/alpine/git*=host:git'
+  --image 'mirror.gcr.io/alpine*=busybox'
+  --image 'mirror.gcr.io/busybox*=busybox'
+  --image 'cgr.dev/chainguard/busybox*=busybox'
   --image 'mirror.gcr.io/ubuntu*=host'
   --image 'ubuntu=host'
-  --image 'mirror.gcr.io/busybox*=host:sh'
-  --image 'cgr.dev/chainguard/busybox*=host:sh'
+  --image 'mirror.gcr.io/python*=host'
+  --image 'mirror.gcr.io/library/python*=host'
+  --image 'mirror.gcr.io/perl*=host'
 )
 
 pass=0

@@ -322,3 +322,22 @@ fn an_image_no_runtime_can_run_is_named_before_anything_runs() {
     );
     assert!(!out.stderr.contains("started"), "{}", out.stderr);
 }
+
+#[test]
+fn host_steps_see_read_only_workspaces_working_dirs_isolated_workspaces_and_busybox() {
+    let out = task_run(
+        "host-paths.yaml",
+        &["--image", "docker.io/library/busybox*=busybox"],
+    );
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    assert_line(&out, "host-paths/write | locked: hello");
+    assert_line(&out, "host-paths/elsewhere | in the working directory");
+    assert_line(&out, "host-paths/isolated | secret");
+    assert_line(&out, "host-paths/not-listed | no creds here");
+    assert_line(&out, "host-paths/busybox | busybox's ash compares with ==");
+}
