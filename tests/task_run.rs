@@ -158,6 +158,32 @@ fn results_over_the_termination_message_budget_fail_as_on_a_cluster() {
     let out = task_run("budget.yaml", &["-p", "size=900", "--results-dir", dir]);
     assert_eq!(out.code, 0, "4 x 900 bytes fit: {}", out.all_output());
     assert_eq!(read(results.path(), "a").len(), 900);
+
+    // With results from sidecar logs, the limit is per result (max-result-size).
+    let sidecar = ["--results-from", "sidecar-logs", "--results-dir", dir];
+    let out = task_run(
+        "budget.yaml",
+        &[&["-p", "size=1100"][..], &sidecar].concat(),
+    );
+    assert_eq!(
+        out.code,
+        0,
+        "4 x 1100 bytes, each fits: {}",
+        out.all_output()
+    );
+    let out = task_run(
+        "budget.yaml",
+        &[&["-p", "size=4100"][..], &sidecar].concat(),
+    );
+    assert_eq!(out.code, 1, "{}", out.all_output());
+    assert!(
+        out.stdout.contains("[User error] TaskRun \"\"budget-run-")
+            && out
+                .stdout
+                .contains("bytes results size exceeds configured limit of 4096 bytes"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -61,8 +61,12 @@ pub fn command(container: &Container) -> anyhow::Result<Command> {
         set_env(&mut env, "RESULTS_DIR", map("/tekton/results"));
     }
 
-    let mut argv: Vec<String> = container
-        .command
+    let mut command = container.command.clone();
+    if command.is_empty() && container.script.is_none() && runtime == RuntimeKind::Busybox {
+        // Tekton runs the image's entrypoint, else its CMD: `sh` for busybox and alpine.
+        command.push("sh".to_string());
+    }
+    let mut argv: Vec<String> = command
         .iter()
         .chain(&container.args)
         .map(|a| map(a))
@@ -74,8 +78,6 @@ pub fn command(container: &Container) -> anyhow::Result<Command> {
     if argv.is_empty() {
         match runtime {
             RuntimeKind::Stepkit => argv.push("stepkit".to_string()),
-            // Neither image has an ENTRYPOINT; their CMD is the shell.
-            RuntimeKind::Busybox => argv.push("sh".to_string()),
             _ => {
                 return Err(Error::usage(format!(
                     "{} has no command, so it would run the entrypoint of image {}, which the host runtime does not know; give the step a command, map the image with --image '{}=host:ENTRYPOINT', or run it with --image '{}=podman'",
@@ -97,13 +99,13 @@ pub fn command(container: &Container) -> anyhow::Result<Command> {
         std::fs::create_dir_all(&cwd)
             .with_context(|| format!("creating the working directory {}", cwd.display()))?;
     }
-    let mut command = clean_command(program.as_os_str(), &env);
-    command.arg0(&argv[0]).args(&argv[1..]).current_dir(&cwd);
+    let mut process = clean_command(program.as_os_str(), &env);
+    process.arg0(&argv[0]).args(&argv[1..]).current_dir(&cwd);
     let read_only: Vec<&Mount> = mounts.iter().filter(|m| m.read_only).collect();
     if !read_only.is_empty() {
-        super::readonly::bind_read_only(&mut command, &read_only, &cwd)?;
+        super::readonly::bind_read_only(&mut process, &read_only, &cwd)?;
     }
-    Ok(command)
+    Ok(process)
 }
 
 /// The container's mounts as a host step sees them, plus what its own file system would have

@@ -73,6 +73,7 @@ pub struct RunOptions {
     /// Overrides the run's own timeout; zero means none.
     pub timeout: Option<Duration>,
     pub quiet: bool,
+    pub results_from: results::ResultsFrom,
 }
 
 /// How a run ended, for the exit code.
@@ -116,6 +117,7 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<(String, Ending)> {
         run_dir,
         cancel: crate::core::poll::Cancel::on_termination_signals(),
         extra_env: options.env.clone(),
+        results_from: options.results_from,
     };
     let doc = &engine.catalog.corpus.docs[doc_index];
     let report = match kind {
@@ -214,6 +216,14 @@ pub fn run_name(doc: &TektonDoc, fallback: &str) -> String {
         return generated_name(prefix);
     }
     generated_name(&format!("{fallback}-run-"))
+}
+
+/// A document's name for messages: `metadata.name`, else its `generateName` (`build-`).
+pub fn shown_name(doc: &TektonDoc) -> &str {
+    match doc.name() {
+        "" => doc.metadata.generate_name.as_deref().unwrap_or(""),
+        name => name,
+    }
 }
 
 /// String labels and annotations of a document.
@@ -398,7 +408,7 @@ async fn run_task(
             None,
         ),
         Some(Resource::TaskRun(run)) => {
-            let owner = format!("TaskRun {}", doc.name());
+            let owner = format!("TaskRun {}", shown_name(doc));
             refuse_run_fields(doc, &owner)?;
             let (name, spec) = match (&run.task_spec, &run.task_ref) {
                 (Some(spec), _) => (String::new(), spec.clone()),
@@ -461,8 +471,7 @@ async fn run_task(
     validate_files(engine, &files)?;
 
     let owner = match doc.kind {
-        Kind::TaskRun => format!("TaskRun {}", doc.name()),
-        kind => format!("{} {}", kind.as_str(), doc.name()),
+        kind => format!("{} {}", kind.as_str(), shown_name(doc)),
     };
     let given =
         params::from_command_line(&options.params, &spec.params, &owner).map_err(Error::usage)?;

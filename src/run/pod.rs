@@ -54,8 +54,16 @@ impl Pod {
             std::fs::create_dir_all(tekton.join(sub))
                 .with_context(|| format!("creating {}", tekton.join(sub).display()))?;
         }
-        for step in &input.prepared.steps {
-            std::fs::create_dir_all(step_dir(&tekton, step).join("results"))?;
+        for (index, step) in input.prepared.steps.iter().enumerate() {
+            let dir = step_dir(&tekton, step);
+            std::fs::create_dir_all(dir.join("results"))?;
+            std::fs::create_dir_all(dir.join("artifacts"))?;
+            // Tekton's step-init links each step's directory under its index too.
+            let link = tekton.join("steps").join(index.to_string());
+            if !link.exists() {
+                std::os::unix::fs::symlink(&step.container_name, &link)
+                    .with_context(|| format!("linking {}", link.display()))?;
+            }
         }
         std::fs::create_dir_all(task_dir.join("workspace"))?;
         let storage = Storage {

@@ -5,8 +5,8 @@
 //! command is `STEPKIT_PODMAN` (default `podman`; a machine that needs `podman --runtime runc`
 //! says so there); images are never pulled.
 //!
-//! Kubernetes' `command` replaces the image's entrypoint and `args` its CMD, as `--entrypoint`
-//! and the arguments after the image do. Env values travel in podman's own environment
+//! A step's `command` is the container's entrypoint and its `args` follow; a step without a
+//! command gets the one Tekton looks up in the image (its entrypoint, else its CMD). Env values travel in podman's own environment
 //! (`--env NAME`), never on its command line; the few names podman itself reads (`PATH`,
 //! `HOME`, ...) go through an `--env-file` only the run can read. A container runtime creates a
 //! missing working directory, podman refuses one outside every mount: when the image does not
@@ -141,6 +141,9 @@ pub async fn command(container: &Container) -> anyhow::Result<(Command, String)>
         command.arg("--env-file").arg(path);
     }
     let mut entrypoint = container.command.clone();
+    if entrypoint.is_empty() && container.script.is_none() {
+        entrypoint = image_command(&container.image, !container.args.is_empty()).await?;
+    }
     if let Some(script) = &container.script {
         let file = super::host::write_script(&container.scripts_dir, &container.label, script)?;
         let file_name = file
@@ -223,6 +226,41 @@ async fn image_has_dir(image: &str, dir: &str) -> anyhow::Result<bool> {
         .unwrap_or_else(|e| e.into_inner())
         .insert(key, has);
     Ok(has)
+}
+
+/// The command Tekton runs for a step without one: the image's entrypoint, else its CMD (and
+/// the entrypoint followed by the CMD when the step has no args either).
+async fn image_command(image: &str, has_args: bool) -> anyhow::Result<Vec<String>> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default, rename_all = "PascalCase")]
+    struct Config {
+        entrypoint: Option<Vec<String>>,
+        cmd: Option<Vec<String>>,
+    }
+    let output = podman()
+        .args(["image", "inspect", "--format", "{{json .Config}}", image])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .map_err(|_| anyhow::anyhow!("podman image inspect {image} did not answer within 60s"))??;
+    if !output.status.success() {
+        return Err(Error::usage(format!(
+            "podman cannot inspect image {image}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+        .into());
+    }
+    let config: Config = serde_json::from_slice(&output.stdout).unwrap_or_default();
+    let entrypoint = config.entrypoint.unwrap_or_default();
+    let cmd = config.cmd.unwrap_or_default();
+    Ok(match (entrypoint.is_empty(), has_args) {
+        (true, _) => cmd,
+        (false, true) => entrypoint,
+        (false, false) => entrypoint.into_iter().chain(cmd).collect(),
+    })
 }
 
 /// `podman exec` of `argv` in the running container `name` (a readiness probe).

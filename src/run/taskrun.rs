@@ -14,7 +14,7 @@ use super::params::ParamValue;
 use super::pod::{wait_ready, Pod};
 use super::prepare::{Prepared, PreparedStep};
 use super::report::{Reporter, Status, StepReport};
-use super::results::{self, TOO_LONG};
+use super::results::{self, ResultsFrom, TOO_LONG};
 use super::runtime::{self, Exit, ImageMap};
 use super::storage::Source;
 use crate::core::error::Error;
@@ -30,6 +30,7 @@ pub struct Engine {
     pub cancel: Cancel,
     /// `--env NAME=VALUE` for every step and sidecar.
     pub extra_env: Vec<(String, String)>,
+    pub results_from: ResultsFrom,
 }
 
 /// A workspace binding of one TaskRun.
@@ -183,7 +184,39 @@ pub async fn execute(engine: &Engine, input: &TaskRunInput) -> anyhow::Result<Ta
         &pod.tekton.join("results"),
         &pod.tekton.join("steps"),
     );
+    if let ResultsFrom::SidecarLogs { max_result_size } = engine.results_from {
+        let steps: Vec<_> = input
+            .prepared
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    &s.results[..],
+                    pod.step_dir(s).join("results"),
+                )
+            })
+            .collect();
+        let overflow = results::sidecar_log_overflow(
+            &input.name,
+            &spec.results,
+            &pod.tekton.join("results"),
+            &steps,
+            max_result_size,
+        );
+        if let Some(message) = overflow {
+            reporter.log(&input.label, &message);
+            outcome = Some((
+                Status::Failed,
+                "TaskRunResultLargerThanAllowedLimit".to_string(),
+                message,
+            ));
+        }
+    }
     let (status, reason, message, results) = match (outcome, results) {
+        (Some((status, reason, message)), _) if reason == "TaskRunResultLargerThanAllowedLimit" => {
+            (status, reason, message, BTreeMap::new())
+        }
         // Results travel in the termination message: one over the budget carries none.
         (Some((status, reason, message)), _) if message.contains(TOO_LONG) => {
             (status, reason, message, BTreeMap::new())
@@ -324,7 +357,8 @@ async fn run_step(
         &started_at,
         (step.continue_on_error && code != 0).then_some(code),
     );
-    let over_budget = !results::fits(message_len);
+    let over_budget =
+        engine.results_from == ResultsFrom::TerminationMessage && !results::fits(message_len);
     if over_budget {
         reporter.log(&label, TOO_LONG);
         code = 1;

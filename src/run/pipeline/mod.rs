@@ -122,7 +122,7 @@ struct Loaded {
 fn load(engine: &Engine, doc: &TektonDoc) -> anyhow::Result<Loaded> {
     let mut files = BTreeSet::from([engine.catalog.corpus.files[doc.file].path.clone()]);
     let owner = match doc.kind {
-        Kind::PipelineRun => format!("PipelineRun {}", doc.name()),
+        Kind::PipelineRun => format!("PipelineRun {}", super::shown_name(doc)),
         _ => format!("Pipeline {}", doc.name()),
     };
     let loaded = match &doc.resource {
