@@ -128,7 +128,7 @@ pub async fn execute(engine: &Engine, input: &TaskRunInput) -> anyhow::Result<Ta
     {
         env::build(container, &sources, &format!("{}/{name}", input.label))?;
     }
-    reporter.state(&input.label, &format!("started (TaskRun {})", input.name));
+    reporter.start(&input.label, &format!("started (TaskRun {})", input.name));
     let mut sidecars = Vec::new();
     let mut outcome = None;
     for sidecar in &input.prepared.sidecars {
@@ -323,7 +323,7 @@ async fn run_step(
             ));
         }
     };
-    reporter.state(&label, "started");
+    reporter.start(&label, "started");
     let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     let limit = match (step.timeout, remaining) {
         (Some(a), Some(b)) => Some(a.min(b)),

@@ -291,7 +291,7 @@ pub async fn run(
 
     engine
         .reporter
-        .state(&format!("PipelineRun {name}"), "started");
+        .start(&format!("PipelineRun {name}"), "started");
     let ends = scheduler::schedule(&run, &plan).await;
     Ok(report(&run, &plan, ends, started, pipeline_timeout))
 }
