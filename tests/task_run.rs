@@ -367,3 +367,128 @@ fn host_steps_see_read_only_workspaces_working_dirs_isolated_workspaces_and_busy
     assert_line(&out, "host-paths/not-listed | no creds here");
     assert_line(&out, "host-paths/busybox | busybox's ash compares with ==");
 }
+
+/// A Task of one step around `step` (YAML of the step's fields, indented for a list item).
+fn task_with(spec: &str) -> String {
+    format!("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n{spec}")
+}
+
+const STEP: &str = "  steps:\n    - name: s\n      image: docker.io/library/debian:12\n      script: echo should not run\n";
+
+fn pipeline_with(task: &str) -> String {
+    format!("apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: p\nspec:\n  tasks:\n    - name: t\n{task}")
+}
+
+fn task_run_with(spec: &str) -> String {
+    format!("apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: tr\nspec:\n{spec}  taskSpec:\n{}", STEP.replace("\n  ", "\n    ").replacen("  steps", "    steps", 1))
+}
+
+#[test]
+fn every_unsupported_feature_is_refused_by_name_before_anything_runs() {
+    let inline = "      taskSpec:\n        steps:\n          - name: s\n            image: docker.io/library/debian:12\n            script: echo should not run\n";
+    let cases: Vec<(String, &str)> = vec![
+        (
+            pipeline_with(&format!("      when:\n        - cel: \"'a' == 'a'\"\n{inline}")),
+            "a CEL when expression",
+        ),
+        (
+            task_with(&format!("{}      when:\n        - cel: \"'a' == 'a'\"\n", STEP)),
+            "a CEL when expression",
+        ),
+        (
+            pipeline_with("      pipelineRef:\n        name: child\n"),
+            "a Pipeline in a Pipeline",
+        ),
+        (
+            pipeline_with("      pipelineSpec:\n        tasks: []\n"),
+            "a Pipeline in a Pipeline",
+        ),
+        (
+            pipeline_with("      taskRef:\n        apiVersion: example.dev/v1\n        kind: Wait\n        name: w\n"),
+            "a custom task",
+        ),
+        (
+            pipeline_with("      taskSpec:\n        apiVersion: example.dev/v1\n        kind: Wait\n        spec: {}\n"),
+            "custom task",
+        ),
+        (
+            pipeline_with("      taskRef:\n        resolver: http\n        params:\n          - name: url\n            value: https://example.test/task.yaml\n"),
+            "uses the http resolver, which needs the network",
+        ),
+        (
+            pipeline_with("      taskRef:\n        resolver: bundles\n        params:\n          - name: bundle\n            value: example.test/tasks:1\n          - name: name\n            value: elsewhere\n          - name: kind\n            value: task\n"),
+            "refers to Task \"elsewhere\" (from the bundles resolver), which is not in the file",
+        ),
+        (
+            task_with("  steps:\n    - name: s\n      ref:\n        resolver: git\n        params:\n          - name: url\n            value: https://example.test/repo\n          - name: pathInRepo\n            value: action.yaml\n"),
+            "refers to a StepAction through the git resolver",
+        ),
+        (
+            task_with(&format!("{STEP}      stdoutConfig:\n        path: /tekton/results/out\n")),
+            "stdoutConfig/stderrConfig",
+        ),
+        (
+            task_with(&format!("  sidecars:\n    - name: web\n      image: docker.io/library/debian:12\n      readinessProbe:\n        httpGet:\n          port: 80\n{STEP}")),
+            "a readinessProbe other than exec",
+        ),
+        (
+            task_with(&format!("{STEP}      env:\n        - name: CPU\n          valueFrom:\n            resourceFieldRef:\n              resource: limits.cpu\n")),
+            "env CPU from resourceFieldRef",
+        ),
+        (
+            task_with("  steps:\n    - name: s\n      image: docker.io/library/debian:12\n      script: |\n        #!win pwsh.exe\n        echo hi\n"),
+            "a Windows script",
+        ),
+        (
+            task_with(&format!("  volumes:\n    - name: host\n      hostPath:\n        path: /etc\n{STEP}")),
+            "is a hostPath volume, which needs a cluster",
+        ),
+        (
+            task_with(&format!("  steps:\n    - name: s\n      image: docker.io/library/debian:12\n      script: echo x > $(step.artifacts.path)\n")),
+            "artifacts (alpha; $(step.artifacts.path))",
+        ),
+        (
+            task_run_with("  status: TaskRunCancelled\n"),
+            "spec.status (a pending, cancelled or stopping run)",
+        ),
+        (
+            task_run_with("  debug:\n    breakpoints:\n      onFailure: enabled\n"),
+            "spec.debug (breakpoints)",
+        ),
+        (
+            task_run_with("  retries: 2\n"),
+            "spec.retries of a TaskRun",
+        ),
+        (
+            task_run_with("  podTemplate:\n    env:\n      - name: X\n        value: y\n"),
+            "a pod template's env",
+        ),
+        (
+            format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: ssh\n  annotations:\n    tekton.dev/git-0: github.com\ntype: kubernetes.io/ssh-auth\nstringData:\n  ssh-privatekey: key\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: builder\nsecrets:\n  - name: ssh\n---\n{}", task_run_with("  serviceAccountName: builder\n")),
+            "ServiceAccount \"builder\" has Secrets for Tekton's credential initialisation (ssh)",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (index, (yaml, message)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("case-{index}.yaml"));
+        std::fs::write(&file, yaml).unwrap();
+        let out = run(
+            stepkit()
+                .args(["task", "run"])
+                .arg(&file)
+                .args(["--image", HOST]),
+            None,
+        );
+        assert_eq!(out.code, 2, "{yaml}\n{}", out.all_output());
+        assert!(
+            out.stderr.contains(message),
+            "{yaml}\nexpected {message:?} in:\n{}",
+            out.stderr
+        );
+        assert!(
+            !out.all_output().contains("started") && !out.all_output().contains("should not run"),
+            "{yaml}\nsomething ran:\n{}",
+            out.all_output()
+        );
+    }
+}

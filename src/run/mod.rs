@@ -410,6 +410,9 @@ async fn run_task(
         Some(Resource::TaskRun(run)) => {
             let owner = format!("TaskRun {}", shown_name(doc));
             refuse_run_fields(doc, &owner)?;
+            if let Some(account) = run.service_account_name.as_deref() {
+                refuse_credentials(&engine.catalog, account, &owner)?;
+            }
             let (name, spec) = match (&run.task_spec, &run.task_ref) {
                 (Some(spec), _) => (String::new(), spec.clone()),
                 (None, Some(reference)) => {
@@ -618,31 +621,60 @@ pub async fn preflight_images(prepared: &prepare::Prepared) -> anyhow::Result<()
     Ok(())
 }
 
+/// Tekton's credential initialisation puts the git and docker Secrets of the run's
+/// ServiceAccount (annotated `tekton.dev/git-*`, `tekton.dev/docker-*`) in each step's home;
+/// stepkit does not, so a ServiceAccount in the files that has such Secrets is refused.
+pub fn refuse_credentials(catalog: &Catalog, account: &str, owner: &str) -> anyhow::Result<()> {
+    let secrets = catalog.credential_secrets(account);
+    if secrets.is_empty() {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "{owner}: ServiceAccount {account:?} has Secrets for Tekton's credential initialisation ({}), which stepkit task run does not do yet; mount them as a workspace or volume instead",
+        secrets.join(", ")
+    ))
+    .into())
+}
+
 /// Fields of a TaskRun or PipelineRun that change how Tekton runs it and that stepkit does not
 /// honour, refused by name rather than ignored.
 pub fn refuse_run_fields(doc: &TektonDoc, owner: &str) -> anyhow::Result<()> {
     let spec = doc.root.get("spec");
+    let set = |node: Option<&crate::tekton::yaml::Node>| node.is_some_and(|v| !v.is_null());
     let field = |name: &str| spec.and_then(|s| s.get(name));
-    let refused = [
+    let mut refused = vec![
         (
-            "status",
+            set(field("status")),
             "spec.status (a pending, cancelled or stopping run)",
         ),
-        ("debug", "spec.debug (breakpoints)"),
-        ("retries", "spec.retries of a TaskRun"),
+        (set(field("debug")), "spec.debug (breakpoints)"),
+        (
+            doc.kind == Kind::TaskRun && set(field("retries")),
+            "spec.retries of a TaskRun",
+        ),
     ];
-    for (name, what) in refused {
-        if name == "retries" && doc.kind != Kind::TaskRun {
-            continue;
-        }
-        if field(name).is_some_and(|v| !v.is_null()) {
-            return Err(Error::usage(format!(
-                "{owner}: {what} is not supported by stepkit task run yet"
-            ))
-            .into());
-        }
+    // The env a pod template gives every container.
+    let templates = [
+        field("podTemplate"),
+        field("taskRunTemplate").and_then(|t| t.get("podTemplate")),
+    ];
+    let per_task = field("taskRunSpecs")
+        .and_then(|s| s.as_seq())
+        .into_iter()
+        .flatten()
+        .map(|s| s.get("podTemplate"));
+    let pod_env = templates
+        .into_iter()
+        .chain(per_task)
+        .any(|t| set(t.and_then(|t| t.get("env"))));
+    refused.push((pod_env, "a pod template's env"));
+    match refused.into_iter().find(|(is_set, _)| *is_set) {
+        Some((_, what)) => Err(Error::usage(format!(
+            "{owner}: {what} is not supported by stepkit task run yet"
+        ))
+        .into()),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Writes each result as Tekton's result file: strings as they are, arrays and objects as

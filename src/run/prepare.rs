@@ -192,10 +192,6 @@ pub fn prepare(
             "{STEPS_PATH}/{}",
             container_name(step.container.name.as_deref(), i)
         );
-        paths.set(
-            "step.artifacts.path",
-            format!("{dir}/artifacts/provenance.json"),
-        );
         for result in &step.results {
             paths.set(
                 key(&["step", "results", &result.name, "path"]),
@@ -219,7 +215,6 @@ pub fn prepare(
         );
     }
     paths.set("credentials.path", CREDS_PATH);
-    paths.set("artifacts.path", "/tekton/artifacts/provenance.json");
     paths.apply_task(&mut spec);
     apply_workspaces(&mut spec, workspaces);
 
@@ -536,6 +531,31 @@ fn runtime_of(
         .map_err(|e| Error::usage(format!("{owner}: {what}: {e}")).into())
 }
 
+/// Every string of a Task body's containers, as their debug text shows them.
+pub fn body_text(spec: &TaskSpec) -> String {
+    format!(
+        "{:?}{:?}{:?}",
+        spec.steps, spec.sidecars, spec.step_template
+    )
+}
+
+/// The first reference in `text` to Tekton's artifacts (`$(step.artifacts.path)`,
+/// `$(artifacts.path)`, `$(steps.S.inputs.N)`, `$(tasks.T.outputs.N)`, ...).
+pub fn artifact_reference(text: &str) -> Option<String> {
+    crate::tekton::expr::references(text)
+        .into_iter()
+        .find(|r| {
+            let path: Vec<&str> = r.segments.iter().map(String::as_str).collect();
+            matches!(
+                path.as_slice(),
+                ["step", "artifacts", ..]
+                    | ["artifacts", ..]
+                    | ["steps" | "tasks", _, "inputs" | "outputs", ..]
+            )
+        })
+        .map(|r| format!("$({})", r.expression))
+}
+
 /// Features stepkit does not run, refused by name rather than ignored.
 fn refuse_unsupported(spec: &TaskSpec, owner: &str) -> anyhow::Result<()> {
     let refuse = |what: String| -> anyhow::Result<()> {
@@ -546,6 +566,9 @@ fn refuse_unsupported(spec: &TaskSpec, owner: &str) -> anyhow::Result<()> {
     };
     if spec.resources.is_some() {
         return refuse("PipelineResources (spec.resources, removed in Tekton v1)".into());
+    }
+    if let Some(reference) = artifact_reference(&body_text(spec)) {
+        return refuse(format!("artifacts (alpha; {reference})"));
     }
     for (i, step) in spec.steps.iter().enumerate() {
         let name = step

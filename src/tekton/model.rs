@@ -488,6 +488,7 @@ pub struct TaskRunTemplate {
 #[serde(default, rename_all = "camelCase")]
 pub struct TaskRunSpecOverride {
     pub pipeline_task_name: Option<String>,
+    pub service_account_name: Option<String>,
     pub pod_template: Option<PodTemplate>,
     /// v1beta1 name.
     pub task_pod_template: Option<PodTemplate>,

@@ -159,6 +159,18 @@ fn load(engine: &Engine, doc: &TektonDoc) -> anyhow::Result<Loaded> {
                 }
             };
             super::refuse_run_fields(doc, &owner)?;
+            let accounts = run
+                .task_run_template
+                .iter()
+                .filter_map(|t| t.service_account_name.as_deref())
+                .chain(
+                    run.task_run_specs
+                        .iter()
+                        .filter_map(|s| s.service_account_name.as_deref()),
+                );
+            for account in accounts {
+                super::refuse_credentials(&engine.catalog, account, &owner)?;
+            }
             Loaded {
                 run_params: params::from_bindings(&run.params, &owner).map_err(Error::usage)?,
                 run_workspaces: run.workspaces.clone(),
@@ -199,6 +211,22 @@ fn load(engine: &Engine, doc: &TektonDoc) -> anyhow::Result<Loaded> {
             .into())
         }
     };
+    let mut all_tasks = loaded.spec.tasks.iter().chain(&loaded.spec.finally);
+    if let Some(task) = all_tasks.find(|t| t.when.iter().any(|w| w.cel.is_some())) {
+        return Err(Error::usage(format!(
+            "{}: pipeline task {:?}: a CEL when expression (alpha) is not supported by stepkit task run yet",
+            loaded.owner, task.name
+        ))
+        .into());
+    }
+    let tasks_text = format!("{:?}{:?}", loaded.spec.tasks, loaded.spec.finally);
+    if let Some(reference) = super::prepare::artifact_reference(&tasks_text) {
+        return Err(Error::usage(format!(
+            "{}: artifacts (alpha; {reference}) is not supported by stepkit task run yet",
+            loaded.owner
+        ))
+        .into());
+    }
     if loaded.spec.resources.is_some() {
         return Err(Error::usage(format!(
             "{}: PipelineResources (spec.resources, removed in Tekton v1) are not supported by stepkit task run",
