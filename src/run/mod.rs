@@ -3,9 +3,15 @@
 //!
 //! The flow: read the file and the definitions it may use ([`load`]), pick what to run, validate
 //! with lint's webhook rules ([`validate`]) and check params as Tekton checks a TaskRun
-//! ([`params`]), then run: a TaskRun ([`taskrun`], after [`prepare`] resolved and substituted it)
-//! or a Pipeline's DAG ([`pipeline`]). Steps run on the host or in podman ([`runtime`]). At the
-//! end the run's results go to `--results-dir` and a table (or JSON) to stdout ([`report`]).
+//! ([`params`]), then run: a TaskRun ([`taskrun`], after [`prepare`] resolved and substituted it,
+//! in the directories of its [`pod`]) or a Pipeline's DAG ([`pipeline`]). Steps run on the host
+//! or in podman ([`runtime`]). At the end the run's results go to `--results-dir` and a table
+//! (or JSON) to stdout ([`report`]).
+//!
+//! This is the one command module that imports another (`lint`), on purpose: a definition
+//! Tekton's admission webhook would refuse must be refused here with the very messages `task
+//! lint` gives for it (same rule ids, same positions), so the rules are run, not copied. What
+//! both need of Tekton itself (YAML, model, expressions) is in `crate::tekton`.
 
 pub mod env;
 pub mod host;
