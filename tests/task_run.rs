@@ -444,7 +444,7 @@ fn every_unsupported_feature_is_refused_by_name_before_anything_runs() {
             "is a hostPath volume, which needs a cluster",
         ),
         (
-            task_with(&format!("  steps:\n    - name: s\n      image: docker.io/library/debian:12\n      script: echo x > $(step.artifacts.path)\n")),
+            task_with("  steps:\n    - name: s\n      image: docker.io/library/debian:12\n      script: echo x > $(step.artifacts.path)\n"),
             "artifacts (alpha; $(step.artifacts.path))",
         ),
         (

@@ -262,10 +262,7 @@ pub async fn run(
     }
     super::validate_files(engine, &files)?;
 
-    let given =
-        params::from_command_line(&options.params, &spec.params, &owner).map_err(Error::usage)?;
-    let given = params::overlay(&run_params, given);
-    params::validate(&spec.params, &given, &owner).map_err(Error::usage)?;
+    let given = super::given_params(options, &spec.params, &run_params, &owner)?;
     let name = match doc.kind {
         Kind::PipelineRun => run_name(doc, &pipeline_name),
         _ => super::generated_name(&format!("{}-run-", doc.name())),
