@@ -444,8 +444,8 @@ fn every_unsupported_feature_is_refused_by_name_before_anything_runs() {
             "is a hostPath volume, which needs a cluster",
         ),
         (
-            task_with("  steps:\n    - name: s\n      image: docker.io/library/debian:12\n      script: echo x > $(step.artifacts.path)\n"),
-            "artifacts (alpha; $(step.artifacts.path))",
+            task_with("  steps:\n    - name: s\n      image: docker.io/library/debian:12\n      script: echo x > $(step.artifacts.path)\n    - name: r\n      image: docker.io/library/debian:12\n      script: echo '$(steps.s.outputs.image)'\n"),
+            "reading artifacts (alpha; $(steps.s.outputs.image))",
         ),
         (
             task_run_with("  status: TaskRunCancelled\n"),

@@ -192,6 +192,10 @@ pub fn prepare(
             "{STEPS_PATH}/{}",
             container_name(step.container.name.as_deref(), i)
         );
+        paths.set(
+            "step.artifacts.path",
+            format!("{dir}/artifacts/provenance.json"),
+        );
         for result in &step.results {
             paths.set(
                 key(&["step", "results", &result.name, "path"]),
@@ -215,6 +219,7 @@ pub fn prepare(
         );
     }
     paths.set("credentials.path", CREDS_PATH);
+    paths.set("artifacts.path", "/tekton/artifacts/provenance.json");
     paths.apply_task(&mut spec);
     apply_workspaces(&mut spec, workspaces);
 
@@ -539,8 +544,9 @@ pub fn body_text(spec: &TaskSpec) -> String {
     )
 }
 
-/// The first reference in `text` to Tekton's artifacts (`$(step.artifacts.path)`,
-/// `$(artifacts.path)`, `$(steps.S.inputs.N)`, `$(tasks.T.outputs.N)`, ...).
+/// The first reference in `text` that reads Tekton's artifacts (`$(steps.S.inputs.N)`,
+/// `$(tasks.T.outputs.N)`, ...): a step may write its provenance file
+/// (`$(step.artifacts.path)`), but nothing reads one back here.
 pub fn artifact_reference(text: &str) -> Option<String> {
     crate::tekton::expr::references(text)
         .into_iter()
@@ -548,9 +554,7 @@ pub fn artifact_reference(text: &str) -> Option<String> {
             let path: Vec<&str> = r.segments.iter().map(String::as_str).collect();
             matches!(
                 path.as_slice(),
-                ["step", "artifacts", ..]
-                    | ["artifacts", ..]
-                    | ["steps" | "tasks", _, "inputs" | "outputs", ..]
+                ["steps" | "tasks", _, "inputs" | "outputs", ..]
             )
         })
         .map(|r| format!("$({})", r.expression))
@@ -568,7 +572,7 @@ fn refuse_unsupported(spec: &TaskSpec, owner: &str) -> anyhow::Result<()> {
         return refuse("PipelineResources (spec.resources, removed in Tekton v1)".into());
     }
     if let Some(reference) = artifact_reference(&body_text(spec)) {
-        return refuse(format!("artifacts (alpha; {reference})"));
+        return refuse(format!("reading artifacts (alpha; {reference})"));
     }
     for (i, step) in spec.steps.iter().enumerate() {
         let name = step

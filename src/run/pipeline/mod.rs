@@ -222,7 +222,7 @@ fn load(engine: &Engine, doc: &TektonDoc) -> anyhow::Result<Loaded> {
     let tasks_text = format!("{:?}{:?}", loaded.spec.tasks, loaded.spec.finally);
     if let Some(reference) = super::prepare::artifact_reference(&tasks_text) {
         return Err(Error::usage(format!(
-            "{}: artifacts (alpha; {reference}) is not supported by stepkit task run yet",
+            "{}: reading artifacts (alpha; {reference}) is not supported by stepkit task run yet",
             loaded.owner
         ))
         .into());
