@@ -365,6 +365,10 @@ fn host_steps_see_read_only_workspaces_working_dirs_isolated_workspaces_and_busy
     assert_line(&out, "host-paths/elsewhere | in the working directory");
     assert_line(&out, "host-paths/isolated | secret");
     assert_line(&out, "host-paths/not-listed | no creds here");
+    assert_line(
+        &out,
+        "host-paths/others-read-only | the other steps' directories are read-only",
+    );
     assert_line(&out, "host-paths/busybox | busybox's ash compares with ==");
 }
 

@@ -140,6 +140,7 @@ impl Pod {
             source: dir,
             host_path: self.task_dir.join("readonly").join(name),
             read_only: true,
+            protective: false,
         }
     }
 
@@ -187,6 +188,25 @@ impl Pod {
         }
         mounts.sort_by_key(|m| std::cmp::Reverse(m.container_path.len()));
         Ok(mounts)
+    }
+
+    /// What a step sees of the other steps' directories (`/tekton/steps/step-NAME`, which the
+    /// index links lead to): read-only, as a pod mounts every other step's run directory.
+    pub fn other_steps(&self, steps: &[PreparedStep], own: &PreparedStep) -> Vec<Mount> {
+        steps
+            .iter()
+            .filter(|s| s.container_name != own.container_name)
+            .map(|s| {
+                let dir = self.step_dir(s);
+                Mount {
+                    container_path: format!("/tekton/steps/{}", s.container_name),
+                    source: dir.clone(),
+                    host_path: dir,
+                    read_only: true,
+                    protective: true,
+                }
+            })
+            .collect()
     }
 
     /// The runtime's view of a step or sidecar: env built, command and args expanded, step

@@ -69,6 +69,9 @@ pub struct Mount {
     /// directory of its own that `source` is bound onto, read-only, for that step alone.
     pub host_path: PathBuf,
     pub read_only: bool,
+    /// A protection Tekton's pod gives that a host step may go without when this machine
+    /// refuses mount namespaces (another step's directory, read-only).
+    pub protective: bool,
 }
 
 impl Mount {
@@ -79,6 +82,7 @@ impl Mount {
             source: dir.clone(),
             host_path: dir,
             read_only: false,
+            protective: false,
         }
     }
 }
@@ -134,7 +138,24 @@ pub async fn start(container: &Container, reporter: &Reporter) -> anyhow::Result
         }
         _ => (super::host::command(container)?, None),
     };
-    spawn(command, &container.label, podman_name, reporter).map_err(|error| {
+    let spawned = spawn(command, &container.label, podman_name, reporter);
+    let spawned = match spawned {
+        Err(_) if container.mounts.iter().any(|m| m.protective) => {
+            // Without namespaces the step still runs, as it would have before, and says so.
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                reporter.state(
+                    &container.label,
+                    "this machine refused a mount namespace: steps can write other steps' /tekton/steps directories, which a pod keeps read-only",
+                );
+            }
+            let mut open = container.clone();
+            open.mounts.retain(|m| !m.protective);
+            spawn(super::host::command(&open)?, &open.label, None, reporter)
+        }
+        spawned => spawned,
+    };
+    spawned.map_err(|error| {
         let why = if container.runtime.on_host() && container.mounts.iter().any(|m| m.read_only) {
             " (a read-only mount needs a mount namespace of its own, which this machine refused; run the image with podman)"
         } else {

@@ -306,13 +306,24 @@ async fn run_step(
         return Ok((report(Status::Skipped, Some(0)), None));
     }
 
-    let container = match pod.container(
-        &label,
-        &step.container_name,
-        &step.container,
-        step.runtime,
-        sources,
-    ) {
+    let container = pod
+        .container(
+            &label,
+            &step.container_name,
+            &step.container,
+            step.runtime,
+            sources,
+        )
+        .map(|mut container| {
+            container
+                .mounts
+                .extend(pod.other_steps(&input.prepared.steps, step));
+            container
+                .mounts
+                .sort_by_key(|m| std::cmp::Reverse(m.container_path.len()));
+            container
+        });
+    let container = match container {
         Ok(container) => container,
         Err(error) => {
             let message = format!("{error:#}");
