@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests run for real, as "command:package": the OCI registry the workspace
 # tests push to, skopeo and curl to look at what they pushed as other clients do, htpasswd for the
 # registry with basic auth, zstd for the system tar to read zstd archives, shellcheck for
-# `task lint` to check Task scripts with, and for the step image test (tests/image.rs) podman with
-# runc (crun refuses this kind of machine's cgroups), busybox for the Promise's own containers,
-# objcopy to strip the test binary, and the CA bundle the image carries.
+# `task lint` to check Task scripts with, and for the step image test (tests/image.rs) and the
+# podman runtime of `task run` podman with runc (crun refuses this kind of machine's cgroups),
+# busybox for the Promise's own containers, busybox images and `task run`'s busybox runtime,
+# objcopy to strip the test binary, and the CA bundle the image carries. The example Pipelines
+# run by `task run` (tests/task_run_tasks.rs) clone with git and build, test and vet with Go.
 needed=(docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils curl:curl zstd:zstd
-  shellcheck:shellcheck podman:podman runc:runc busybox:busybox-static objcopy:binutils)
+  shellcheck:shellcheck podman:podman runc:runc busybox:busybox-static objcopy:binutils git:git
+  go:golang-go)
 missing=()
 for entry in "${needed[@]}"; do
   command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")

@@ -4,9 +4,8 @@
 //! run as Kratix runs a sign-off Promise's containers (tests/fixtures/gate/sign-off-promise.yaml)
 //! with /kratix mounted, against the fake GitHub over TLS.
 //!
-//! podman runs here with runc and without default ulimits (MACHINE-NOTES.md);
-//! scripts/test.sh installs podman, runc and busybox-static. Without podman this test fails and
-//! says how to install it: it never skips.
+//! podman runs as tests/support/podman.rs sets it up; without podman this test fails and says
+//! how to install it: it never skips.
 
 #[path = "support/github.rs"]
 mod github_fake;
@@ -14,102 +13,16 @@ mod github_fake;
 mod sign_off;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use github_fake::{FakeGitHub, TlsIdentity};
 use sign_off::{assert_decided, only_issue, populate, SignOff, ISSUES, REPO, REQUEST};
 use support::kratix::{ContainerSpec, Kratix};
-use support::{run, Run};
+use support::podman::{busybox_image, Podman};
 
 const STEPKIT_IMAGE: &str = "quay.io/stepkit/stepkit:0.1.0";
 const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:1.36";
-
-/// podman as it runs here, and the images this test imported (removed when done).
-struct Podman {
-    conf: tempfile::TempPath,
-    images: Vec<String>,
-}
-
-impl Podman {
-    fn new() -> Podman {
-        let found = Command::new("podman")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status();
-        assert!(
-            found.is_ok_and(|status| status.success()),
-            "podman is needed to check the step image: install podman, runc and busybox-static \
-             (Debian packages; ./scripts/test.sh installs them)"
-        );
-        let conf = tempfile::NamedTempFile::new().unwrap().into_temp_path();
-        std::fs::write(&conf, "[containers]\ndefault_ulimits = []\n").unwrap();
-        Podman {
-            conf,
-            images: Vec::new(),
-        }
-    }
-
-    fn command(&self) -> Command {
-        let mut command = Command::new("podman");
-        command
-            .env("CONTAINERS_CONF", &self.conf)
-            .args(["--runtime", "runc"]);
-        command
-    }
-
-    /// `tar -C root -c . | podman import`, with these Containerfile-style changes.
-    fn import(&mut self, root: &Path, name: &str, changes: &[&str]) -> String {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let tag = format!(
-            "localhost/stepkit-test-{name}:{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        );
-        let mut tar = Command::new("tar")
-            .arg("-C")
-            .arg(root)
-            .args(["-c", "."])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("tar runs");
-        let mut import = self.command();
-        import.arg("import");
-        for change in changes {
-            import.args(["--change", change]);
-        }
-        let imported = import
-            .args(["-", &tag])
-            .stdin(tar.stdout.take().unwrap())
-            .output()
-            .expect("podman import runs");
-        assert!(tar.wait().unwrap().success());
-        assert!(
-            imported.status.success(),
-            "podman import: {}",
-            String::from_utf8_lossy(&imported.stderr)
-        );
-        self.images.push(tag.clone());
-        tag
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        run(self.command().arg("run").arg("--rm").args(args), None)
-    }
-}
-
-impl Drop for Podman {
-    fn drop(&mut self) {
-        if !self.images.is_empty() {
-            let _ = self
-                .command()
-                .args(["rmi", "--force"])
-                .args(&self.images)
-                .output();
-        }
-    }
-}
 
 /// The step image: scripts/image-rootfs.sh --base around this build's binary (debug symbols
 /// stripped, to keep the import small), trusting the fake GitHub's certificate.
@@ -145,23 +58,6 @@ fn stepkit_image(podman: &mut Podman, identity: &TlsIdentity) -> String {
             r#"ENTRYPOINT=["/usr/local/bin/stepkit"]"#,
         ],
     )
-}
-
-/// A busybox image for the Promise's own containers (`sh -c ...`).
-fn busybox_image(podman: &mut Podman) -> String {
-    let work = tempfile::tempdir().unwrap();
-    let bin = work.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|path| path.exists())
-        .expect("busybox is needed: install busybox-static (./scripts/test.sh does)");
-    std::fs::copy(busybox, bin.join("busybox")).unwrap();
-    for applet in ["sh", "cat", "echo", "printf"] {
-        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
-    }
-    podman.import(work.path(), "busybox", &[])
 }
 
 /// Every file in `image`, as `podman export` lists it.
@@ -231,7 +127,7 @@ async fn the_image_runs_a_sign_off_promise_unchanged() {
     // Kratix runs the Promise's containers with their command and env, /kratix mounted.
     let fake = FakeGitHub::start_tls(&identity).await;
     populate(&fake);
-    let conf = podman.conf.to_path_buf();
+    let conf = podman.conf().to_path_buf();
     let (stepkit_ref, busybox_ref) = (stepkit.clone(), busybox.clone());
     let launch = move |spec: &ContainerSpec, root: &Path, env: &[(String, String)]| {
         let image = match spec.image.as_str() {

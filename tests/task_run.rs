@@ -158,6 +158,32 @@ fn results_over_the_termination_message_budget_fail_as_on_a_cluster() {
     let out = task_run("budget.yaml", &["-p", "size=900", "--results-dir", dir]);
     assert_eq!(out.code, 0, "4 x 900 bytes fit: {}", out.all_output());
     assert_eq!(read(results.path(), "a").len(), 900);
+
+    // With results from sidecar logs, the limit is per result (max-result-size).
+    let sidecar = ["--results-from", "sidecar-logs", "--results-dir", dir];
+    let out = task_run(
+        "budget.yaml",
+        &[&["-p", "size=1100"][..], &sidecar].concat(),
+    );
+    assert_eq!(
+        out.code,
+        0,
+        "4 x 1100 bytes, each fits: {}",
+        out.all_output()
+    );
+    let out = task_run(
+        "budget.yaml",
+        &[&["-p", "size=4100"][..], &sidecar].concat(),
+    );
+    assert_eq!(out.code, 1, "{}", out.all_output());
+    assert!(
+        out.stdout.contains("[User error] TaskRun \"\"budget-run-")
+            && out
+                .stdout
+                .contains("bytes results size exceeds configured limit of 4096 bytes"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -331,4 +357,152 @@ fn an_image_no_runtime_can_run_is_named_before_anything_runs() {
         out.stderr
     );
     assert!(!out.stderr.contains("started"), "{}", out.stderr);
+}
+
+#[test]
+fn host_steps_see_read_only_workspaces_working_dirs_isolated_workspaces_and_busybox() {
+    let out = task_run(
+        "host-paths.yaml",
+        &["--image", "docker.io/library/busybox*=busybox"],
+    );
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    assert_line(&out, "host-paths/write | locked: hello");
+    assert_line(&out, "host-paths/elsewhere | in the working directory");
+    assert_line(&out, "host-paths/isolated | secret");
+    assert_line(&out, "host-paths/not-listed | no creds here");
+    assert_line(
+        &out,
+        "host-paths/others-read-only | the other steps' directories are read-only",
+    );
+    assert_line(&out, "host-paths/busybox | busybox's ash compares with ==");
+}
+
+/// A Task of one step around `step` (YAML of the step's fields, indented for a list item).
+fn task_with(spec: &str) -> String {
+    format!("apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  name: t\nspec:\n{spec}")
+}
+
+const STEP: &str = "  steps:\n    - name: s\n      image: docker.io/library/debian:12\n      script: echo should not run\n";
+
+fn pipeline_with(task: &str) -> String {
+    format!("apiVersion: tekton.dev/v1\nkind: Pipeline\nmetadata:\n  name: p\nspec:\n  tasks:\n    - name: t\n{task}")
+}
+
+fn task_run_with(spec: &str) -> String {
+    format!("apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: tr\nspec:\n{spec}  taskSpec:\n{}", STEP.replace("\n  ", "\n    ").replacen("  steps", "    steps", 1))
+}
+
+#[test]
+fn every_unsupported_feature_is_refused_by_name_before_anything_runs() {
+    let inline = "      taskSpec:\n        steps:\n          - name: s\n            image: docker.io/library/debian:12\n            script: echo should not run\n";
+    let cases: Vec<(String, &str)> = vec![
+        (
+            pipeline_with(&format!("      when:\n        - cel: \"'a' == 'a'\"\n{inline}")),
+            "a CEL when expression",
+        ),
+        (
+            task_with(&format!("{}      when:\n        - cel: \"'a' == 'a'\"\n", STEP)),
+            "a CEL when expression",
+        ),
+        (
+            pipeline_with("      pipelineRef:\n        name: child\n"),
+            "a Pipeline in a Pipeline",
+        ),
+        (
+            pipeline_with("      pipelineSpec:\n        tasks: []\n"),
+            "a Pipeline in a Pipeline",
+        ),
+        (
+            pipeline_with("      taskRef:\n        apiVersion: example.dev/v1\n        kind: Wait\n        name: w\n"),
+            "a custom task",
+        ),
+        (
+            pipeline_with("      taskSpec:\n        apiVersion: example.dev/v1\n        kind: Wait\n        spec: {}\n"),
+            "custom task",
+        ),
+        (
+            pipeline_with("      taskRef:\n        resolver: http\n        params:\n          - name: url\n            value: https://example.test/task.yaml\n"),
+            "uses the http resolver, which needs the network",
+        ),
+        (
+            pipeline_with("      taskRef:\n        resolver: bundles\n        params:\n          - name: bundle\n            value: example.test/tasks:1\n          - name: name\n            value: elsewhere\n          - name: kind\n            value: task\n"),
+            "refers to Task \"elsewhere\" (from the bundles resolver), which is not in the file",
+        ),
+        (
+            task_with("  steps:\n    - name: s\n      ref:\n        resolver: git\n        params:\n          - name: url\n            value: https://example.test/repo\n          - name: pathInRepo\n            value: action.yaml\n"),
+            "refers to a StepAction through the git resolver",
+        ),
+        (
+            task_with(&format!("{STEP}      stdoutConfig:\n        path: /tekton/results/out\n")),
+            "stdoutConfig/stderrConfig",
+        ),
+        (
+            task_with(&format!("  sidecars:\n    - name: web\n      image: docker.io/library/debian:12\n      readinessProbe:\n        httpGet:\n          port: 80\n{STEP}")),
+            "a readinessProbe other than exec",
+        ),
+        (
+            task_with(&format!("{STEP}      env:\n        - name: CPU\n          valueFrom:\n            resourceFieldRef:\n              resource: limits.cpu\n")),
+            "env CPU from resourceFieldRef",
+        ),
+        (
+            task_with("  steps:\n    - name: s\n      image: docker.io/library/debian:12\n      script: |\n        #!win pwsh.exe\n        echo hi\n"),
+            "a Windows script",
+        ),
+        (
+            task_with(&format!("  volumes:\n    - name: host\n      hostPath:\n        path: /etc\n{STEP}")),
+            "is a hostPath volume, which needs a cluster",
+        ),
+        (
+            task_with("  steps:\n    - name: s\n      image: docker.io/library/debian:12\n      script: echo x > $(step.artifacts.path)\n    - name: r\n      image: docker.io/library/debian:12\n      script: echo '$(steps.s.outputs.image)'\n"),
+            "reading artifacts (alpha; $(steps.s.outputs.image))",
+        ),
+        (
+            task_run_with("  status: TaskRunCancelled\n"),
+            "spec.status (a pending, cancelled or stopping run)",
+        ),
+        (
+            task_run_with("  debug:\n    breakpoints:\n      onFailure: enabled\n"),
+            "spec.debug (breakpoints)",
+        ),
+        (
+            task_run_with("  retries: 2\n"),
+            "spec.retries of a TaskRun",
+        ),
+        (
+            task_run_with("  podTemplate:\n    env:\n      - name: X\n        value: y\n"),
+            "a pod template's env",
+        ),
+        (
+            format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: ssh\n  annotations:\n    tekton.dev/git-0: github.com\ntype: kubernetes.io/ssh-auth\nstringData:\n  ssh-privatekey: key\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: builder\nsecrets:\n  - name: ssh\n---\n{}", task_run_with("  serviceAccountName: builder\n")),
+            "ServiceAccount \"builder\" has Secrets for Tekton's credential initialisation (ssh)",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (index, (yaml, message)) in cases.iter().enumerate() {
+        let file = dir.path().join(format!("case-{index}.yaml"));
+        std::fs::write(&file, yaml).unwrap();
+        let out = run(
+            stepkit()
+                .args(["task", "run"])
+                .arg(&file)
+                .args(["--image", HOST]),
+            None,
+        );
+        assert_eq!(out.code, 2, "{yaml}\n{}", out.all_output());
+        assert!(
+            out.stderr.contains(message),
+            "{yaml}\nexpected {message:?} in:\n{}",
+            out.stderr
+        );
+        assert!(
+            !out.all_output().contains("started") && !out.all_output().contains("should not run"),
+            "{yaml}\nsomething ran:\n{}",
+            out.all_output()
+        );
+    }
 }

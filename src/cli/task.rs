@@ -9,6 +9,7 @@ use super::GlobalArgs;
 use crate::core::error::{Error, Verdict};
 use crate::lint::report::Format;
 use crate::lint::{FailOn, LintOptions, Profile, Versioning};
+use crate::run::results::ResultsFrom;
 use crate::run::runtime::{ImageMap, RuntimeKind};
 use crate::run::{Ending, RunOptions};
 
@@ -117,6 +118,24 @@ pub struct RunArgs {
     #[arg(long, env = "STEPKIT_TIMEOUT", value_parser = crate::core::duration::parse_duration, value_name = "DURATION")]
     pub timeout: Option<std::time::Duration>,
 
+    /// How results reach the TaskRun, as Tekton's results-from flag: termination-message (4096 bytes per step) or sidecar-logs
+    #[arg(
+        long,
+        env = "STEPKIT_RESULTS_FROM",
+        default_value = "termination-message",
+        value_name = "METHOD"
+    )]
+    pub results_from: String,
+
+    /// With --results-from sidecar-logs, the most bytes one result may take (Tekton's max-result-size)
+    #[arg(
+        long,
+        env = "STEPKIT_MAX_RESULT_SIZE",
+        default_value_t = 4096,
+        value_name = "BYTES"
+    )]
+    pub max_result_size: usize,
+
     /// Output format of the final report: human or json
     #[arg(
         long,
@@ -147,6 +166,18 @@ impl RunArgs {
     fn options(self, global: &GlobalArgs) -> anyhow::Result<RunOptions> {
         let runtime: RuntimeKind = self.runtime.parse().map_err(Error::usage)?;
         let images = ImageMap::parse(&self.images, runtime).map_err(Error::usage)?;
+        let results_from = match self.results_from.as_str() {
+            "termination-message" => ResultsFrom::TerminationMessage,
+            "sidecar-logs" => ResultsFrom::SidecarLogs {
+                max_result_size: self.max_result_size,
+            },
+            other => {
+                return Err(Error::usage(format!(
+                    "--results-from {other:?}: expected termination-message or sidecar-logs"
+                ))
+                .into())
+            }
+        };
         let dirs = |flag, entries: &[String]| -> anyhow::Result<Vec<(String, PathBuf)>> {
             Ok(pairs(flag, entries)?
                 .into_iter()
@@ -167,6 +198,7 @@ impl RunArgs {
             run_dir: self.run_dir,
             timeout: self.timeout,
             quiet: global.quiet,
+            results_from,
         })
     }
 }

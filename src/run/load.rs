@@ -286,6 +286,32 @@ impl Catalog {
             .map(|node| read_data(node, &["stringData"], &["data"]))
     }
 
+    /// The Secrets of ServiceAccount `account` (from the files) that Tekton's credential
+    /// initialisation uses: those annotated `tekton.dev/git-*` or `tekton.dev/docker-*`.
+    pub fn credential_secrets(&self, account: &str) -> Vec<String> {
+        let Some(account) = self.kube_object("ServiceAccount", account) else {
+            return Vec::new();
+        };
+        let listed = account.get("secrets").and_then(Node::as_seq).into_iter();
+        listed
+            .flatten()
+            .filter_map(|s| s.get("name").and_then(Node::as_str))
+            .filter(|name| {
+                let annotations = self
+                    .kube_object("Secret", name)
+                    .and_then(|s| s.get("metadata"))
+                    .and_then(|m| m.get("annotations"))
+                    .and_then(Node::as_map);
+                annotations.into_iter().flatten().any(|(key, _)| {
+                    key.as_str().is_some_and(|k| {
+                        k.starts_with("tekton.dev/git-") || k.starts_with("tekton.dev/docker-")
+                    })
+                })
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
     fn kube_object(&self, kind: &str, name: &str) -> Option<&Node> {
         self.corpus.files.iter().find_map(|file| {
             file.stream.documents.iter().map(|d| &d.root).find(|root| {

@@ -3,9 +3,16 @@
 //!
 //! The flow: read the file and the definitions it may use ([`load`]), pick what to run, validate
 //! with lint's webhook rules ([`validate`]) and check params as Tekton checks a TaskRun
-//! ([`params`]), then run: a TaskRun ([`taskrun`], after [`prepare`] resolved and substituted it)
-//! or a Pipeline's DAG ([`pipeline`]). Steps run on the host or in podman ([`runtime`]). At the
-//! end the run's results go to `--results-dir` and a table (or JSON) to stdout ([`report`]).
+//! ([`params`]), then run: a Task, TaskRun or StepAction ([`task`]) as one TaskRun ([`taskrun`],
+//! after [`prepare`] resolved and substituted it, in the directories of its [`pod`]), or a
+//! Pipeline's DAG ([`pipeline`]). Steps run on the host
+//! or in podman ([`runtime`]). At the end the run's results go to `--results-dir` and a table
+//! (or JSON) to stdout ([`report`]).
+//!
+//! This is the one command module that imports another (`lint`), on purpose: a definition
+//! Tekton's admission webhook would refuse must be refused here with the very messages `task
+//! lint` gives for it (same rule ids, same positions), so the rules are run, not copied. What
+//! both need of Tekton itself (YAML, model, expressions) is in `crate::tekton`.
 
 pub mod env;
 pub mod host;
@@ -13,36 +20,35 @@ pub mod load;
 pub mod matrix;
 pub mod params;
 pub mod pipeline;
+pub mod pod;
 pub mod podman;
 pub mod prepare;
+pub mod readonly;
 pub mod report;
 pub mod results;
 pub mod runtime;
 pub mod storage;
 pub mod subst;
+pub mod task;
 pub mod taskrun;
 pub mod validate;
 pub mod when;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 
 use crate::core::error::Error;
 use crate::lint::TektonDoc;
-use crate::tekton::model::{
-    Kind, ParamBinding, Resource, ResultSpec, RunWorkspaceBinding, Step, StepRef, TaskSpec,
-};
-use env::PodMeta;
+use crate::tekton::model::{Kind, ParamBinding, RunWorkspaceBinding, TaskSpec};
 use load::Catalog;
 use params::Params;
-use prepare::{prepare, TaskContext, WorkspaceView};
-use report::{Reporter, RunReport, Status, TaskReport};
+use report::{Reporter, Status};
 use runtime::{ImageMap, RuntimeKind};
 use storage::Source;
-use taskrun::{Engine, TaskRunInput, WorkspaceBinding};
+use taskrun::{Engine, WorkspaceBinding};
 
 /// How the final report is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -71,6 +77,7 @@ pub struct RunOptions {
     /// Overrides the run's own timeout; zero means none.
     pub timeout: Option<Duration>,
     pub quiet: bool,
+    pub results_from: results::ResultsFrom,
 }
 
 /// How a run ended, for the exit code.
@@ -114,11 +121,12 @@ pub async fn run(options: &RunOptions) -> anyhow::Result<(String, Ending)> {
         run_dir,
         cancel: crate::core::poll::Cancel::on_termination_signals(),
         extra_env: options.env.clone(),
+        results_from: options.results_from,
     };
     let doc = &engine.catalog.corpus.docs[doc_index];
     let report = match kind {
         Kind::Pipeline | Kind::PipelineRun => pipeline::run(&engine, doc, options).await?,
-        _ => run_task(&engine, doc, options).await?,
+        _ => task::run(&engine, doc, options).await?,
     };
     if let Some(dir) = &options.results_dir {
         write_results(dir, &report.results)?;
@@ -214,11 +222,33 @@ pub fn run_name(doc: &TektonDoc, fallback: &str) -> String {
     generated_name(&format!("{fallback}-run-"))
 }
 
+/// A document's name for messages: `metadata.name`, else its `generateName` (`build-`).
+pub fn shown_name(doc: &TektonDoc) -> &str {
+    match doc.name() {
+        "" => doc.metadata.generate_name.as_deref().unwrap_or(""),
+        name => name,
+    }
+}
+
 /// String labels and annotations of a document.
 pub fn string_map(map: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, String> {
     map.iter()
         .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
         .collect()
+}
+
+/// The params a run is given: `-p` over the run document's own, checked against `specs` as
+/// Tekton checks a TaskRun's.
+pub fn given_params(
+    options: &RunOptions,
+    specs: &[crate::tekton::model::ParamSpec],
+    run_params: &Params,
+    owner: &str,
+) -> anyhow::Result<Params> {
+    let given = params::from_command_line(&options.params, specs, owner).map_err(Error::usage)?;
+    let given = params::overlay(run_params, given);
+    params::validate(specs, &given, owner).map_err(Error::usage)?;
+    Ok(given)
 }
 
 /// `-w NAME=DIR` over a run's own bindings: what each workspace is bound to.
@@ -287,60 +317,6 @@ pub fn bind_workspaces(
     Ok(bindings)
 }
 
-/// A StepAction as a Task of one step, its params and results passed through.
-fn step_action_task(name: &str, doc: &TektonDoc) -> anyhow::Result<TaskSpec> {
-    let Some(Resource::StepAction(action)) = &doc.resource else {
-        return Err(Error::usage(format!("StepAction {name}: {}", load::unreadable(doc))).into());
-    };
-    let params = action
-        .params
-        .iter()
-        .map(|p| {
-            let reference = match p.effective_type() {
-                "string" => format!("$(params.{})", p.name),
-                _ => format!("$(params.{}[*])", p.name),
-            };
-            ParamBinding {
-                name: p.name.clone(),
-                value: Some(serde_json::Value::String(reference)),
-            }
-        })
-        .collect();
-    let step_name = if doc.name().is_empty() {
-        "action"
-    } else {
-        doc.name()
-    };
-    let results = action
-        .results
-        .iter()
-        .map(|r| ResultSpec {
-            name: r.name.clone(),
-            type_: r.type_.clone(),
-            value: Some(serde_json::Value::String(format!(
-                "$(steps.{step_name}.results.{})",
-                r.name
-            ))),
-            ..ResultSpec::default()
-        })
-        .collect();
-    let mut step = Step {
-        ref_: Some(StepRef {
-            name: Some(doc.name().to_string()),
-            ..StepRef::default()
-        }),
-        params,
-        ..Step::default()
-    };
-    step.container.name = Some(step_name.to_string());
-    Ok(TaskSpec {
-        params: action.params.clone(),
-        results,
-        steps: vec![step],
-        ..TaskSpec::default()
-    })
-}
-
 /// The files whose documents a Task body uses: its StepActions'.
 pub fn step_action_files(engine: &Engine, spec: &TaskSpec, files: &mut BTreeSet<PathBuf>) {
     for step in &spec.steps {
@@ -366,224 +342,6 @@ pub fn validate_files(engine: &Engine, files: &BTreeSet<PathBuf>) -> anyhow::Res
     validate::validate(files, &texts)
 }
 
-/// A Task, TaskRun or StepAction.
-async fn run_task(
-    engine: &Engine,
-    doc: &TektonDoc,
-    options: &RunOptions,
-) -> anyhow::Result<RunReport> {
-    let own_file = engine.catalog.corpus.files[doc.file].path.clone();
-    let mut files = BTreeSet::from([own_file]);
-    let (task_name, spec, run_params, run_workspaces, timeout, pod_doc) = match &doc.resource {
-        Some(Resource::Task(spec)) => (
-            doc.name().to_string(),
-            spec.clone(),
-            Vec::new(),
-            Vec::new(),
-            None,
-            None,
-        ),
-        Some(Resource::StepAction(_)) => (
-            doc.name().to_string(),
-            step_action_task(doc.name(), doc)?,
-            Vec::new(),
-            Vec::new(),
-            None,
-            None,
-        ),
-        Some(Resource::TaskRun(run)) => {
-            let owner = format!("TaskRun {}", doc.name());
-            let (name, spec) = match (&run.task_spec, &run.task_ref) {
-                (Some(spec), _) => (String::new(), spec.clone()),
-                (None, Some(reference)) => {
-                    let task = engine.catalog.resolve(reference, Kind::Task, &owner)?;
-                    files.insert(engine.catalog.corpus.files[task.file].path.clone());
-                    let Some(Resource::Task(spec)) = &task.resource else {
-                        return Err(Error::usage(format!(
-                            "{owner}: Task {} cannot be read: {}",
-                            task.name(),
-                            load::unreadable(task)
-                        ))
-                        .into());
-                    };
-                    (task.name().to_string(), spec.clone())
-                }
-                (None, None) => {
-                    return Err(
-                        Error::usage(format!("{owner} has neither taskRef nor taskSpec")).into(),
-                    )
-                }
-            };
-            let given = params::from_bindings(&run.params, &owner).map_err(Error::usage)?;
-            let mut spec = spec;
-            // A workspace the TaskRun binds is declared for its Task (Tekton's propagation).
-            for binding in &run.workspaces {
-                let name = binding.get("name").and_then(|n| n.as_str()).unwrap_or("");
-                if !name.is_empty() && !spec.workspaces.iter().any(|w| w.name == name) {
-                    spec.workspaces.push(crate::tekton::model::WorkspaceDecl {
-                        name: name.to_string(),
-                        ..Default::default()
-                    });
-                }
-            }
-            // The pod template's volumes are the pod's, so steps may mount them.
-            spec.volumes
-                .extend(run.pod_template.iter().flat_map(|t| t.volumes.clone()));
-            (
-                name,
-                spec,
-                given,
-                run.workspaces.clone(),
-                run.timeout.clone(),
-                Some(doc),
-            )
-        }
-        _ => {
-            return Err(Error::usage(format!(
-                "{} {}: {}",
-                doc.kind.as_str(),
-                doc.name(),
-                load::unreadable(doc)
-            ))
-            .into())
-        }
-    };
-    step_action_files(engine, &spec, &mut files);
-    validate_files(engine, &files)?;
-
-    let owner = match doc.kind {
-        Kind::TaskRun => format!("TaskRun {}", doc.name()),
-        kind => format!("{} {}", kind.as_str(), doc.name()),
-    };
-    let given =
-        params::from_command_line(&options.params, &spec.params, &owner).map_err(Error::usage)?;
-    let given = params::overlay(&run_params, given);
-    params::validate(&spec.params, &given, &owner).map_err(Error::usage)?;
-
-    let name = match pod_doc {
-        Some(doc) => run_name(doc, &task_name),
-        None => generated_name(&format!(
-            "{}-run-",
-            if task_name.is_empty() {
-                "task"
-            } else {
-                &task_name
-            }
-        )),
-    };
-    let declared: Vec<(String, bool)> = spec
-        .workspaces
-        .iter()
-        .map(|w| (w.name.clone(), w.optional == Some(true)))
-        .collect();
-    let workspaces = bind_workspaces(
-        &declared,
-        &run_workspaces,
-        &options.workspaces,
-        &owner,
-        &name,
-    )?;
-    let namespace = doc
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".to_string());
-    let uid = new_uid();
-    let context = TaskContext {
-        task_run: name.clone(),
-        task_name: task_name.clone(),
-        namespace: namespace.clone(),
-        uid: uid.clone(),
-        retry_count: 0,
-    };
-    let views: Vec<WorkspaceView> = workspaces
-        .iter()
-        .map(|b| WorkspaceView {
-            name: b.name.clone(),
-            bound: true,
-            claim: b.source.claim().to_string(),
-        })
-        .collect();
-    let prepared = prepare(
-        &spec,
-        &given,
-        &context,
-        &views,
-        &engine.catalog,
-        &engine.images,
-    )?;
-    preflight_images(
-        prepared
-            .steps
-            .iter()
-            .map(|s| (&s.container, s.runtime))
-            .chain(prepared.sidecars.iter().map(|s| (&s.container, s.runtime))),
-    )
-    .await?;
-
-    let timeout = match (options.timeout, timeout) {
-        (Some(t), _) => t,
-        (None, Some(text)) => prepare::parse_go_duration(&text)
-            .map_err(|e| Error::usage(format!("{owner}: timeout: {e}")))?,
-        (None, None) => DEFAULT_TIMEOUT,
-    };
-    let mut labels = doc_labels(doc);
-    labels.insert("tekton.dev/taskRun".into(), name.clone());
-    if !task_name.is_empty() {
-        labels.insert("tekton.dev/task".into(), task_name.clone());
-    }
-    let input = TaskRunInput {
-        name: name.clone(),
-        label: if task_name.is_empty() {
-            name.clone()
-        } else {
-            task_name.clone()
-        },
-        prepared,
-        workspaces,
-        pod: PodMeta {
-            name: format!("{name}-pod"),
-            namespace,
-            uid,
-            labels,
-            annotations: string_map(&doc.metadata.annotations),
-            service_account: "default".into(),
-        },
-        timeout: (!timeout.is_zero()).then_some(timeout),
-        attempt: 0,
-    };
-    let started = Instant::now();
-    let outcome = taskrun::execute(engine, &input).await?;
-    let status = outcome.status;
-    Ok(RunReport {
-        kind: "TaskRun",
-        name: name.clone(),
-        status,
-        message: if status == Status::Succeeded {
-            String::new()
-        } else {
-            outcome.message.clone()
-        },
-        duration: started.elapsed(),
-        results: outcome.results.clone(),
-        tasks: vec![TaskReport {
-            name: if task_name.is_empty() {
-                name.clone()
-            } else {
-                task_name
-            },
-            task_runs: vec![name],
-            status,
-            reason: outcome.reason,
-            message: outcome.message,
-            duration: Some(outcome.duration),
-            results: outcome.results,
-            steps: outcome.steps,
-            attempts: 1,
-        }],
-    })
-}
-
 /// Labels of a run document, as the pod carries them.
 pub fn doc_labels(doc: &TektonDoc) -> BTreeMap<String, String> {
     string_map(&doc.metadata.labels)
@@ -591,9 +349,12 @@ pub fn doc_labels(doc: &TektonDoc) -> BTreeMap<String, String> {
 
 /// Checks, before anything runs, that each podman image is there (host images were checked
 /// when their runtime was chosen).
-pub async fn preflight_images<'a>(
-    containers: impl Iterator<Item = (&'a crate::tekton::model::Container, RuntimeKind)>,
-) -> anyhow::Result<()> {
+pub async fn preflight_images(prepared: &prepare::Prepared) -> anyhow::Result<()> {
+    let containers = prepared
+        .steps
+        .iter()
+        .map(|s| (&s.container, s.runtime))
+        .chain(prepared.sidecars.iter().map(|s| (&s.container, s.runtime)));
     let mut seen = BTreeSet::new();
     for (container, runtime) in containers {
         let image = container.image.clone().unwrap_or_default();
@@ -602,6 +363,62 @@ pub async fn preflight_images<'a>(
         }
     }
     Ok(())
+}
+
+/// Tekton's credential initialisation puts the git and docker Secrets of the run's
+/// ServiceAccount (annotated `tekton.dev/git-*`, `tekton.dev/docker-*`) in each step's home;
+/// stepkit does not, so a ServiceAccount in the files that has such Secrets is refused.
+pub fn refuse_credentials(catalog: &Catalog, account: &str, owner: &str) -> anyhow::Result<()> {
+    let secrets = catalog.credential_secrets(account);
+    if secrets.is_empty() {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "{owner}: ServiceAccount {account:?} has Secrets for Tekton's credential initialisation ({}), which stepkit task run does not do yet; mount them as a workspace or volume instead",
+        secrets.join(", ")
+    ))
+    .into())
+}
+
+/// Fields of a TaskRun or PipelineRun that change how Tekton runs it and that stepkit does not
+/// honour, refused by name rather than ignored.
+pub fn refuse_run_fields(doc: &TektonDoc, owner: &str) -> anyhow::Result<()> {
+    let spec = doc.root.get("spec");
+    let set = |node: Option<&crate::tekton::yaml::Node>| node.is_some_and(|v| !v.is_null());
+    let field = |name: &str| spec.and_then(|s| s.get(name));
+    let mut refused = vec![
+        (
+            set(field("status")),
+            "spec.status (a pending, cancelled or stopping run)",
+        ),
+        (set(field("debug")), "spec.debug (breakpoints)"),
+        (
+            doc.kind == Kind::TaskRun && set(field("retries")),
+            "spec.retries of a TaskRun",
+        ),
+    ];
+    // The env a pod template gives every container.
+    let templates = [
+        field("podTemplate"),
+        field("taskRunTemplate").and_then(|t| t.get("podTemplate")),
+    ];
+    let per_task = field("taskRunSpecs")
+        .and_then(|s| s.as_seq())
+        .into_iter()
+        .flatten()
+        .map(|s| s.get("podTemplate"));
+    let pod_env = templates
+        .into_iter()
+        .chain(per_task)
+        .any(|t| set(t.and_then(|t| t.get("env"))));
+    refused.push((pod_env, "a pod template's env"));
+    match refused.into_iter().find(|(is_set, _)| *is_set) {
+        Some((_, what)) => Err(Error::usage(format!(
+            "{owner}: {what} is not supported by stepkit task run yet"
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// Writes each result as Tekton's result file: strings as they are, arrays and objects as

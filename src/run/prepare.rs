@@ -536,6 +536,30 @@ fn runtime_of(
         .map_err(|e| Error::usage(format!("{owner}: {what}: {e}")).into())
 }
 
+/// Every string of a Task body's containers, as their debug text shows them.
+pub fn body_text(spec: &TaskSpec) -> String {
+    format!(
+        "{:?}{:?}{:?}",
+        spec.steps, spec.sidecars, spec.step_template
+    )
+}
+
+/// The first reference in `text` that reads Tekton's artifacts (`$(steps.S.inputs.N)`,
+/// `$(tasks.T.outputs.N)`, ...): a step may write its provenance file
+/// (`$(step.artifacts.path)`), but nothing reads one back here.
+pub fn artifact_reference(text: &str) -> Option<String> {
+    crate::tekton::expr::references(text)
+        .into_iter()
+        .find(|r| {
+            let path: Vec<&str> = r.segments.iter().map(String::as_str).collect();
+            matches!(
+                path.as_slice(),
+                ["steps" | "tasks", _, "inputs" | "outputs", ..]
+            )
+        })
+        .map(|r| format!("$({})", r.expression))
+}
+
 /// Features stepkit does not run, refused by name rather than ignored.
 fn refuse_unsupported(spec: &TaskSpec, owner: &str) -> anyhow::Result<()> {
     let refuse = |what: String| -> anyhow::Result<()> {
@@ -546,6 +570,9 @@ fn refuse_unsupported(spec: &TaskSpec, owner: &str) -> anyhow::Result<()> {
     };
     if spec.resources.is_some() {
         return refuse("PipelineResources (spec.resources, removed in Tekton v1)".into());
+    }
+    if let Some(reference) = artifact_reference(&body_text(spec)) {
+        return refuse(format!("reading artifacts (alpha; {reference})"));
     }
     for (i, step) in spec.steps.iter().enumerate() {
         let name = step

@@ -1,12 +1,15 @@
 //! What a run tells people: a line per Task and step state change and every log line prefixed
 //! with `task/step` on stderr (secret values a step was given are masked), and at the end a
-//! table of Tasks (status, duration, results) or the same as JSON on stdout.
+//! table of Tasks (status, duration, results) or the same as JSON on stdout. On a terminal each
+//! running TaskRun and step also has a spinner with its elapsed time below the lines (indicatif,
+//! as `core::progress` shows waits); in a pod there are only the lines.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Value as Json};
 
 use super::params::ParamValue;
@@ -22,14 +25,35 @@ pub struct Reporter {
 struct Inner {
     quiet: bool,
     secrets: Mutex<Vec<String>>,
+    /// On a terminal: the bars, and the spinner of each running TaskRun or step.
+    bars: Option<(MultiProgress, Mutex<BTreeMap<String, ProgressBar>>)>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some((_, running)) = &self.bars {
+            let running = running.lock().unwrap_or_else(|e| e.into_inner());
+            for bar in running.values() {
+                bar.finish_and_clear();
+            }
+        }
+    }
 }
 
 impl Reporter {
+    /// Lines on stderr, with spinners when stderr is a terminal; nothing when `quiet`.
     pub fn new(quiet: bool) -> Reporter {
+        let terminal = !quiet && std::io::stderr().is_terminal();
+        Reporter::with_target(quiet, terminal.then(ProgressDrawTarget::stderr))
+    }
+
+    /// Lines and, with a draw target, spinners drawn there.
+    pub fn with_target(quiet: bool, target: Option<ProgressDrawTarget>) -> Reporter {
         Reporter {
             inner: Arc::new(Inner {
                 quiet,
                 secrets: Mutex::default(),
+                bars: target.map(|t| (MultiProgress::with_draw_target(t), Mutex::default())),
             }),
         }
     }
@@ -51,8 +75,37 @@ impl Reporter {
         crate::core::secret::redact_values(text, &values)
     }
 
-    /// A state change: `build/compile: succeeded in 0.3s`.
+    /// `what` started (a TaskRun, a step, the PipelineRun): its line, and on a terminal a
+    /// spinner until its next state.
+    pub fn start(&self, what: &str, state: &str) {
+        self.state(what, state);
+        if let (false, Some((multi, running))) = (self.inner.quiet, &self.inner.bars) {
+            let spinner = ProgressBar::hidden();
+            if let Ok(style) = ProgressStyle::with_template("{spinner} {prefix}: {msg} {elapsed}") {
+                spinner.set_style(style);
+            }
+            spinner.set_prefix(what.to_string());
+            spinner.set_message("running");
+            let spinner = multi.add(spinner);
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(old) = running.insert(what.to_string(), spinner) {
+                old.finish_and_clear();
+            }
+        }
+    }
+
+    /// A state change: `build/compile: succeeded in 0.3s`; it ends the spinner of `what`.
     pub fn state(&self, what: &str, state: &str) {
+        if let Some((_, running)) = &self.inner.bars {
+            let ended = running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(what);
+            if let Some(spinner) = ended {
+                spinner.finish_and_clear();
+            }
+        }
         if !self.inner.quiet {
             self.print(&format!("{what}: {state}"));
         }
@@ -68,8 +121,16 @@ impl Reporter {
 
     fn print(&self, line: &str) {
         let masked = self.mask(line);
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{masked}");
+        match &self.inner.bars {
+            // Above the spinners, which are drawn again below it.
+            Some((multi, _)) => {
+                let _ = multi.println(masked);
+            }
+            None => {
+                let mut stderr = std::io::stderr().lock();
+                let _ = writeln!(stderr, "{masked}");
+            }
+        }
     }
 }
 
@@ -252,5 +313,74 @@ impl RunReport {
                 })).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A terminal that keeps everything written to it.
+    #[derive(Debug, Clone, Default)]
+    struct Screen(Arc<Mutex<String>>);
+
+    impl indicatif::TermLike for Screen {
+        fn width(&self) -> u16 {
+            80
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.0.lock().unwrap().push_str(&format!("{s}\n"));
+            Ok(())
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.0.lock().unwrap().push_str(s);
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_terminal_shows_a_spinner_per_running_step_below_the_lines() {
+        let screen = Screen::default();
+        let target = ProgressDrawTarget::term_like(Box::new(screen.clone()));
+        let reporter = Reporter::with_target(false, Some(target));
+        reporter.add_secret("hunter22");
+        reporter.start("build/compile", "started");
+        reporter.log("build/compile", "token hunter22");
+        std::thread::sleep(Duration::from_millis(300));
+        let running = screen.0.lock().unwrap().clone();
+        assert!(running.contains("build/compile: started"), "{running}");
+        assert!(
+            running.contains("build/compile | token [redacted]"),
+            "{running}"
+        );
+        assert!(running.contains("build/compile: running"), "{running}");
+        assert!(!running.contains("hunter22"), "{running}");
+
+        reporter.state("build/compile", "succeeded in 1s");
+        let bars = reporter.inner.bars.as_ref().unwrap();
+        assert!(bars.1.lock().unwrap().is_empty(), "the spinner ended");
+        assert!(screen
+            .0
+            .lock()
+            .unwrap()
+            .contains("build/compile: succeeded in 1s"));
     }
 }

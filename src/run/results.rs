@@ -1,7 +1,9 @@
 //! Results as Tekton enforces them. After each step the entrypoint reports, in that step's
 //! termination message, every Task result file present and the step's own result files, plus
 //! its start time (and the exit code under `onError: continue`), as Go-encoded JSON; over 4096
-//! bytes the step fails with Tekton's message. At the end the TaskRun's results are read: string
+//! bytes the step fails with Tekton's message. With `results-from: sidecar-logs` a sidecar
+//! prints each result as a log line instead, and a line over `max-result-size` fails the
+//! TaskRun. At the end the TaskRun's results are read: string
 //! results exactly as written (a trailing newline kept), array and object results as JSON, and
 //! results whose `value` points at a step result from that step's file.
 
@@ -11,12 +13,59 @@ use std::path::Path;
 
 use super::env::replace_step_results;
 use super::params::ParamValue;
-use crate::core::tekton::{entry_cost, TERMINATION_MESSAGE_LIMIT};
+use crate::core::tekton::{entry_cost, go_json_escaped_len, TERMINATION_MESSAGE_LIMIT};
 use crate::tekton::model::ResultSpec;
 
 /// The message a step fails with when its results do not fit, as Tekton's entrypoint logs it.
 pub const TOO_LONG: &str =
     "Termination message is above max allowed size 4096, caused by large task result.";
+
+/// Where results travel from the steps to the TaskRun (Tekton's `results-from` feature flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultsFrom {
+    /// Each step's termination message: every result it reports within 4096 bytes (the default).
+    TerminationMessage,
+    /// A sidecar that prints each result file as a log line of at most `max_result_size` bytes
+    /// (`results-from: sidecar-logs`, with its `max-result-size`).
+    SidecarLogs { max_result_size: usize },
+}
+
+/// The bytes of the sidecar's log line for a result, `{"name":N,"value":V,"type":"task"}`, as
+/// Go encodes it.
+fn sidecar_log_line_len(name: &str, value: &str, kind: &str) -> usize {
+    const FRAMING: usize = r#"{"name":"","value":"","type":""}"#.len();
+    FRAMING + go_json_escaped_len(name) + go_json_escaped_len(value) + kind.len()
+}
+
+/// With sidecar logs, the first result whose line is over the limit, as Tekton words the
+/// TaskRun's failure; `steps` are each step's name, declared results and results directory.
+pub fn sidecar_log_overflow(
+    task_run: &str,
+    task_results: &[ResultSpec],
+    results_dir: &Path,
+    steps: &[(&str, &[ResultSpec], std::path::PathBuf)],
+    limit: usize,
+) -> Option<String> {
+    let task = task_results
+        .iter()
+        .map(|r| (r.name.clone(), results_dir.join(&r.name), "task"));
+    let step = steps.iter().flat_map(|(step, results, dir)| {
+        results
+            .iter()
+            .map(move |r| (format!("{step}.{}", r.name), dir.join(&r.name), "step"))
+    });
+    for (name, file, kind) in task.chain(step) {
+        if let Ok(Some(value)) = read_capped(&file) {
+            let length = sidecar_log_line_len(&name, &value, kind);
+            if length > limit {
+                return Some(format!(
+                    "[User error] TaskRun \"{task_run:?}\" failed: {length} bytes results size exceeds configured limit of {limit} bytes"
+                ));
+            }
+        }
+    }
+    None
+}
 
 /// No result file is read past this; it could never fit the budget anyway.
 const MAX_RESULT_READ: u64 = 1 << 20;

@@ -1,14 +1,14 @@
-//! Where steps and sidecars run, behind one interface: a [`Container`] (image, argv, env,
-//! working directory, script, and where each of Tekton's paths lives on this machine) becomes one
-//! process, on the host ([`super::host`]) or in a podman container ([`super::podman`]). This
-//! module supervises that process the same way for both: its output becomes prefixed log lines,
-//! a deadline kills its whole process group, and cancellation stops it.
+//! Where steps and sidecars run, behind one interface: a [`Container`] (image, command, args,
+//! env, working directory, script, and where each of Tekton's paths lives on this machine)
+//! becomes one process, on the host ([`super::host`]) or in a podman container
+//! ([`super::podman`]). This module supervises that process the same way for both: its output
+//! becomes prefixed log lines, a deadline kills its whole process group (and removes the
+//! container), cancellation stops it, and a readiness probe runs beside it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -20,6 +20,9 @@ use crate::core::poll::Cancel;
 pub enum RuntimeKind {
     /// A process on this machine.
     Host,
+    /// A process on this machine whose shell and applets are busybox's, as in busybox and
+    /// alpine images (`/bin/sh` is busybox's ash, `[ a == b ]` works).
+    Busybox,
     /// A podman container from the image.
     Podman,
     /// The stepkit image: the running stepkit binary, as a process on this machine.
@@ -30,9 +33,15 @@ impl RuntimeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             RuntimeKind::Host => "host",
+            RuntimeKind::Busybox => "busybox",
             RuntimeKind::Podman => "podman",
             RuntimeKind::Stepkit => "stepkit",
         }
+    }
+
+    /// Whether steps of this runtime are processes of this machine.
+    pub fn on_host(self) -> bool {
+        self != RuntimeKind::Podman
     }
 }
 
@@ -41,8 +50,11 @@ impl std::str::FromStr for RuntimeKind {
     fn from_str(text: &str) -> Result<Self, String> {
         match text {
             "host" => Ok(RuntimeKind::Host),
+            "busybox" => Ok(RuntimeKind::Busybox),
             "podman" => Ok(RuntimeKind::Podman),
-            _ => Err(format!("unknown runtime {text:?}: expected host or podman")),
+            _ => Err(format!(
+                "unknown runtime {text:?}: expected host, busybox or podman"
+            )),
         }
     }
 }
@@ -51,8 +63,28 @@ impl std::str::FromStr for RuntimeKind {
 #[derive(Debug, Clone)]
 pub struct Mount {
     pub container_path: String,
+    /// Where the files are.
+    pub source: PathBuf,
+    /// Where a host step sees them: `source` itself, or for a read-only mount an empty
+    /// directory of its own that `source` is bound onto, read-only, for that step alone.
     pub host_path: PathBuf,
     pub read_only: bool,
+    /// A protection Tekton's pod gives that a host step may go without when this machine
+    /// refuses mount namespaces (another step's directory, read-only).
+    pub protective: bool,
+}
+
+impl Mount {
+    /// A mount whose files a host step uses where they are.
+    pub fn direct(container_path: impl Into<String>, dir: PathBuf) -> Mount {
+        Mount {
+            container_path: container_path.into(),
+            source: dir.clone(),
+            host_path: dir,
+            read_only: false,
+            protective: false,
+        }
+    }
 }
 
 /// Everything needed to start one step or sidecar, in the container's view of paths.
@@ -64,8 +96,9 @@ pub struct Container {
     pub runtime: RuntimeKind,
     /// The script's text (with its shebang), when the step has one.
     pub script: Option<String>,
-    /// Command then args; empty means the image's entrypoint.
-    pub argv: Vec<String>,
+    /// The command (empty: the image's entrypoint) and its args (Kubernetes' `command`/`args`).
+    pub command: Vec<String>,
+    pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub working_dir: Option<String>,
     /// Longest container path first.
@@ -74,6 +107,9 @@ pub struct Container {
     pub scripts_dir: PathBuf,
     /// A host directory for the stepkit binary's names (the host side of /tekton/bin).
     pub bin_dir: PathBuf,
+    /// A directory of this step's own for what the runtime keeps per container (the host
+    /// side of directories the container's own file system would have).
+    pub private_dir: PathBuf,
 }
 
 /// How a supervised process ended.
@@ -88,39 +124,91 @@ pub enum Exit {
 pub struct Running {
     child: Child,
     label: String,
-    /// For podman: the container to remove when the process is killed.
+    /// For podman: the container, to probe and to remove when the process is killed.
     podman_name: Option<String>,
     logs: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// Starts `container` on its runtime, its output going to `reporter` line by line.
-pub fn start(container: &Container, reporter: &Reporter) -> anyhow::Result<Running> {
-    let (mut command, podman_name) = match container.runtime {
-        RuntimeKind::Host | RuntimeKind::Stepkit => (super::host::command(container)?, None),
-        RuntimeKind::Podman => super::podman::command(container)?,
+pub async fn start(container: &Container, reporter: &Reporter) -> anyhow::Result<Running> {
+    let (command, podman_name) = match container.runtime {
+        RuntimeKind::Podman => {
+            let (command, name) = super::podman::command(container).await?;
+            (command, Some(name))
+        }
+        _ => (super::host::command(container)?, None),
     };
+    let spawned = spawn(command, &container.label, podman_name, reporter);
+    let spawned = match spawned {
+        Err(_) if container.mounts.iter().any(|m| m.protective) => {
+            // Without namespaces the step still runs, as it would have before, and says so.
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                reporter.state(
+                    &container.label,
+                    "this machine refused a mount namespace: steps can write other steps' /tekton/steps directories, which a pod keeps read-only",
+                );
+            }
+            let mut open = container.clone();
+            open.mounts.retain(|m| !m.protective);
+            spawn(super::host::command(&open)?, &open.label, None, reporter)
+        }
+        spawned => spawned,
+    };
+    spawned.map_err(|error| {
+        let why = if container.runtime.on_host() && container.mounts.iter().any(|m| m.read_only) {
+            " (a read-only mount needs a mount namespace of its own, which this machine refused; run the image with podman)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!(
+            "starting {} (image {}): {error}{why}",
+            container.label,
+            container.image
+        )
+    })
+}
+
+fn spawn(
+    mut command: Command,
+    label: &str,
+    podman_name: Option<String>,
+    reporter: &Reporter,
+) -> std::io::Result<Running> {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("starting {} (image {})", container.label, container.image))?;
+    let mut child = command.spawn()?;
     let mut logs = Vec::new();
     if let Some(out) = child.stdout.take() {
-        logs.push(forward(out, container.label.clone(), reporter.clone()));
+        logs.push(forward(out, label.to_string(), reporter.clone()));
     }
     if let Some(err) = child.stderr.take() {
-        logs.push(forward(err, container.label.clone(), reporter.clone()));
+        logs.push(forward(err, label.to_string(), reporter.clone()));
     }
     Ok(Running {
         child,
-        label: container.label.clone(),
+        label: label.to_string(),
         podman_name,
         logs,
     })
+}
+
+/// Runs a readiness probe's command to its end (or `timeout`).
+pub async fn run_probe(
+    command: Command,
+    label: &str,
+    reporter: &Reporter,
+    timeout: Duration,
+    cancel: &Cancel,
+) -> Exit {
+    match spawn(command, label, None, reporter) {
+        Ok(running) => running.wait(Some(timeout), cancel).await,
+        Err(_) => Exit::Code(127),
+    }
 }
 
 fn forward<R>(stream: R, label: String, reporter: Reporter) -> tokio::task::JoinHandle<()>
@@ -137,7 +225,7 @@ where
 
 impl Running {
     /// Waits for the process, at most `timeout`, or until `cancel` fires; kills its process
-    /// group (and podman container) when it does not end by itself.
+    /// group (and removes its podman container) when it does not end by itself.
     pub async fn wait(mut self, timeout: Option<Duration>, cancel: &Cancel) -> Exit {
         let deadline = async {
             match timeout {
@@ -157,25 +245,29 @@ impl Running {
             () = cancel.cancelled() => Exit::Cancelled,
         };
         // A container's processes end with its main process; so do a step's.
-        self.kill().await;
-        for log in self.logs.drain(..) {
-            // The pipes close when the process group is gone; a daemon that kept them open
-            // does not hold the step.
-            let _ = tokio::time::timeout(Duration::from_secs(2), log).await;
-        }
+        self.kill(matches!(exit, Exit::Code(_))).await;
+        self.drain_logs().await;
         exit
     }
 
     /// Stops a process that is meant to run until told (a sidecar).
     pub async fn stop(mut self) {
-        self.kill().await;
+        self.kill(false).await;
         let _ = self.child.wait().await;
+        self.drain_logs().await;
+    }
+
+    async fn drain_logs(&mut self) {
         for log in self.logs.drain(..) {
+            // The pipes close when the process group is gone; a daemon that kept them open
+            // does not hold the step.
             let _ = tokio::time::timeout(Duration::from_secs(2), log).await;
         }
     }
 
-    async fn kill(&mut self) {
+    /// Kills the process group; a podman container that did not end by itself is removed (its
+    /// `podman run` client may be gone already, and `--rm` removed one that ended).
+    async fn kill(&mut self, ended_by_itself: bool) {
         if let Some(pid) = self.child.id() {
             // SAFETY: kill(2) on the process group this child leads (process_group(0)).
             unsafe {
@@ -183,8 +275,23 @@ impl Running {
             }
         }
         let _ = self.child.start_kill();
-        if let Some(name) = &self.podman_name {
+        if let (Some(name), false) = (&self.podman_name, ended_by_itself) {
             super::podman::remove(name).await;
+        }
+    }
+
+    /// A readiness probe's command, run where the process runs: `podman exec` in its
+    /// container, or a process like it on the host.
+    pub fn probe(&self, container: &Container, argv: &[String]) -> anyhow::Result<Command> {
+        match &self.podman_name {
+            Some(name) => Ok(super::podman::exec(name, argv)),
+            None => {
+                let mut check = container.clone();
+                check.script = None;
+                check.command = argv.to_vec();
+                check.args = Vec::new();
+                super::host::command(&check)
+            }
         }
     }
 }
@@ -229,12 +336,18 @@ impl ImageMap {
         let mut rules = Vec::new();
         for spec in specs {
             let (pattern, target) = spec.split_once('=').ok_or_else(|| {
-                format!("--image {spec:?}: expected PATTERN=host, PATTERN=host:ENTRYPOINT or PATTERN=podman")
+                format!("--image {spec:?}: expected PATTERN=host, PATTERN=host:ENTRYPOINT, PATTERN=busybox or PATTERN=podman")
             })?;
             let (runtime, entrypoint) = target.split_once(':').unwrap_or((target, ""));
             let runtime: RuntimeKind = runtime
                 .parse()
                 .map_err(|e| format!("--image {spec:?}: {e}"))?;
+            if !entrypoint.is_empty() && runtime != RuntimeKind::Host {
+                return Err(format!(
+                    "--image {spec:?}: only the host runtime takes an entrypoint (host:ENTRYPOINT); {} knows the image's",
+                    runtime.as_str()
+                ));
+            }
             let glob = globset::Glob::new(pattern)
                 .map_err(|e| format!("--image {spec:?}: {e}"))?
                 .compile_matcher();
@@ -257,7 +370,7 @@ impl ImageMap {
         }
         match self.default {
             RuntimeKind::Host => Err(format!(
-                "image {image} is not mapped to a runtime, and the host runtime runs only images mapped to it: add --image '{image}=host' if the step needs only tools this machine has (a POSIX shell, coreutils), or --image '{image}=podman'"
+                "image {image} is not mapped to a runtime, and the host runtime runs only images mapped to it: add --image '{image}=host' if the step needs only tools this machine has (a POSIX shell, coreutils), --image '{image}=busybox' for a busybox or alpine shell, or --image '{image}=podman'"
             )),
             other => Ok(other),
         }

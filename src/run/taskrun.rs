@@ -5,24 +5,21 @@
 //! budget; a failed step skips the rest; at the end sidecars stop and the results are read.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-use anyhow::Context as _;
 
 use super::env::{self, EnvSources, PodMeta};
 use super::load::Catalog;
 use super::params::ParamValue;
-use super::prepare::{Prepared, PreparedStep, WORKSPACE_ROOT};
+use super::pod::{wait_ready, Pod};
+use super::prepare::{Prepared, PreparedStep};
 use super::report::{Reporter, Status, StepReport};
-use super::results::{self, TOO_LONG};
-use super::runtime::{self, Exit, ImageMap, Mount, RuntimeKind};
-use super::storage::{Source, Storage};
-use super::subst::expand_env;
+use super::results::{self, ResultsFrom, TOO_LONG};
+use super::runtime::{self, Exit, ImageMap};
+use super::storage::Source;
 use crate::core::error::Error;
 use crate::core::poll::Cancel;
 use crate::core::progress::human_duration;
-use crate::tekton::model::Container as Spec;
 
 /// What every TaskRun of a run shares.
 pub struct Engine {
@@ -33,6 +30,7 @@ pub struct Engine {
     pub cancel: Cancel,
     /// `--env NAME=VALUE` for every step and sidecar.
     pub extra_env: Vec<(String, String)>,
+    pub results_from: ResultsFrom,
 }
 
 /// A workspace binding of one TaskRun.
@@ -98,67 +96,6 @@ pub fn go_duration_string(d: Duration) -> String {
     }
 }
 
-/// The pod's directories, and the mounts every container sees.
-struct Pod {
-    tekton: PathBuf,
-    base: Vec<Mount>,
-    /// Bound workspaces: name, host directory, mount path, read-only.
-    workspaces: Vec<(String, PathBuf, String, bool)>,
-    volumes: BTreeMap<String, PathBuf>,
-}
-
-impl Pod {
-    fn mounts(&self, container: &Spec) -> anyhow::Result<Vec<Mount>> {
-        let mut mounts = self.base.clone();
-        for (name, dir, default_path, read_only) in &self.workspaces {
-            let path = container
-                .workspaces
-                .iter()
-                .find(|u| u.name == *name)
-                .and_then(|u| u.mount_path.clone())
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| default_path.clone());
-            mounts.push(Mount {
-                container_path: path,
-                host_path: dir.clone(),
-                read_only: *read_only,
-            });
-        }
-        for mount in &container.volume_mounts {
-            // A workspace's volume is `ws-<name>` ($(workspaces.W.volume)).
-            let workspace = self
-                .workspaces
-                .iter()
-                .find(|(name, ..)| format!("ws-{name}") == mount.name)
-                .map(|(_, dir, ..)| dir);
-            let dir = self.volumes.get(&mount.name).or(workspace).ok_or_else(|| {
-                Error::usage(format!(
-                    "a volumeMount names volume {:?}, which the Task does not declare",
-                    mount.name
-                ))
-            })?;
-            let dir = match mount.sub_path.as_deref().filter(|s| !s.is_empty()) {
-                Some(sub) => {
-                    let dir = dir.join(sub);
-                    std::fs::create_dir_all(&dir)?;
-                    dir
-                }
-                None => dir.clone(),
-            };
-            let container_path = mount.mount_path.trim_end_matches('/').to_string();
-            // A volume mounted over a Tekton path (`/workspace`) hides it, as in a pod.
-            mounts.retain(|m| m.container_path != container_path);
-            mounts.push(Mount {
-                container_path,
-                host_path: dir,
-                read_only: mount.read_only == Some(true),
-            });
-        }
-        mounts.sort_by_key(|m| std::cmp::Reverse(m.container_path.len()));
-        Ok(mounts)
-    }
-}
-
 /// Runs one TaskRun. An error is an input stepkit could not use (a missing Secret, a volume
 /// kind it does not support); a step that fails is a Failed outcome.
 pub async fn execute(engine: &Engine, input: &TaskRunInput) -> anyhow::Result<TaskRunOutcome> {
@@ -166,77 +103,7 @@ pub async fn execute(engine: &Engine, input: &TaskRunInput) -> anyhow::Result<Ta
     let deadline = input.timeout.map(|t| started + t);
     let reporter = &engine.reporter;
     let spec = &input.prepared.spec;
-    let dir_name = match input.attempt {
-        0 => input.name.clone(),
-        n => format!("{}-retry{n}", input.name),
-    };
-    let task_dir = engine.run_dir.join(dir_name);
-    let tekton = task_dir.join("tekton");
-    for sub in ["results", "scripts", "home", "creds", "bin", "artifacts"] {
-        std::fs::create_dir_all(tekton.join(sub))
-            .with_context(|| format!("creating {}", tekton.join(sub).display()))?;
-    }
-    for step in &input.prepared.steps {
-        std::fs::create_dir_all(
-            tekton
-                .join("steps")
-                .join(&step.container_name)
-                .join("results"),
-        )?;
-    }
-    std::fs::create_dir_all(task_dir.join("workspace"))?;
-    let storage = Storage {
-        catalog: &engine.catalog,
-        reporter,
-        run_dir: &engine.run_dir,
-        task_dir: &task_dir,
-    };
-    let mut pod = Pod {
-        tekton: tekton.clone(),
-        base: vec![
-            Mount {
-                container_path: "/tekton".into(),
-                host_path: tekton.clone(),
-                read_only: false,
-            },
-            Mount {
-                container_path: WORKSPACE_ROOT.into(),
-                host_path: task_dir.join("workspace"),
-                read_only: false,
-            },
-        ],
-        workspaces: Vec::new(),
-        volumes: BTreeMap::new(),
-    };
-    for declaration in &spec.workspaces {
-        let Some(binding) = input.workspaces.iter().find(|b| b.name == declaration.name) else {
-            continue;
-        };
-        let dir = storage.materialize(
-            &format!("ws-{}", declaration.name),
-            &binding.source,
-            binding.sub_path.as_deref(),
-        )?;
-        let path = declaration
-            .mount_path
-            .clone()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| format!("{WORKSPACE_ROOT}/{}", declaration.name));
-        pod.workspaces.push((
-            declaration.name.clone(),
-            dir,
-            path,
-            declaration.read_only == Some(true),
-        ));
-    }
-    for volume in &spec.volumes {
-        let what = format!("volume {:?} of TaskRun {}", volume.name, input.name);
-        let typed = volume.typed_source().map_err(Error::usage)?;
-        let source =
-            Source::from_volume(&typed, &what, &format!("{}-{}", input.name, volume.name))?;
-        let dir = storage.materialize(&format!("vol-{}", volume.name), &source, None)?;
-        pod.volumes.insert(volume.name.clone(), dir);
-    }
+    let pod = Pod::create(engine, input)?;
     let sources = EnvSources {
         catalog: &engine.catalog,
         reporter,
@@ -261,23 +128,24 @@ pub async fn execute(engine: &Engine, input: &TaskRunInput) -> anyhow::Result<Ta
     {
         env::build(container, &sources, &format!("{}/{name}", input.label))?;
     }
-    reporter.state(&input.label, &format!("started (TaskRun {})", input.name));
+    reporter.start(&input.label, &format!("started (TaskRun {})", input.name));
     let mut sidecars = Vec::new();
     let mut outcome = None;
     for sidecar in &input.prepared.sidecars {
         let label = format!("{}/{}", input.label, sidecar.name);
-        let container = container(
+        let container = pod.container(
             &label,
+            &format!("sidecar-{}", sidecar.name),
             &sidecar.container,
             sidecar.runtime,
-            &pod,
             &sources,
-            &tekton.join("steps"),
         )?;
         reporter.state(&label, "sidecar starting");
-        sidecars.push(runtime::start(&container, reporter)?);
-        if let Some(probe) = &sidecar.container.readiness_probe {
-            if let Err(message) = wait_ready(engine, &container, probe, deadline).await {
+        let running = runtime::start(&container, reporter).await?;
+        let probe = sidecar.container.readiness_probe.as_ref();
+        sidecars.push(running);
+        if let (Some(probe), Some(running)) = (probe, sidecars.last()) {
+            if let Err(message) = wait_ready(engine, &container, running, probe, deadline).await {
                 outcome = Some((
                     Status::Failed,
                     "SidecarNotReady".to_string(),
@@ -313,10 +181,42 @@ pub async fn execute(engine: &Engine, input: &TaskRunInput) -> anyhow::Result<Ta
 
     let results = results::collect(
         &spec.results,
-        &tekton.join("results"),
-        &tekton.join("steps"),
+        &pod.tekton.join("results"),
+        &pod.tekton.join("steps"),
     );
+    if let ResultsFrom::SidecarLogs { max_result_size } = engine.results_from {
+        let steps: Vec<_> = input
+            .prepared
+            .steps
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    &s.results[..],
+                    pod.step_dir(s).join("results"),
+                )
+            })
+            .collect();
+        let overflow = results::sidecar_log_overflow(
+            &input.name,
+            &spec.results,
+            &pod.tekton.join("results"),
+            &steps,
+            max_result_size,
+        );
+        if let Some(message) = overflow {
+            reporter.log(&input.label, &message);
+            outcome = Some((
+                Status::Failed,
+                "TaskRunResultLargerThanAllowedLimit".to_string(),
+                message,
+            ));
+        }
+    }
     let (status, reason, message, results) = match (outcome, results) {
+        (Some((status, reason, message)), _) if reason == "TaskRunResultLargerThanAllowedLimit" => {
+            (status, reason, message, BTreeMap::new())
+        }
         // Results travel in the termination message: one over the budget carries none.
         (Some((status, reason, message)), _) if message.contains(TOO_LONG) => {
             (status, reason, message, BTreeMap::new())
@@ -370,7 +270,7 @@ async fn run_step(
     let reporter = &engine.reporter;
     let label = format!("{}/{}", input.label, step.name);
     let steps_dir = pod.tekton.join("steps");
-    let step_dir = steps_dir.join(&step.container_name);
+    let step_dir = pod.step_dir(step);
     let started = Instant::now();
     let started_at = results::go_time(time::OffsetDateTime::now_utc());
     let report = |status, exit_code| StepReport {
@@ -406,14 +306,24 @@ async fn run_step(
         return Ok((report(Status::Skipped, Some(0)), None));
     }
 
-    let container = match container(
-        &label,
-        &step.container,
-        step.runtime,
-        pod,
-        sources,
-        &steps_dir,
-    ) {
+    let container = pod
+        .container(
+            &label,
+            &step.container_name,
+            &step.container,
+            step.runtime,
+            sources,
+        )
+        .map(|mut container| {
+            container
+                .mounts
+                .extend(pod.other_steps(&input.prepared.steps, step));
+            container
+                .mounts
+                .sort_by_key(|m| std::cmp::Reverse(m.container_path.len()));
+            container
+        });
+    let container = match container {
         Ok(container) => container,
         Err(error) => {
             let message = format!("{error:#}");
@@ -424,13 +334,13 @@ async fn run_step(
             ));
         }
     };
-    reporter.state(&label, "started");
+    reporter.start(&label, "started");
     let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
     let limit = match (step.timeout, remaining) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let exit = match runtime::start(&container, reporter) {
+    let exit = match runtime::start(&container, reporter).await {
         Ok(running) => running.wait(limit, &engine.cancel).await,
         Err(error) => {
             let message = format!("{error:#}");
@@ -458,7 +368,8 @@ async fn run_step(
         &started_at,
         (step.continue_on_error && code != 0).then_some(code),
     );
-    let over_budget = !results::fits(message_len);
+    let over_budget =
+        engine.results_from == ResultsFrom::TerminationMessage && !results::fits(message_len);
     if over_budget {
         reporter.log(&label, TOO_LONG);
         code = 1;
@@ -525,107 +436,6 @@ async fn run_step(
         }
     };
     Ok((report(status, Some(code)), failure))
-}
-
-/// The runtime's view of a step or sidecar: env built, command and args expanded, step
-/// results replaced, the script given Tekton's default shebang when it has none.
-fn container(
-    label: &str,
-    spec: &Spec,
-    runtime_kind: RuntimeKind,
-    pod: &Pod,
-    sources: &EnvSources,
-    steps_dir: &Path,
-) -> anyhow::Result<runtime::Container> {
-    let mut env = env::build(spec, sources, label)?;
-    for (_, value) in env.iter_mut() {
-        if let Ok(mut items) = env::replace_step_results(value, steps_dir) {
-            *value = items.pop().unwrap_or_default();
-        }
-    }
-    let mut argv = Vec::new();
-    for item in spec
-        .command
-        .iter()
-        .flatten()
-        .chain(spec.args.iter().flatten())
-    {
-        let text = match item {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        let expanded = expand_env(&text, &|name| env::lookup(&env, name));
-        argv.extend(env::replace_step_results(&expanded, steps_dir).map_err(Error::usage)?);
-    }
-    let script = spec
-        .script
-        .as_ref()
-        .filter(|s| !s.is_empty())
-        .map(|script| {
-            if script.trim().starts_with("#!") {
-                script.clone()
-            } else {
-                format!("#!/bin/sh\nset -e\n{script}")
-            }
-        });
-    Ok(runtime::Container {
-        label: label.to_string(),
-        image: spec.image.clone().unwrap_or_default(),
-        runtime: runtime_kind,
-        script,
-        argv,
-        env,
-        working_dir: spec.working_dir.clone(),
-        mounts: pod.mounts(spec)?,
-        scripts_dir: pod.tekton.join("scripts"),
-        bin_dir: pod.tekton.join("bin"),
-    })
-}
-
-/// Runs a sidecar's exec readiness probe until it passes, every second (or its period).
-async fn wait_ready(
-    engine: &Engine,
-    sidecar: &runtime::Container,
-    probe: &serde_json::Value,
-    deadline: Option<Instant>,
-) -> Result<(), String> {
-    let command: Vec<String> = probe
-        .pointer("/exec/command")
-        .and_then(|c| c.as_array())
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|i| i.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let period = probe
-        .get("periodSeconds")
-        .and_then(|p| p.as_u64())
-        .map_or(Duration::from_secs(1), |s| {
-            Duration::from_secs(s.clamp(1, 10))
-        });
-    let timeout = probe
-        .get("timeoutSeconds")
-        .and_then(|p| p.as_u64())
-        .map_or(Duration::from_secs(1), |s| Duration::from_secs(s.max(1)));
-    let give_up = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(600));
-    let mut check = sidecar.clone();
-    check.script = None;
-    check.argv = command;
-    check.label = format!("{} (readiness)", sidecar.label);
-    loop {
-        let quiet = Reporter::new(true);
-        if let Ok(running) = runtime::start(&check, &quiet) {
-            if running.wait(Some(timeout), &engine.cancel).await == Exit::Code(0) {
-                return Ok(());
-            }
-        }
-        if Instant::now() >= give_up || engine.cancel.is_cancelled() {
-            return Err("never became ready".to_string());
-        }
-        tokio::time::sleep(period).await;
-    }
 }
 
 #[cfg(test)]

@@ -405,6 +405,8 @@ pub struct PipelineTask {
     pub task_ref: Option<TaskRef>,
     pub task_spec: Option<EmbeddedTask>,
     pub pipeline_ref: Option<TaskRef>,
+    /// A Pipeline in a Pipeline (alpha); read so that a runner can refuse it by name.
+    pub pipeline_spec: Option<Json>,
     pub params: Vec<ParamBinding>,
     pub workspaces: Vec<WorkspaceBinding>,
     pub run_after: Vec<String>,
@@ -486,6 +488,7 @@ pub struct TaskRunTemplate {
 #[serde(default, rename_all = "camelCase")]
 pub struct TaskRunSpecOverride {
     pub pipeline_task_name: Option<String>,
+    pub service_account_name: Option<String>,
     pub pod_template: Option<PodTemplate>,
     /// v1beta1 name.
     pub task_pod_template: Option<PodTemplate>,

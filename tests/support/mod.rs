@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod kratix;
+pub mod podman;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

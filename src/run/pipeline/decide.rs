@@ -1,0 +1,185 @@
+//! Which task runs, as the PipelineRun reconciler decides it: the DAG's edges (`runAfter` and
+//! result references), a graph Tekton refuses (an unknown task, a cycle), and for a task whose
+//! parents are done whether it runs or is skipped, and why in Tekton's words: its `when` is
+//! false (`WhenExpressionsSkip`, which does not skip its `runAfter` dependents), a parent was
+//! skipped for another reason (`ParentTasksSkip`), a result it uses was not produced
+//! (`MissingResultsSkip`), or a matrix param is empty (`EmptyArrayInMatrixParams`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value as Json;
+
+use super::results::results_table;
+use super::tasks::apply_pipeline;
+use super::Done;
+use crate::core::error::Error;
+use crate::run::report::Status;
+use crate::run::when;
+use crate::tekton::expr::references;
+use crate::tekton::model::{PipelineSpec, PipelineTask};
+
+/// The tasks `task` depends on: `runAfter` and every task whose results it uses.
+pub fn parents(task: &PipelineTask) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = task.run_after.iter().cloned().collect();
+    for text in reference_texts(task) {
+        for reference in references(&text) {
+            if reference.root() == "tasks" && reference.segment(2) == Some("results") {
+                if let Some(name) = reference.segment(1) {
+                    names.insert(name.to_string());
+                }
+            }
+        }
+    }
+    names
+}
+
+/// Every string of a Pipeline task where a result reference can be.
+fn reference_texts(task: &PipelineTask) -> Vec<String> {
+    let mut texts = Vec::new();
+    let mut add = |value: &Json| collect_strings(value, &mut texts);
+    for binding in task.params.iter().chain(task.matrix.iter().flat_map(|m| {
+        m.params
+            .iter()
+            .chain(m.include.iter().flat_map(|i| i.params.iter()))
+    })) {
+        if let Some(value) = &binding.value {
+            add(value);
+        }
+    }
+    for when in &task.when {
+        if let Some(input) = &when.input {
+            add(input);
+        }
+        for value in when.values.iter().flatten() {
+            add(value);
+        }
+    }
+    texts
+}
+
+fn collect_strings(value: &Json, out: &mut Vec<String>) {
+    match value {
+        Json::String(text) => out.push(text.clone()),
+        Json::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        Json::Object(entries) => entries.values().for_each(|i| collect_strings(i, out)),
+        _ => {}
+    }
+}
+
+/// References to results that are not (yet) known, after substitution.
+fn missing_results(task: &PipelineTask) -> Vec<String> {
+    reference_texts(task)
+        .iter()
+        .flat_map(|t| references(t))
+        .filter(|r| r.root() == "tasks" && r.segment(2) == Some("results"))
+        .map(|r| format!("$({})", r.expression))
+        .collect()
+}
+
+/// What happens to a task whose parents are done.
+pub enum Decision {
+    /// It runs, with its parents' results applied.
+    Run(Box<PipelineTask>),
+    /// It is skipped, for this reason (Tekton's) and message.
+    Skip(&'static str, String),
+    /// A result it uses is missing though its producer succeeded: the PipelineRun fails.
+    Invalid(String),
+}
+
+/// Whether a task whose parents are done runs, with their results applied.
+pub fn decide(task: &PipelineTask, done: &BTreeMap<String, Done>, is_finally: bool) -> Decision {
+    let mut task = task.clone();
+    apply_pipeline(std::slice::from_mut(&mut task), &results_table(done));
+    let missing = missing_results(&task);
+    if !missing.is_empty() {
+        let producer_did_not_succeed = missing.iter().any(|m| {
+            references(m)
+                .first()
+                .and_then(|r| r.segment(1).map(str::to_string))
+                .and_then(|p| done.get(&p))
+                .is_some_and(|d| d.status != Status::Succeeded)
+        });
+        if is_finally || producer_did_not_succeed || task.on_error.as_deref() == Some("continue") {
+            return Decision::Skip(
+                "MissingResultsSkip",
+                format!("it uses {}, which was not produced", missing.join(", ")),
+            );
+        }
+        return Decision::Invalid(format!(
+            "{}: could not find {}",
+            task.name,
+            missing.join(", ")
+        ));
+    }
+    if !is_finally {
+        for parent in parents(&task) {
+            if let Some(d) = done.get(&parent) {
+                if d.status == Status::Skipped && d.skip != Some("WhenExpressionsSkip") {
+                    return Decision::Skip(
+                        "ParentTasksSkip",
+                        format!("parent {parent} was skipped"),
+                    );
+                }
+            }
+        }
+    }
+    match when::allows(&task.when) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Decision::Skip(
+                "WhenExpressionsSkip",
+                format!("when {} is false", when::describe(&task.when)),
+            );
+        }
+        Err(problem) => return Decision::Invalid(problem),
+    }
+    if let Some(matrix) = &task.matrix {
+        if matrix
+            .params
+            .iter()
+            .any(|p| matches!(&p.value, Some(Json::Array(items)) if items.is_empty()))
+        {
+            return Decision::Skip(
+                "EmptyArrayInMatrixParams",
+                "a matrix param is an empty array".into(),
+            );
+        }
+    }
+    Decision::Run(Box::new(task))
+}
+
+/// Refuses a graph Tekton refuses: an unknown `runAfter` or result producer, or a cycle.
+pub fn check_graph(spec: &PipelineSpec, owner: &str) -> anyhow::Result<()> {
+    let names: BTreeSet<&str> = spec.tasks.iter().map(|t| t.name.as_str()).collect();
+    let mut order: Vec<&str> = Vec::new();
+    let mut remaining: Vec<&PipelineTask> = spec.tasks.iter().collect();
+    for task in &remaining {
+        if let Some(unknown) = parents(task).iter().find(|p| !names.contains(p.as_str())) {
+            return Err(Error::usage(format!(
+                "{owner}: task {:?} depends on {unknown:?}, which is not a task of the Pipeline",
+                task.name
+            ))
+            .into());
+        }
+    }
+    while !remaining.is_empty() {
+        let before = remaining.len();
+        remaining.retain(|task| {
+            if parents(task).iter().all(|p| order.contains(&p.as_str())) {
+                order.push(task.name.as_str());
+                false
+            } else {
+                true
+            }
+        });
+        if remaining.len() == before {
+            let cycle: Vec<&str> = remaining.iter().map(|t| t.name.as_str()).collect();
+            return Err(Error::usage(format!(
+                "{owner}: the tasks {} depend on each other in a cycle",
+                cycle.join(", ")
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
