@@ -237,6 +237,39 @@ pub struct Packed {
 pub struct UnpackOptions {
     /// Keep set-user-ID, set-group-ID and sticky bits (dropped by default).
     pub preserve_special_bits: bool,
+    /// What the unpack may write.
+    pub budget: UnpackBudget,
+}
+
+/// Total bytes an unpack writes when nothing else says how much to expect: generous for a
+/// source tree with its build outputs, far below the disk of a node.
+pub const DEFAULT_MAX_UNPACK_SIZE: u64 = 8 << 30;
+
+/// What an unpack may write, counted in bytes of file content as they land on disk: a sparse
+/// entry and a file of zeros count at their full size, whatever the archive's size. An entry
+/// that would pass a limit, or not fit in the space left on the file system, is refused before
+/// its first byte is written (exit 6), so a small hostile blob cannot fill the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnpackBudget {
+    /// Bytes all files together may hold.
+    pub max_size: u64,
+    /// Bytes one file may hold.
+    pub max_file_size: u64,
+    /// Bytes earlier unpacks of the same pull (its other layers) already wrote.
+    pub written_before: u64,
+    /// Where `max_size` comes from, as messages name it.
+    pub origin: &'static str,
+}
+
+impl Default for UnpackBudget {
+    fn default() -> Self {
+        UnpackBudget {
+            max_size: DEFAULT_MAX_UNPACK_SIZE,
+            max_file_size: DEFAULT_MAX_UNPACK_SIZE,
+            written_before: 0,
+            origin: "the default --max-size",
+        }
+    }
 }
 
 /// What an unpack wrote.
@@ -1366,6 +1399,8 @@ pub fn stage<R: Read + Send>(
         root: None,
         buffer: vec![0; IO_BUFFER],
         unpacked: Unpacked::default(),
+        budget: options.budget,
+        space_left: free_space(target.staging.path()),
     };
     let decoded: Box<dyn Read + Send + '_> = match compression {
         Some(Compression::Zstd { .. }) => Box::new(
@@ -1510,6 +1545,9 @@ struct Extractor {
     root: Option<DirMeta>,
     buffer: Vec<u8>,
     unpacked: Unpacked,
+    budget: UnpackBudget,
+    /// Bytes free on the staging directory's file system when the unpack started.
+    space_left: Option<u64>,
 }
 
 impl Extractor {
@@ -1523,6 +1561,54 @@ impl Extractor {
             self.dest.display()
         ))
         .into()
+    }
+
+    /// Refuses an entry of `size` bytes (its expanded size, for a sparse one) that would pass
+    /// the budget or not fit on the file system, before any of it is written.
+    fn admit(&self, raw: &[u8], size: u64, sparse: bool) -> anyhow::Result<()> {
+        let budget = &self.budget;
+        let written = budget.written_before.saturating_add(self.unpacked.bytes);
+        let expanded = if sparse {
+            " (a sparse entry, counted at its full size)"
+        } else {
+            ""
+        };
+        let why = if written.saturating_add(size) > budget.max_size {
+            format!(
+                "would write {}{expanded}, bringing this pull to {}, over the limit of {}, {}",
+                human_size(size),
+                human_size(written.saturating_add(size)),
+                human_size(budget.max_size),
+                budget.origin
+            )
+        } else if size > budget.max_file_size {
+            format!(
+                "would write {}{expanded} to one file, over --max-file-size {}",
+                human_size(size),
+                human_size(budget.max_file_size)
+            )
+        } else if let Some(left) = self
+            .space_left
+            .map(|left| left.saturating_sub(self.unpacked.bytes))
+            .filter(|left| size > *left)
+        {
+            format!(
+                "would write {}{expanded}, but only {} is free where {} is",
+                human_size(size),
+                human_size(left),
+                self.dest.display()
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::local_io(format!(
+            "refusing to unpack {}: entry {:?} {why}; nothing was written to {} (if the workspace \
+             really is this large, raise --max-size or --max-file-size, or free space)",
+            self.label,
+            String::from_utf8_lossy(raw),
+            self.dest.display()
+        ))
+        .into())
     }
 
     fn extract<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> anyhow::Result<()> {
@@ -1707,6 +1793,8 @@ impl Extractor {
         mode: u32,
         mtime: u64,
     ) -> anyhow::Result<()> {
+        let sparse = entry.header().entry_type().is_gnu_sparse();
+        self.admit(raw, entry.size(), sparse)?;
         self.parents(raw, rel, true)?;
         let path = self.staging.join(rel);
         let write_failed = || format!("cannot write {}", path.display());
@@ -1819,6 +1907,25 @@ impl Extractor {
         self.unpacked.files += 1;
         Ok(())
     }
+}
+
+/// `10.0 GiB (10737418240 bytes)`.
+fn human_size(bytes: u64) -> String {
+    format!(
+        "{} ({bytes} bytes)",
+        bytesize::ByteSize(bytes).display().iec()
+    )
+}
+
+/// Bytes an unprivileged writer may still put on the file system holding `path`, if known.
+fn free_space(path: &Path) -> Option<u64> {
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs only writes into the zeroed struct it is given; the path is NUL-terminated.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 fn mtime_of(seconds: u64) -> SystemTime {
@@ -2599,6 +2706,7 @@ mod tests {
                 &kept,
                 &UnpackOptions {
                     preserve_special_bits: true,
+                    ..UnpackOptions::default()
                 },
             )
             .unwrap();
