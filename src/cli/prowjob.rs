@@ -7,7 +7,7 @@ use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
 
 use super::retry::RetryArgs;
-use super::{block_on, print_line, GlobalArgs};
+use super::{block_on, print_line, print_message, GlobalArgs};
 use crate::core::duration::parse_duration;
 use crate::core::error::{Error, Verdict};
 use crate::core::http::HttpConfig;
@@ -348,7 +348,7 @@ fn run_trigger(args: TriggerArgs, global: &GlobalArgs) -> anyhow::Result<Verdict
             summary,
         } => {
             print_line(config_yaml.trim_end())?;
-            eprintln!("{summary}");
+            print_message(&summary)?;
         }
         Triggered::Job { id, .. } => print_line(&id)?,
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
 
-use super::{print_line, GlobalArgs};
+use super::{print_line, print_message, GlobalArgs};
 use crate::core::error::{Error, Verdict};
 use crate::core::tekton::{self, Budget, ResultsFrom};
 use crate::core::timestamp::TimestampFormat;
@@ -242,6 +242,14 @@ fn emit(args: EmitArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         fail_on: args.fail_on,
     };
     let emitted = crate::result::emit(&options)?;
+    if let Some(full) = &emitted.full_note {
+        tracing::warn!(
+            "the note was shortened from {} to {} bytes to fit Tekton's result budget; the full note follows",
+            full.len(),
+            emitted.test_output.note.len()
+        );
+        print_message(full)?;
+    }
     print_line(&emitted.json)?;
     emitted.verdict()
 }

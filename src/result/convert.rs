@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::test_output::{Outcome, ScanOutput, SeverityCounts};
+use crate::core::plural::counted;
 use crate::core::timestamp;
 
 /// At most this many names in a note; the rest become "and N more". Notes share Tekton's
@@ -835,13 +836,9 @@ fn clair_rule_target(rule: &str) -> Option<(bool, &str)> {
 /// `clair found 6 vulnerabilities (2 critical, 1 high, ...) and 3 unpatched (...); see SCAN_OUTPUT`.
 fn clair_note(scan: &ScanOutput) -> String {
     let patched = scan.vulnerabilities.total();
-    let noun = if patched == 1 {
-        "vulnerability"
-    } else {
-        "vulnerabilities"
-    };
     format!(
-        "clair found {patched} {noun}{} and {} unpatched{}; see SCAN_OUTPUT",
+        "clair found {}{} and {} unpatched{}; see SCAN_OUTPUT",
+        counted(patched, "vulnerability", "vulnerabilities"),
         severity_breakdown(&scan.vulnerabilities),
         scan.unpatched_vulnerabilities.total(),
         severity_breakdown(&scan.unpatched_vulnerabilities),

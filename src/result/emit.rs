@@ -191,7 +191,8 @@ pub struct Emitted {
     pub written: Vec<PathBuf>,
     /// Inputs that could not be read or parsed, with the reason.
     pub input_errors: Vec<String>,
-    /// The note before it was shortened to fit, when it was.
+    /// The note before it was shortened to fit, when it was: the caller shows it, as the
+    /// written one is cut.
     pub full_note: Option<String>,
     strict_input: bool,
     failed_on: bool,
@@ -601,7 +602,7 @@ fn test_output_paths(outputs: &OutputPaths) -> Vec<PathBuf> {
 }
 
 /// Shortens the note until every result fits the budget. Returns the full note when it had to
-/// be shortened; fails (exit 6) when even the shortest note does not fit.
+/// be shortened (for the caller to print); fails (exit 6) when even the shortest note does not fit.
 fn fit_note(
     test_output: &mut TestOutput,
     test_output_paths: &[PathBuf],
@@ -678,12 +679,6 @@ fn fit_note(
         return Err(Error::local_io(error).into());
     }
     test_output.note = shortened(boundaries[low - 1]);
-    tracing::warn!(
-        "the note was shortened from {} to {} bytes to fit Tekton's result budget; the full note follows",
-        full.len(),
-        test_output.note.len()
-    );
-    eprintln!("{full}");
     Ok(Some(full))
 }
 
