@@ -408,3 +408,217 @@ fn a_skipped_writer_hands_over_what_it_was_given_and_finally_gets_the_last_push(
         );
     }
 }
+
+const EXAMPLE_HEADER: &str = "# Generated from before.yaml by `stepkit workspace wrap examples/oci-workspace/before.yaml\n# --workspace source --to quay.io/example-org/ci-workspaces/{{workspace}}`; do not edit:\n# tests/workspace_wrap.rs regenerates it (STEPKIT_BLESS=1) and fails when it drifts.\n";
+
+#[test]
+fn the_example_after_is_what_wrap_makes_of_before() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/oci-workspace");
+    let mut command = stepkit();
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["workspace", "wrap", "examples/oci-workspace/before.yaml"])
+        .args(["--workspace", "source"])
+        .args(["--to", "quay.io/example-org/ci-workspaces/{{workspace}}"]);
+    let out = run(&mut command, None);
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    // The PipelineRun's volume claim becomes an emptyDir: the content travels over OCI.
+    assert!(
+        out.stderr
+            .contains("workspace source was bound to a volume claim: now to an emptyDir"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stdout.contains("volumeClaimTemplate"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("      emptyDir: {}\n"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(lint_errors(&out.stdout), "");
+    let generated = format!("{EXAMPLE_HEADER}{}", out.stdout);
+    let after = root.join("after.yaml");
+    if std::env::var_os("STEPKIT_BLESS").is_some() {
+        std::fs::write(&after, &generated).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&after).unwrap_or_default(),
+        generated,
+        "examples/oci-workspace/after.yaml drifted from before.yaml; run with STEPKIT_BLESS=1"
+    );
+}
+
+#[test]
+fn a_chosen_workspace_bound_to_a_secret_is_refused() {
+    let run_yaml = std::fs::read_to_string(fixture("wrap/pipelinerun.yaml")).unwrap();
+    refused(
+        &run_yaml,
+        &["--workspace", "credentials"],
+        &["workspace \"credentials\"", "cannot write"],
+    );
+}
+
+/// Pushes a directory of `files` to `repo` with `stepkit workspace push`; returns the reference.
+fn push_tree(
+    registry: &registry_harness::TestRegistry,
+    repo: &str,
+    files: &[(&str, &str)],
+) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, content) in files {
+        let full = dir.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, content).unwrap();
+    }
+    let host = format!("127.0.0.1:{}", registry.port());
+    let out = stepkit_run(&[
+        "workspace",
+        "push",
+        dir.path().to_str().unwrap(),
+        "--to",
+        &format!("{host}/{repo}:t{}", files.len()),
+        "--insecure-registry",
+        &host,
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    out.stdout.trim().to_string()
+}
+
+fn restore(registry: &registry_harness::TestRegistry, dest: &Path, args: &[String]) -> Run {
+    let host = format!("127.0.0.1:{}", registry.port());
+    let mut command = stepkit();
+    command
+        .args(["workspace", "restore"])
+        .arg(dest)
+        .args(["--insecure-registry", &host])
+        .args(args);
+    run(&mut command, None)
+}
+
+#[test]
+fn restore_falls_back_to_the_base_and_refuses_conflicting_parallel_writers() {
+    let registry = registry_harness::TestRegistry::start();
+    let host = format!("127.0.0.1:{}", registry.port());
+    let base = push_tree(&registry, "wrap/base", &[("README", "base")]);
+    let one = push_tree(&registry, "wrap/ws", &[("go.sum", "one")]);
+    let two = push_tree(&registry, "wrap/ws", &[("go.sum", "two"), ("b", "b")]);
+
+    // A writer that never pushed (its tag does not exist): the base is restored.
+    let dest = tempfile::tempdir().unwrap();
+    let out = restore(
+        &registry,
+        dest.path(),
+        &[
+            "--from".into(),
+            format!("lint?={host}/wrap/ws:never-pushed"),
+            "--base".into(),
+            base.clone(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert!(out.stderr.contains("lint did not push"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join("README")).unwrap(),
+        "base"
+    );
+
+    // Two parallel writers that changed the same path differently: refused, nothing restored.
+    let dest = tempfile::tempdir().unwrap();
+    let out = restore(
+        &registry,
+        dest.path(),
+        &[
+            "--from".into(),
+            format!("build={one}"),
+            "--from".into(),
+            format!("docs={two}"),
+        ],
+    );
+    assert_eq!(out.code, 2, "{}", out.all_output());
+    for needle in ["build", "docs", "go.sum"] {
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+    }
+    assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
+
+    // A writer that pushed covers the one before it.
+    let dest = tempfile::tempdir().unwrap();
+    let out = restore(
+        &registry,
+        dest.path(),
+        &[
+            "--from".into(),
+            format!("build={one}"),
+            "--from".into(),
+            format!("docs?={host}/wrap/ws:t2"),
+            "--covers".into(),
+            "docs=build".into(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join("go.sum")).unwrap(),
+        "two"
+    );
+    assert!(out.stderr.contains("restored from docs"), "{}", out.stderr);
+}
+
+#[test]
+fn the_trusted_artifacts_form_carries_the_fan_in_too() {
+    let registry = registry_harness::TestRegistry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let host = format!("127.0.0.1:{}", registry.port());
+    let wrapped = dir.path().join("fan-in.yaml");
+    let mut command = stepkit();
+    command
+        .args(["workspace", "wrap"])
+        .arg(fixture("wrap/fan-in.yaml"))
+        .args(["--to", &format!("{host}/ta/{{{{workspace}}}}")])
+        .args(["--insecure-registry", &host, "--trusted-artifacts", "-o"])
+        .arg(&wrapped);
+    let out = run(&mut command, None);
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert!(std::fs::read_to_string(&wrapped)
+        .unwrap()
+        .contains("- \"--trusted-artifacts\""));
+    let (out, report) = task_run(&wrapped, &[]);
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    let build = result_of(&report, "build", "SOURCE_ARTIFACT");
+    assert!(
+        build.starts_with(&format!("oci:{host}/ta/source@sha256:")),
+        "{build}"
+    );
+    assert!(
+        out.stderr.contains("restored from build, docs"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_base_is_what_readers_without_an_earlier_writer_restore() {
+    let out = wrap(
+        &fixture("wrap/when-finally.yaml"),
+        &["--base", "registry.example/ci/{{workspace}}-base:v1"],
+    );
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert_eq!(lint_errors(&out.stdout), "");
+    // Every restore falls back to the base, and clone (no writer before it) restores it.
+    assert_eq!(
+        out.stdout.matches("name: oci-restore-").count(),
+        4,
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        out.stdout
+            .matches("- registry.example/ci/source-base:v1\n")
+            .count(),
+        4,
+        "{}",
+        out.stdout
+    );
+}

@@ -135,6 +135,9 @@ pub fn run_wrap(args: WrapArgs) -> anyhow::Result<Verdict> {
         wrapped.workspaces.join(", "),
         wrapped.tasks.join(", ")
     );
+    for name in &wrapped.rebound {
+        tracing::info!("workspace {name} was bound to a volume claim: now to an emptyDir");
+    }
     match (args.in_place, &args.output) {
         (true, _) => write_atomically(&args.file, &wrapped.yaml)?,
         (false, Some(path)) => write_atomically(path, &wrapped.yaml)?,

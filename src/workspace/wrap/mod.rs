@@ -52,6 +52,8 @@ pub struct Wrapped {
     pub workspaces: Vec<String>,
     /// The Pipeline tasks that restore or push, in the order they are declared.
     pub tasks: Vec<String>,
+    /// The PipelineRun's workspaces that were bound to a volume claim and now to an emptyDir.
+    pub rebound: Vec<String>,
     /// How many documents the input file holds.
     pub input_documents: usize,
 }
@@ -144,10 +146,12 @@ pub fn wrap(options: &WrapOptions) -> anyhow::Result<Wrapped> {
     let settings = settings(options, &chosen)?;
     rewrite::rewrite(&mut spec, &plan, &task_specs, &settings, &owner)?;
 
+    let mut rebound = Vec::new();
     match kind {
         Kind::Pipeline => doc.set("spec", spec),
         _ => {
             let run_spec = doc.get_mut("spec").expect("read above");
+            rebound = rebind(run_spec, &chosen, &owner)?;
             if let Doc::Map(entries) = run_spec {
                 if let Some(entry) = entries.iter_mut().find(|(k, _)| k == "pipelineRef") {
                     *entry = ("pipelineSpec".to_string(), Doc::Null);
@@ -167,8 +171,57 @@ pub fn wrap(options: &WrapOptions) -> anyhow::Result<Wrapped> {
         yaml: to_yaml(&doc),
         workspaces: chosen.into_iter().collect(),
         tasks,
+        rebound,
         input_documents: documents.len(),
     })
+}
+
+/// Binds each chosen workspace a PipelineRun gave a volume claim to an emptyDir instead (the
+/// content travels over OCI now); refuses one bound to a Secret, ConfigMap or other volume,
+/// which Tasks cannot write. Returns the workspaces rebound.
+fn rebind(
+    run_spec: &mut Doc,
+    chosen: &BTreeSet<String>,
+    owner: &str,
+) -> anyhow::Result<Vec<String>> {
+    let mut rebound = Vec::new();
+    let Some(Doc::Seq(bindings)) = run_spec.get_mut("workspaces") else {
+        return Ok(rebound);
+    };
+    for binding in bindings {
+        let Some(name) = binding
+            .get("name")
+            .and_then(Doc::as_str)
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if !chosen.contains(&name) || binding.get("emptyDir").is_some() {
+            continue;
+        }
+        if binding.get("subPath").is_some() {
+            return Err(Error::usage(format!(
+                "{owner}: workspace {name:?} is bound with a subPath; carried over OCI, each Task gets the whole workspace"
+            ))
+            .into());
+        }
+        if binding.get("persistentVolumeClaim").is_some()
+            || binding.get("volumeClaimTemplate").is_some()
+        {
+            *binding = Doc::map([
+                ("name", Doc::str(&name)),
+                ("emptyDir", Doc::Map(Vec::new())),
+            ]);
+            rebound.push(name);
+            continue;
+        }
+        return Err(Error::usage(format!(
+            "{owner}: workspace {name:?} is bound to a volume Tasks cannot write (not emptyDir or a \
+             volume claim); leave it out of --workspace"
+        ))
+        .into());
+    }
+    Ok(rebound)
 }
 
 /// The PipelineRun of the file, else its Pipeline; more than one of either is ambiguous.
