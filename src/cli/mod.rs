@@ -8,6 +8,7 @@ mod result;
 mod retry;
 mod task;
 mod workspace;
+mod workspace_wrap;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! `stepkit workspace push | pull`.
+//! `stepkit workspace push | pull` (wrap and restore: `workspace_wrap.rs`).
 
 use std::path::PathBuf;
 
@@ -20,6 +20,10 @@ pub enum WorkspaceCommand {
     Push(Box<PushArgs>),
     /// Restore REF into DEST (or REF=DEST pairs); nothing reaches DEST before its digest is verified
     Pull(PullArgs),
+    /// Rewrite a Pipeline or PipelineRun so its workspaces travel between Tasks over OCI
+    Wrap(Box<super::workspace_wrap::WrapArgs>),
+    /// Restore what the Tasks before this one pushed (the first step of a wrapped Task)
+    Restore(Box<super::workspace_wrap::RestoreArgs>),
 }
 
 /// Registry access shared by push and pull. A blob transfer is one request: its attempt is
@@ -33,7 +37,7 @@ pub enum WorkspaceCommand {
     mut_arg("retry_deadline", |arg| arg.default_value("30m")),
     mut_arg("retries", |arg| arg.default_value("3")),
 )]
-pub struct RegistryArgs {
+pub(super) struct RegistryArgs {
     /// Registry (HOST:PORT) to reach over plain HTTP; repeatable or comma-separated
     #[arg(
         long,
@@ -57,14 +61,14 @@ pub struct RegistryArgs {
 
 impl RegistryArgs {
     /// Where credentials come from: the process environment, with the helper timeout.
-    fn auth(&self) -> AuthEnv {
+    pub(super) fn auth(&self) -> AuthEnv {
         AuthEnv {
             helper_timeout: Some(self.credential_helper_timeout),
             ..AuthEnv::from_env()
         }
     }
 
-    fn options(&self) -> RegistryOptions {
+    pub(super) fn options(&self) -> RegistryOptions {
         RegistryOptions {
             insecure_registries: self.insecure_registry.clone(),
             ca_file: self.ca_file.clone(),
@@ -162,6 +166,8 @@ pub fn run(command: WorkspaceCommand, global: &GlobalArgs) -> anyhow::Result<Ver
     match command {
         WorkspaceCommand::Push(args) => run_push(*args, global),
         WorkspaceCommand::Pull(args) => run_pull(args),
+        WorkspaceCommand::Wrap(args) => super::workspace_wrap::run_wrap(*args),
+        WorkspaceCommand::Restore(args) => super::workspace_wrap::run_restore(*args),
     }
 }
 

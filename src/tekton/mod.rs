@@ -2,6 +2,8 @@
 //! v1/v1beta1 objects (`model`), `$(...)` expressions (`expr`) and field paths into a document
 //! (`path`). `task lint` builds on it; so do the commands that run and rewrite Tekton definitions.
 
+pub mod dag;
+pub mod doc;
 pub mod expr;
 pub mod model;
 pub mod path;

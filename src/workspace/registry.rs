@@ -1032,6 +1032,18 @@ impl Registry {
         Ok(digest)
     }
 
+    /// The manifest digest `tag` names in this repository, or `None` when nothing is tagged so
+    /// (`workspace restore` asks whether a Task that may have been skipped pushed).
+    pub async fn find_tag(&self, tag: &str) -> anyhow::Result<Option<String>> {
+        self.store_auth().await;
+        let what = format!("reading {}:{tag}", self.name());
+        match self.fetch_manifest(&self.at_tag(tag), &what, true).await {
+            Ok(resolved) => Ok(Some(resolved.digest().to_string())),
+            Err((failure, _)) if failure.kind == FailureKind::NotFound => Ok(None),
+            Err(failure) => Err(self.error(&what, failure)),
+        }
+    }
+
     /// What `reference` names: for a tag, its manifest; for a digest, the manifest with that
     /// digest if there is one, else the blob (Trusted Artifacts' `oci:` references name
     /// blobs). A manifest's digest is checked against its bytes. Nothing there is exit 5.
