@@ -148,18 +148,25 @@ pub struct PullArgs {
     #[arg(long, env = "STEPKIT_PRESERVE_SPECIAL_BITS", value_parser = BoolishValueParser::new())]
     preserve_special_bits: bool,
 
+    #[command(flatten)]
+    limits: UnpackLimitArgs,
+
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+/// How much a restore may write: `pull` and `restore` take the same limits.
+#[derive(Debug, Clone, Args)]
+pub(super) struct UnpackLimitArgs {
     /// Most bytes the files restored from one REF may hold, e.g. 20GiB or 500M (sparse files
     /// count at their full size) [default: the uncompressed size the artifact's manifest
     /// annotates, else 8GiB]
     #[arg(long, env = "STEPKIT_MAX_SIZE", value_parser = parse_size, value_name = "SIZE")]
-    max_size: Option<u64>,
+    pub(super) max_size: Option<u64>,
 
     /// Most bytes one restored file may hold [default: --max-size]
     #[arg(long, env = "STEPKIT_MAX_FILE_SIZE", value_parser = parse_size, value_name = "SIZE")]
-    max_file_size: Option<u64>,
-
-    #[command(flatten)]
-    registry: RegistryArgs,
+    pub(super) max_file_size: Option<u64>,
 }
 
 pub fn run(command: WorkspaceCommand, global: &GlobalArgs) -> anyhow::Result<Verdict> {
@@ -260,8 +267,8 @@ fn run_pull(args: PullArgs) -> anyhow::Result<Verdict> {
     let options = PullOptions {
         pairs,
         preserve_special_bits: args.preserve_special_bits,
-        max_size: args.max_size,
-        max_file_size: args.max_file_size,
+        max_size: args.limits.max_size,
+        max_file_size: args.limits.max_file_size,
         registry: args.registry.options(),
         auth: args.registry.auth(),
     };
