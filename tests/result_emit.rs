@@ -438,3 +438,37 @@ fn help_lists_the_groups_and_the_exit_codes() {
         format!("stepkit {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// Every bad value is exit 2 before an input is read or a result written: the input named here
+/// does not exist, and the error is about the value alone.
+#[test]
+fn every_bad_value_is_refused_before_the_inputs_are_read() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--timestamp", "yesterday"], "--timestamp \"yesterday\""),
+        (
+            &["--image-url", "quay.io/a/b", "--image-digest", "sha256:xyz"],
+            "--image-digest \"sha256:xyz\"",
+        ),
+        (
+            &["--image-digest", "sha256:0a1b"],
+            "--image-digest needs --image-url",
+        ),
+        (&["--from", "nonsense", "missing.json"], "--from"),
+    ];
+    for (args, named) in cases {
+        let (dir, run) =
+            emit(&[&["--from", "conftest", "/nonexistent/report.json"], args].concat());
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(named), "{args:?}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("report.json"),
+            "{args:?} read the input: {}",
+            run.stderr
+        );
+        assert!(
+            files_in(dir.path()).is_empty(),
+            "{args:?}: {:?}",
+            files_in(dir.path())
+        );
+    }
+}
