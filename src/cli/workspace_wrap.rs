@@ -10,8 +10,9 @@ use clap::Args;
 use super::workspace::{RegistryArgs, UnpackLimitArgs};
 use super::{block_on, print_text};
 use crate::core::error::{Error, Verdict};
+use crate::core::output::write_atomic;
 use crate::workspace::restore::{restore, RestoreOptions, Source};
-use crate::workspace::wrap::{wrap, write_atomically, WrapOptions};
+use crate::workspace::wrap::{wrap, WrapOptions};
 
 #[derive(Debug, Args)]
 pub struct WrapArgs {
@@ -142,8 +143,8 @@ pub fn run_wrap(args: WrapArgs) -> anyhow::Result<Verdict> {
         tracing::info!("workspace {name} was bound to a volume claim: now to an emptyDir");
     }
     match (args.in_place, &args.output) {
-        (true, _) => write_atomically(&args.file, &wrapped.yaml)?,
-        (false, Some(path)) => write_atomically(path, &wrapped.yaml)?,
+        (true, _) => write_atomic(&args.file, wrapped.yaml.as_bytes())?,
+        (false, Some(path)) => write_atomic(path, wrapped.yaml.as_bytes())?,
         (false, None) => print_text(&wrapped.yaml)?,
     }
     Ok(Verdict::Pass)

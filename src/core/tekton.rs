@@ -8,10 +8,10 @@
 //! before writing, and refuses (exit 6) rather than break the TaskRun.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::core::error::{Error, Kind, ResultExt};
+use crate::core::output::{write_atomic, TEMP_PREFIX};
 
 /// Where `$(results.NAME.path)` points.
 pub const TEKTON_RESULTS_DIR: &str = "/tekton/results";
@@ -253,43 +253,6 @@ fn existing_results(dir: &Path, ours: &BTreeSet<&Path>) -> anyhow::Result<Vec<(S
     }
     found.sort();
     Ok(found)
-}
-
-const TEMP_PREFIX: &str = ".stepkit-";
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
-/// renamed over the target, so a reader (or a killed step) never sees half a result.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).or_kind(Kind::LocalIo, || {
-        format!("cannot create directory {}", dir.display())
-    })?;
-    let mut temp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(dir)
-        .or_kind(Kind::LocalIo, || {
-            format!("cannot create a file in {}", dir.display())
-        })?;
-    temp.write_all(bytes)
-        .and_then(|_| temp.as_file().sync_all())
-        .or_kind(Kind::LocalIo, || format!("cannot write {}", path.display()))?;
-    set_readable(temp.path());
-    temp.persist(path)
-        .map_err(|err| err.error)
-        .or_kind(Kind::LocalIo, || format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-/// tempfile creates files 0600; results are read by Tekton's entrypoint, possibly as another user.
-fn set_readable(path: &Path) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644));
-    }
 }
 
 /// Checks the budget for all `results`, then writes each one atomically, exactly as given (no

@@ -18,7 +18,7 @@ use serde_yaml::{Mapping, Value};
 
 use crate::core::error::{Error, Kind, ResultExt};
 use crate::core::input::{read_input_text, InputError, MIB};
-use crate::core::tekton::write_atomic;
+use crate::core::output::write_atomic;
 
 /// Where Kratix mounts the pipeline volumes.
 pub const DEFAULT_KRATIX_DIR: &str = "/kratix";

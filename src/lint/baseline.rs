@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::finding::Finding;
 use crate::core::error::Error;
+use crate::core::output::write_atomic;
 
 const VERSION: u32 = 1;
 
@@ -134,17 +135,8 @@ pub fn write(path: &Path, findings: &[Finding]) -> anyhow::Result<()> {
             .collect(),
     };
     let text = serde_json::to_string_pretty(&file).expect("a baseline serializes") + "\n";
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("writing baseline {}", path.display()))?;
-    std::io::Write::write_all(&mut temp, text.as_bytes())
-        .with_context(|| format!("writing baseline {}", path.display()))?;
-    temp.persist(path)
-        .with_context(|| format!("writing baseline {}", path.display()))?;
-    Ok(())
+    write_atomic(path, text.as_bytes())
+        .with_context(|| format!("writing baseline {}", path.display()))
 }
 
 #[cfg(test)]

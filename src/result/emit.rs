@@ -705,7 +705,7 @@ fn write_detail(path: &Path, entries: &[convert::DetailEntry]) -> anyhow::Result
         problems.is_empty(),
         "stepkit wrote an invalid conftest detail file: {problems:?}"
     );
-    tekton::write_atomic(path, json.as_bytes())
+    crate::core::output::write_atomic(path, json.as_bytes())
         .map_err(|err| err.context(format!("cannot write --detail-file {}", path.display())))
 }
 

@@ -239,7 +239,9 @@ fn write_reference(
 ) -> anyhow::Result<()> {
     for target in &source.results {
         match target {
-            ResultTarget::File(path) => tekton::write_atomic(path, reference.as_bytes())?,
+            ResultTarget::File(path) => {
+                crate::core::output::write_atomic(path, reference.as_bytes())?
+            }
             ResultTarget::Named(name) => {
                 let Some(dir) = tekton::results_dir(results_dir) else {
                     return Err(Error::usage(format!(

@@ -355,22 +355,3 @@ fn list_or_none(names: &[&str]) -> String {
         names.join(", ")
     }
 }
-
-/// Writes `text` to `path` atomically (a temporary file beside it, then a rename).
-pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let io =
-        |err: std::io::Error| Error::local_io(format!("cannot write {}: {err}", path.display()));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
-    // The mode the file had (in place), else what a new file gets under a usual umask.
-    let permissions = std::fs::metadata(path)
-        .map(|m| m.permissions())
-        .unwrap_or_else(|_| std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    file.as_file().set_permissions(permissions).map_err(io)?;
-    file.persist(path).map_err(|err| io(err.error))?;
-    Ok(())
-}
