@@ -82,6 +82,13 @@ fn sequential_clone_build_test_hands_off_by_digest() {
 fn parallel_writers_fan_in_is_a_merge_of_both_digests() {
     golden("fan-in", &[]);
     let out = std::fs::read_to_string(fixture("wrap/fan-in.wrapped.yaml")).unwrap();
+    // Against what both started from: clone's push.
+    assert!(
+        out.contains(
+            "- \"--merge-base\"\n            - clone=$(tasks.clone.results.SOURCE_ARTIFACT)\n"
+        ),
+        "{out}"
+    );
     assert!(
         out.contains(
             "            - build=$(tasks.build.results.SOURCE_ARTIFACT)\n            - \"--from\"\n            - docs=$(tasks.docs.results.SOURCE_ARTIFACT)\n"
@@ -348,10 +355,12 @@ fn the_wrapped_fan_in_merges_both_branches() {
     let wrapped = wrapped_for(&registry, "fan-in", dir.path());
     let (out, _) = task_run(&wrapped, &[]);
     assert_eq!(out.code, 0, "{}", out.all_output());
+    // build's change to main.c and docs' deletion of TODO both reach package.
     for line in [
         "package/package | app",
         "package/package | main.c",
         "package/package | manual.txt",
+        "package/package | src built",
     ] {
         assert!(
             out.stderr.lines().any(|l| l.trim_end() == line),
@@ -361,6 +370,11 @@ fn the_wrapped_fan_in_merges_both_branches() {
     }
     assert!(
         out.stderr.contains("restored from build, docs"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("package/package | TODO"),
         "{}",
         out.stderr
     );
