@@ -193,3 +193,41 @@ async fn bad_input_and_refusals_have_their_exit_codes() {
     }
     assert!(fake.repo(REPO).issues().is_empty());
 }
+
+/// A bad value is exit 2 before GitHub is asked anything (the fake records no request) and
+/// before any result is written, and so is a bad API URL, which is never dialled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_value_is_refused_before_any_request() {
+    let fake = github().await;
+    let cases: [(&[&str], &str); 4] = [
+        (&["wait-approval", "--issue", "seven"], "--issue \"seven\""),
+        (
+            &[
+                "wait-approval",
+                "--issue",
+                "https://github.com/acme/pulls/7",
+            ],
+            "--issue",
+        ),
+        (&["create-issue", "--min-permission", "owner"], "owner"),
+        (
+            &["create-issue", "--api-url", "ftp://127.0.0.1:1"],
+            "GitHub API URL",
+        ),
+    ];
+    for (args, named) in cases {
+        let results = tempfile::tempdir().unwrap();
+        let out = run_gate(&fake, results.path(), args).await;
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(named), "{args:?}: {}", out.stderr);
+        assert!(
+            fake.requests().is_empty(),
+            "{args:?}: {:?}",
+            fake.requests()
+        );
+        assert!(
+            std::fs::read_dir(results.path()).unwrap().next().is_none(),
+            "{args:?} wrote a result"
+        );
+    }
+}

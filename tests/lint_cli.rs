@@ -623,3 +623,37 @@ fn max_warnings_fails_a_run_with_too_many_warnings() {
     let run = scratch.lint(&[&["--max-warnings", "0"][..], &args].concat());
     assert_eq!(run.code, 1, "{run:?}");
 }
+
+/// Rule ids and severities are checked before the config file or any input is read: both named
+/// here are missing, and the error is about the value alone (exit 2).
+#[test]
+fn every_bad_value_is_refused_before_the_config_and_inputs_are_read() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--rule", "no-such-rule=error"],
+            "unknown rule \"no-such-rule\"",
+        ),
+        (&["--rule", "run-as-root=loud"], "rule run-as-root"),
+        (&["--rule", "run-as-root"], "expected ID=SEVERITY"),
+        (
+            &["--disable", "no-such-rule"],
+            "unknown rule \"no-such-rule\"",
+        ),
+    ];
+    for (args, named) in cases {
+        let out = run(
+            stepkit()
+                .args(["task", "lint", "--config", "/nonexistent/lint.yaml"])
+                .args(args)
+                .arg("/nonexistent/tasks"),
+            None,
+        );
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(named), "{args:?}: {}", out.stderr);
+        assert!(
+            !out.stderr.contains("nonexistent"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}

@@ -455,3 +455,49 @@ async fn max_retries_counts_the_trigger_request_alone_and_retries_counts_it_othe
     let out = trigger(&fake, results.path(), &[("STEPKIT_RETRIES", "1")], &[]).await;
     assert_gave_up_after_two_sends(&fake, &out);
 }
+
+/// A bad value of any flag is exit 2 before anything goes over the network: the fake records no
+/// request, an unreachable Gangway (127.0.0.1:1) is never dialled, and no result is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bad_value_is_refused_before_any_request() {
+    let fake = fake_prow().await;
+    let cases: [(&str, &str, &str); 5] = [
+        ("DECK_URL", "prow.example without a scheme", "Deck URL"),
+        ("DECK_URL", "https://user:pw@prow.example", "Deck URL"),
+        ("GANGWAY_URL", "ftp://gangway.example", "Gangway URL"),
+        (
+            "STEPKIT_RELEASE_REPO_URL",
+            "raw.example/release",
+            "--release-repo-url",
+        ),
+        ("SNAPSHOT", "{\"components\": \"none\"}", "SNAPSHOT"),
+    ];
+    for (name, value, named) in cases {
+        let results = tempfile::tempdir().unwrap();
+        let out = trigger(&fake, results.path(), &[(name, value)], &[]).await;
+        assert_eq!(out.code, 2, "{name}={value}: {out:?}");
+        assert!(out.stderr.contains(named), "{name}={value}: {}", out.stderr);
+        assert!(!out.stderr.contains(":pw@"), "{}", out.stderr);
+        assert!(
+            fake.requests().is_empty(),
+            "{name}={value}: {:?}",
+            fake.requests()
+        );
+        assert!(files_in(results.path()).is_empty(), "{name}={value}");
+    }
+
+    // report: a bad Deck URL is refused before Gangway (unreachable here) is asked anything.
+    let results = tempfile::tempdir().unwrap();
+    let mut command = stepkit();
+    command
+        .args(["prowjob", "report", "--id", "some-id", "--deck-url", "deck"])
+        .env("RESULTS_DIR", results.path())
+        .env("GANGWAY_TOKEN", CANARY)
+        .env("GANGWAY_URL", "http://127.0.0.1:1");
+    let out = tokio::task::spawn_blocking(move || run(&mut command, None))
+        .await
+        .unwrap();
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("Deck URL \"deck\""), "{}", out.stderr);
+    assert!(files_in(results.path()).is_empty());
+}

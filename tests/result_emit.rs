@@ -327,6 +327,31 @@ fn a_note_too_large_for_the_budget_is_shortened_and_printed_in_full_to_stderr() 
 }
 
 #[test]
+fn the_full_note_is_printed_once_right_after_the_warning_that_announces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("SBOM_BLOB_URL"), "s".repeat(3475)).unwrap();
+    let note = huge_note();
+    let run = emit_into(dir.path(), &["--failures", "1", "--note", &note]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let warning = lines
+        .iter()
+        .position(|line| line.contains("the full note follows"))
+        .unwrap_or_else(|| panic!("no warning: {}", run.stderr));
+    assert_eq!(
+        lines.get(warning + 1),
+        Some(&note.as_str()),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.matches(&note).count(), 1, "{}", run.stderr);
+    assert!(
+        !run.stdout.contains(&note),
+        "stdout is the written TEST_OUTPUT only"
+    );
+}
+
+#[test]
 fn when_even_a_short_note_does_not_fit_it_exits_6_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("SBOM_BLOB_URL"), "b".repeat(3750)).unwrap();
@@ -412,4 +437,38 @@ fn help_lists_the_groups_and_the_exit_codes() {
         run.stdout.trim(),
         format!("stepkit {}", env!("CARGO_PKG_VERSION"))
     );
+}
+
+/// Every bad value is exit 2 before an input is read or a result written: the input named here
+/// does not exist, and the error is about the value alone.
+#[test]
+fn every_bad_value_is_refused_before_the_inputs_are_read() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--timestamp", "yesterday"], "--timestamp \"yesterday\""),
+        (
+            &["--image-url", "quay.io/a/b", "--image-digest", "sha256:xyz"],
+            "--image-digest \"sha256:xyz\"",
+        ),
+        (
+            &["--image-digest", "sha256:0a1b"],
+            "--image-digest needs --image-url",
+        ),
+        (&["--from", "nonsense", "missing.json"], "--from"),
+    ];
+    for (args, named) in cases {
+        let (dir, run) =
+            emit(&[&["--from", "conftest", "/nonexistent/report.json"], args].concat());
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(named), "{args:?}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("report.json"),
+            "{args:?} read the input: {}",
+            run.stderr
+        );
+        assert!(
+            files_in(dir.path()).is_empty(),
+            "{args:?}: {:?}",
+            files_in(dir.path())
+        );
+    }
 }

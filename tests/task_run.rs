@@ -506,3 +506,32 @@ fn every_unsupported_feature_is_refused_by_name_before_anything_runs() {
         );
     }
 }
+
+/// Every bad flag value is exit 2 before the file is read or anything runs: the file named here
+/// does not exist, and the error is about the value alone.
+#[test]
+fn every_bad_value_is_refused_before_the_file_is_read() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["-p", "no-equals-sign"], "-p \"no-equals-sign\""),
+        (&["-w", "=dir"], "-w \"=dir\""),
+        (&["--secret", "creds"], "--secret \"creds\""),
+        (&["--env", "NOVALUE"], "--env \"NOVALUE\""),
+        (&["--results-from", "stdout"], "--results-from \"stdout\""),
+    ];
+    for (args, named) in cases {
+        let out = run(
+            stepkit()
+                .args(["task", "run"])
+                .args(args)
+                .arg("/nonexistent/run.yaml"),
+            None,
+        );
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(named), "{args:?}: {}", out.stderr);
+        assert!(
+            !out.stderr.contains("nonexistent"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}

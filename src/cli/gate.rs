@@ -12,7 +12,7 @@ use crate::core::duration::parse_duration;
 use crate::core::error::{Error, Verdict};
 use crate::core::secret::Secret;
 use crate::gate::body::{DEFAULT_MAX_BODY_CHARS, DEFAULT_TITLE_TEMPLATE};
-use crate::gate::github::RepoName;
+use crate::gate::github::{parse_api_url, RepoName};
 use crate::gate::policy::{
     parse_approvers, ApproveBy, PermissionLevel, Policy, DEFAULT_APPROVE_WORDS,
     DEFAULT_REJECT_WORDS,
@@ -306,7 +306,7 @@ impl GateArgs {
             } else {
                 Contract::Native
             },
-            api_url: self.api_url.clone(),
+            api_url: parse_api_url(&self.api_url)?,
             token,
             label: self.label.clone(),
             policy: Policy {
@@ -379,10 +379,11 @@ pub fn run(command: GateCommand, global: &GlobalArgs) -> anyhow::Result<Verdict>
             Ok(Verdict::Pass)
         }
         GateCommand::WaitApproval(args) => {
+            let issue = args.issue.as_deref().map(str::parse).transpose()?;
             let context = args.gate.context(global, args.accept_null_reason)?;
             let (mode, retry_after) = wait_mode(&args, &context);
             let options = WaitOptions {
-                issue: args.issue,
+                issue,
                 mode,
                 retry_after,
                 poll_interval: args.poll_interval,

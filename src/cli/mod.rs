@@ -242,10 +242,18 @@ fn print_line(line: &str) -> anyhow::Result<()> {
 
 /// Prints `text` as it is (it carries its own newlines).
 fn print_text(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    write!(stdout, "{text}")
-        .and_then(|_| stdout.flush())
+    write_ignoring_closed_pipe(&mut std::io::stdout().lock(), text)
+}
+
+/// Text for the person at the terminal that is not a log line (a dry run's summary, a note in
+/// full): one line on stderr, beside the logs.
+fn print_message(line: &str) -> anyhow::Result<()> {
+    write_ignoring_closed_pipe(&mut std::io::stderr().lock(), &format!("{line}\n"))
+}
+
+fn write_ignoring_closed_pipe(out: &mut impl std::io::Write, text: &str) -> anyhow::Result<()> {
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
         .or_else(|err| match err.kind() {
             std::io::ErrorKind::BrokenPipe => Ok(()),
             _ => Err(err),

@@ -5,17 +5,19 @@ use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
+use reqwest::Url;
 
 use super::retry::RetryArgs;
-use super::{block_on, print_line, GlobalArgs};
+use super::{block_on, print_line, print_message, GlobalArgs};
 use crate::core::duration::parse_duration;
 use crate::core::error::{Error, Verdict};
 use crate::core::http::HttpConfig;
 use crate::core::secret::Secret;
 use crate::core::tekton::Budget;
-use crate::prowjob::ci_operator::EnvMode;
-use crate::prowjob::gangway::JobExecutionType;
+use crate::prowjob::ci_operator::{parse_release_repo_url, EnvMode};
+use crate::prowjob::gangway::{parse_base_url, JobExecutionType};
 use crate::prowjob::report::{read_id_file, report, ReportOptions};
+use crate::prowjob::snapshot::parse_snapshot;
 use crate::prowjob::trigger::{trigger, TriggerOptions, Triggered};
 
 const TOKEN_ENV: &str = "GANGWAY_TOKEN";
@@ -242,6 +244,14 @@ impl ProwArgs {
         self.retry.http_config()
     }
 
+    /// Gangway's and Deck's base URLs, checked.
+    fn urls(&self) -> anyhow::Result<(Url, Url)> {
+        Ok((
+            parse_base_url(&self.gangway_url, "Gangway")?,
+            parse_base_url(&self.deck_url, "Deck")?,
+        ))
+    }
+
     fn token(&self) -> anyhow::Result<Option<Secret>> {
         Secret::from_file_or_env(self.token_file.as_deref(), TOKEN_ENV)
     }
@@ -299,13 +309,17 @@ pub fn run(command: ProwjobCommand, global: &GlobalArgs) -> anyhow::Result<Verdi
 }
 
 fn run_trigger(args: TriggerArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
+    // Every value is checked here, before the config is fetched or Gangway is called.
+    let (gangway_url, deck_url) = args.prow.urls()?;
+    let release_repo_url = parse_release_repo_url(&args.release_repo_url)?;
+    let snapshot = parse_snapshot(&args.snapshot)?;
     let mut envs = match &args.envs {
         Some(list) => parse_pairs(list.split(',').filter(|p| !p.trim().is_empty()), "ENVS")?,
         None => Vec::new(),
     };
     envs.extend(parse_pairs(args.env.iter().map(String::as_str), "--env")?);
     let options = TriggerOptions {
-        snapshot: args.snapshot,
+        snapshot,
         component: args.component,
         job_name: args.job_name,
         job_type: args.job_type,
@@ -325,10 +339,10 @@ fn run_trigger(args: TriggerArgs, global: &GlobalArgs) -> anyhow::Result<Verdict
         target_branch: args.target_branch,
         filter_tests: matches!(args.filter_tests, FilterTests::Auto),
         config_file: args.config_file,
-        release_repo_url: args.release_repo_url,
+        release_repo_url,
         release_ref: args.release_ref,
-        gangway_url: args.prow.gangway_url.clone(),
-        deck_url: args.prow.deck_url.clone(),
+        gangway_url,
+        deck_url,
         token: args.prow.token()?,
         annotations: parse_pairs(args.annotation.iter().map(String::as_str), "--annotation")?,
         labels: parse_pairs(args.label.iter().map(String::as_str), "--label")?,
@@ -348,7 +362,7 @@ fn run_trigger(args: TriggerArgs, global: &GlobalArgs) -> anyhow::Result<Verdict
             summary,
         } => {
             print_line(config_yaml.trim_end())?;
-            eprintln!("{summary}");
+            print_message(&summary)?;
         }
         Triggered::Job { id, .. } => print_line(&id)?,
     }
@@ -356,6 +370,7 @@ fn run_trigger(args: TriggerArgs, global: &GlobalArgs) -> anyhow::Result<Verdict
 }
 
 fn run_report(args: ReportArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
+    let (gangway_url, deck_url) = args.prow.urls()?;
     let id = match (args.id, &args.id_file) {
         (Some(id), _) if !id.trim().is_empty() => id.trim().to_owned(),
         (_, Some(path)) => read_id_file(path)?,
@@ -371,8 +386,8 @@ fn run_report(args: ReportArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> 
     })?;
     let options = ReportOptions {
         id,
-        gangway_url: args.prow.gangway_url.clone(),
-        deck_url: args.prow.deck_url.clone(),
+        gangway_url,
+        deck_url,
         token,
         poll_interval: args.poll_interval,
         timeout: (!args.timeout.is_zero()).then_some(args.timeout),

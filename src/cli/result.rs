@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{Args, Subcommand};
 
-use super::{print_line, GlobalArgs};
+use super::{print_line, print_message, GlobalArgs};
 use crate::core::error::{Error, Verdict};
 use crate::core::tekton::{self, Budget, ResultsFrom};
 use crate::core::timestamp::TimestampFormat;
 use crate::result::convert::{InputKind, SarifMode};
-use crate::result::emit::{EmitOptions, FailOn, Input, OnEmpty, OutputPaths};
+use crate::result::emit::{processed_image, EmitOptions, FailOn, Input, OnEmpty, OutputPaths};
 use crate::result::test_output::{Document, Outcome};
 
 #[derive(Debug, Subcommand)]
@@ -210,6 +210,9 @@ pub fn run(command: ResultCommand, global: &GlobalArgs) -> anyhow::Result<Verdic
 }
 
 fn emit(args: EmitArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
+    // Every value is checked here, before any input is read or result written.
+    let timestamp = args.timestamp.as_deref().map(str::parse).transpose()?;
+    let image = processed_image(args.image_url, args.image_digest)?;
     let options = EmitOptions {
         result: args.result,
         successes: args.successes,
@@ -222,9 +225,8 @@ fn emit(args: EmitArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         on_empty: args.on_empty,
         allow_inconsistent: args.allow_inconsistent,
         timestamp_format: args.timestamp_format,
-        timestamp: args.timestamp,
-        image_url: args.image_url,
-        image_digests: args.image_digest,
+        timestamp,
+        image,
         outputs: OutputPaths::resolve(
             tekton::results_dir(global.results_dir.as_deref()).as_deref(),
             args.test_output_path,
@@ -242,6 +244,14 @@ fn emit(args: EmitArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         fail_on: args.fail_on,
     };
     let emitted = crate::result::emit(&options)?;
+    if let Some(full) = &emitted.full_note {
+        tracing::warn!(
+            "the note was shortened from {} to {} bytes to fit Tekton's result budget; the full note follows",
+            full.len(),
+            emitted.test_output.note.len()
+        );
+        print_message(full)?;
+    }
     print_line(&emitted.json)?;
     emitted.verdict()
 }

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 
 use super::GlobalArgs;
 use crate::core::error::{Error, Verdict};
+use crate::lint::config::{parse_rule_id, parse_rule_setting};
 use crate::lint::report::Format;
 use crate::lint::{FailOn, LintOptions, Profile, Versioning};
 use crate::run::results::ResultsFrom;
@@ -186,7 +187,7 @@ impl RunArgs {
         };
         Ok(RunOptions {
             file: self.file,
-            params: self.params,
+            params: pairs("-p", &self.params)?,
             workspaces: dirs("-w", &self.workspaces)?,
             tasks: self.tasks,
             secrets: dirs("--secret", &self.secrets)?,
@@ -299,12 +300,23 @@ pub fn run(command: TaskCommand, global: &GlobalArgs) -> anyhow::Result<Verdict>
                     Format::Human
                 }
             });
+            // Rule ids and severities are checked here, before the config file or any input is read.
+            let rules = args
+                .rules
+                .iter()
+                .map(|setting| parse_rule_setting(setting))
+                .collect::<anyhow::Result<_>>()?;
+            let disable = args
+                .disable
+                .iter()
+                .map(|id| parse_rule_id(id.trim()))
+                .collect::<anyhow::Result<_>>()?;
             let options = LintOptions {
                 paths: args.paths,
                 profile: args.profile,
                 config: args.config,
-                rules: args.rules,
-                disable: args.disable,
+                rules,
+                disable,
                 fail_on: args.fail_on,
                 format,
                 versioning: args.versioning,

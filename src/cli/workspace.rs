@@ -149,7 +149,24 @@ pub struct PullArgs {
     preserve_special_bits: bool,
 
     #[command(flatten)]
+    limits: UnpackLimitArgs,
+
+    #[command(flatten)]
     registry: RegistryArgs,
+}
+
+/// How much a restore may write: `pull` and `restore` take the same limits.
+#[derive(Debug, Clone, Args)]
+pub(super) struct UnpackLimitArgs {
+    /// Most bytes the files restored from one REF may hold, e.g. 20GiB or 500M (sparse files
+    /// count at their full size) [default: the uncompressed size the artifact's manifest
+    /// annotates, else 8GiB]
+    #[arg(long, env = "STEPKIT_MAX_SIZE", value_parser = parse_size, value_name = "SIZE")]
+    pub(super) max_size: Option<u64>,
+
+    /// Most bytes one restored file may hold [default: --max-size]
+    #[arg(long, env = "STEPKIT_MAX_FILE_SIZE", value_parser = parse_size, value_name = "SIZE")]
+    pub(super) max_file_size: Option<u64>,
 }
 
 pub fn run(command: WorkspaceCommand, global: &GlobalArgs) -> anyhow::Result<Verdict> {
@@ -250,10 +267,42 @@ fn run_pull(args: PullArgs) -> anyhow::Result<Verdict> {
     let options = PullOptions {
         pairs,
         preserve_special_bits: args.preserve_special_bits,
+        max_size: args.limits.max_size,
+        max_file_size: args.limits.max_file_size,
         registry: args.registry.options(),
         auth: args.registry.auth(),
     };
     let pulled = block_on(pull(&options))?;
     tracing::info!("restored {} files, {} bytes", pulled.files, pulled.bytes);
     Ok(Verdict::Pass)
+}
+
+/// A size in bytes: a number, optionally with a unit (`500M`, `20GiB`, `1.5 TB`; `K`, `M`, `G`
+/// are powers of 1000 and `Ki`, `Mi`, `Gi` of 1024, as in Kubernetes quantities).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = text.trim().parse().map_err(|_| {
+        format!("{text:?} is not a size: give bytes, or a number with a unit such as 500M or 20GiB")
+    })?;
+    if size.as_u64() == 0 {
+        return Err(format!("{text:?}: the size must be more than 0"));
+    }
+    Ok(size.as_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_as_kubernetes_quantities_do() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("500M"), Ok(500_000_000));
+        assert_eq!(parse_size("20GiB"), Ok(20 << 30));
+        assert_eq!(parse_size("2Gi"), Ok(2 << 30));
+        assert_eq!(parse_size(" 1.5 KiB "), Ok(1536));
+        for bad in ["", "lots", "-1G", "0", "12 parsecs"] {
+            let error = parse_size(bad).unwrap_err();
+            assert!(error.contains(&format!("{bad:?}")), "{bad}: {error}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::Args;
 
-use super::workspace::RegistryArgs;
+use super::workspace::{RegistryArgs, UnpackLimitArgs};
 use super::{block_on, print_text};
 use crate::core::error::{Error, Verdict};
 use crate::workspace::restore::{restore, RestoreOptions, Source};
@@ -111,6 +111,9 @@ pub struct RestoreArgs {
     preserve_special_bits: bool,
 
     #[command(flatten)]
+    limits: UnpackLimitArgs,
+
+    #[command(flatten)]
     registry: RegistryArgs,
 }
 
@@ -193,6 +196,8 @@ pub fn run_restore(args: RestoreArgs) -> anyhow::Result<Verdict> {
         base: args.base,
         merge_base,
         preserve_special_bits: args.preserve_special_bits,
+        max_size: args.limits.max_size,
+        max_file_size: args.limits.max_file_size,
         registry: args.registry.options(),
         auth: args.registry.auth(),
     };

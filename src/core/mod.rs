@@ -7,6 +7,7 @@ pub mod http;
 pub mod image_ref;
 pub mod input;
 pub mod logging;
+pub mod plural;
 pub mod poll;
 pub mod progress;
 pub mod retry;

@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use crate::core::error::Error;
+use crate::core::plural::counted;
 use crate::core::progress::human_duration;
 
 /// How patient one call is.
@@ -217,7 +218,7 @@ where
                 if policy.retries.is_some_and(|retries| failures > retries) {
                     return Err(Error::remote(format!(
                         "{what}: gave up after {} ({}); last: {}{}",
-                        plural(info.number, "attempt"),
+                        counted(info.number, "attempt", "attempts"),
                         allowed_retries(policy.retries.unwrap_or(0)),
                         failure.problem,
                         advice_suffix(advice),
@@ -237,7 +238,7 @@ where
             return Err(Error::deadline(format!(
                 "{what}: the wait's deadline comes before the next attempt could (last: {}); gave up after {}",
                 failure.problem,
-                plural(info.number, "attempt")
+                counted(info.number, "attempt", "attempts")
             ))
             .into());
         }
@@ -265,7 +266,7 @@ fn out_of_time(
     attempts: u32,
 ) -> Error {
     let deadline = human_duration(policy.retry_deadline);
-    let attempts = plural(attempts, "attempt");
+    let attempts = counted(attempts, "attempt", "attempts");
     let problem = &failure.problem;
     let advice = advice_suffix(advice);
     Error::remote(match &failure.server_wait {
@@ -289,7 +290,7 @@ fn overall_deadline_error(what: &str, attempts: u32) -> anyhow::Error {
     } else {
         format!(
             "with a request in flight, which was abandoned ({} made)",
-            plural(attempts, "attempt")
+            counted(attempts, "attempt", "attempts")
         )
     };
     Error::deadline(format!("{what}: the deadline passed {state}")).into()
@@ -338,14 +339,6 @@ fn format_time(at: SystemTime) -> String {
         time::OffsetDateTime::from(at),
         crate::core::timestamp::TimestampFormat::Rfc3339,
     )
-}
-
-fn plural(count: u32, noun: &str) -> String {
-    if count == 1 {
-        format!("{count} {noun}")
-    } else {
-        format!("{count} {noun}s")
-    }
 }
 
 #[cfg(test)]
@@ -402,7 +395,10 @@ mod tests {
             assert_eq!(kind_of(&error), Some(Kind::Remote));
             let message = error.to_string();
             assert!(
-                message.contains(&format!("gave up after {}", plural(attempts, "attempt"))),
+                message.contains(&format!(
+                    "gave up after {}",
+                    counted(attempts, "attempt", "attempts")
+                )),
                 "{message}"
             );
         }

@@ -11,6 +11,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::core::plural::plural;
 use crate::core::secret::redact_url_credentials_with;
 use crate::gate::request::{parse_path, value_at, Request};
 
@@ -442,14 +443,6 @@ fn truncation_notice(shown: usize, total: usize) -> String {
         "**The request is too large to show in full: the first {shown} of its {total} characters are \
          shown above.** Read the rest where the request was made (e.g. `kubectl get -o yaml`)."
     )
-}
-
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 {
-        one
-    } else {
-        many
-    }
 }
 
 /// A fenced code block whose fence is a backtick run longer than any inside `content`, so

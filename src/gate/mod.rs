@@ -97,7 +97,8 @@ pub struct GateContext {
     /// `None` when not configured: wait-approval then takes it from the request's issue link.
     pub repo: Option<RepoName>,
     pub contract: Contract,
-    pub api_url: String,
+    /// A URL [`crate::gate::github::parse_api_url`] accepted.
+    pub api_url: reqwest::Url,
     pub token: Secret,
     pub label: String,
     pub policy: Policy,
@@ -164,7 +165,7 @@ impl GateContext {
             retries: self.retries,
             mutation_spacing: self.mutation_spacing,
             ..GitHubConfig::new(
-                self.api_url.clone(),
+                self.api_url.as_str(),
                 self.token.clone(),
                 self.repo()?.clone(),
             )

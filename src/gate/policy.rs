@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::core::plural::plural;
+
 /// Words that approve when they open a comment.
 pub const DEFAULT_APPROVE_WORDS: &[&str] = &["/approve", "approve", "approved", "lgtm"];
 /// Words that reject when they open a comment.
@@ -484,8 +486,8 @@ pub fn policy_text(policy: &Policy) -> String {
         let needed = policy.required_approvals();
         parts.push(format!(
             "{needed} {} from different people {} needed; a single rejection rejects. Each person's latest such comment counts.",
-            if needed == 1 { "approval" } else { "approvals" },
-            if needed == 1 { "is" } else { "are" },
+            plural(needed, "approval", "approvals"),
+            plural(needed, "is", "are"),
         ));
     }
     let mut who = format!(

@@ -19,7 +19,7 @@ use crate::core::error::{kind_of, Error, Kind, Verdict};
 use crate::core::poll::{poll_until, Cancel, Poll, PollOptions};
 use crate::core::progress::human_duration;
 use crate::gate::create::{find_request_issue, marker_of, relation, rewrite_marker, Relation};
-use crate::gate::github::{Fetched, GitHub, Issue, StateReason, User};
+use crate::gate::github::{Fetched, GitHub, Issue, IssueRef, StateReason, User};
 use crate::gate::kratix::ApprovalState;
 use crate::gate::policy::{
     authorize, close_verdict, tally_comments, ApproveBy, Approver, Authorization, CommentFacts,
@@ -81,7 +81,7 @@ impl FromStr for OnTimeout {
 #[derive(Debug, Clone)]
 pub struct WaitOptions {
     /// An issue number or URL, instead of looking the request's issue up.
-    pub issue: Option<String>,
+    pub issue: Option<IssueRef>,
     pub mode: WaitMode,
     pub retry_after: Duration,
     pub poll_interval: Duration,
@@ -121,7 +121,9 @@ pub async fn wait_approval(
             .decided(&request, &context.repo_text(), &outcome, None)?;
         return Ok(Verdict::Pass);
     }
-    let context = &match context.with_repo_from_issue_link(options.issue.as_deref(), &request) {
+    let context = &match context
+        .with_repo_from_issue_link(options.issue.as_ref().and_then(IssueRef::link), &request)
+    {
         Ok(context) => context,
         Err(err) => return Err(leave_pending(context, options, &request, None, err)),
     };
@@ -267,9 +269,9 @@ impl Judge<'_> {
     /// last look), else the labelled-issue list.
     async fn locate(&mut self) -> anyhow::Result<Located> {
         if let Some(issue) = &self.options.issue {
-            let fetched = match issue.parse::<u64>() {
-                Ok(number) => self.github.issue(number, None).await?,
-                Err(_) => self.github.issue_by_url(issue, None).await?,
+            let fetched = match issue {
+                IssueRef::Number(number) => self.github.issue(*number, None).await?,
+                IssueRef::Link { url, .. } => self.github.issue_by_url(url, None).await?,
             };
             return Ok(match fetched {
                 Fetched::Found { value, etag } | Fetched::Moved { value, etag } => {

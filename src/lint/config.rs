@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use serde::Deserialize;
 
 use super::finding::Severity;
-use super::rules;
+use super::rules::{self, RuleId};
 use crate::core::error::Error;
 use crate::core::glob::{Anchor, GlobSet};
 
@@ -263,22 +263,15 @@ impl Config {
 
     /// Sets a rule's severity (`off` turns it off), refusing unknown rule ids.
     pub fn set_rule(&mut self, id: &str, severity: &str) -> anyhow::Result<()> {
-        if rules::find(id).is_none() {
-            return Err(Error::usage(format!(
-                "unknown rule {id:?}; `stepkit task lint --list-rules` lists them"
-            ))
-            .into());
-        }
-        let severity = match severity {
-            "off" => None,
-            other => Some(
-                other
-                    .parse::<Severity>()
-                    .map_err(|e| Error::usage(format!("rule {id}: {e} or off")))?,
-            ),
-        };
-        self.overrides.insert(id.to_string(), severity);
+        let rule = parse_rule_id(id)?;
+        let severity = parse_rule_severity(rule, severity)?;
+        self.override_rule(rule, severity);
         Ok(())
+    }
+
+    /// Sets a rule's severity; `None` turns it off.
+    pub fn override_rule(&mut self, rule: RuleId, severity: Option<Severity>) {
+        self.overrides.insert(rule.as_str().to_owned(), severity);
     }
 
     /// Applies a config file on top of this configuration.
@@ -483,6 +476,38 @@ struct ShellcheckSetting {
     severity: Option<String>,
     #[serde(default)]
     exclude: Vec<String>,
+}
+
+/// A rule id from the command line or a config file, refusing unknown ones.
+pub fn parse_rule_id(id: &str) -> anyhow::Result<RuleId> {
+    rules::find(id).map(|rule| rule.id).ok_or_else(|| {
+        Error::usage(format!(
+            "unknown rule {id:?}; `stepkit task lint --list-rules` lists them"
+        ))
+        .into()
+    })
+}
+
+/// A severity for `rule`, or `off` (`None`).
+pub fn parse_rule_severity(rule: RuleId, severity: &str) -> anyhow::Result<Option<Severity>> {
+    match severity {
+        "off" => Ok(None),
+        other => other
+            .parse::<Severity>()
+            .map(Some)
+            .map_err(|e| Error::usage(format!("rule {rule}: {e} or off")).into()),
+    }
+}
+
+/// `--rule ID=SEVERITY`.
+pub fn parse_rule_setting(setting: &str) -> anyhow::Result<(RuleId, Option<Severity>)> {
+    let (id, severity) = setting.split_once('=').ok_or_else(|| {
+        Error::usage(format!(
+            "--rule {setting:?}: expected ID=SEVERITY, e.g. run-as-root=error"
+        ))
+    })?;
+    let rule = parse_rule_id(id.trim())?;
+    Ok((rule, parse_rule_severity(rule, severity.trim())?))
 }
 
 #[cfg(test)]

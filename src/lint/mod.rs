@@ -552,9 +552,9 @@ pub struct LintOptions {
     pub paths: Vec<PathBuf>,
     pub profile: Option<Profile>,
     pub config: Option<PathBuf>,
-    /// `ID=SEVERITY` overrides, applied after the config file.
-    pub rules: Vec<String>,
-    pub disable: Vec<String>,
+    /// Severity overrides (`None`: off), applied after the config file.
+    pub rules: Vec<(RuleId, Option<Severity>)>,
+    pub disable: Vec<RuleId>,
     pub fail_on: Option<FailOn>,
     pub format: report::Format,
     pub versioning: Option<Versioning>,
@@ -602,16 +602,11 @@ impl LintOptions {
         if let Some(fail_on) = self.fail_on {
             config.fail_on = fail_on;
         }
-        for setting in &self.rules {
-            let (id, severity) = setting.split_once('=').ok_or_else(|| {
-                Error::usage(format!(
-                    "--rule {setting:?}: expected ID=SEVERITY, e.g. run-as-root=error"
-                ))
-            })?;
-            config.set_rule(id.trim(), severity.trim())?;
+        for (rule, severity) in &self.rules {
+            config.override_rule(*rule, *severity);
         }
-        for id in &self.disable {
-            config.set_rule(id.trim(), "off")?;
+        for rule in &self.disable {
+            config.override_rule(*rule, None);
         }
         config.exclude.extend(self.exclude.iter().cloned());
         config.options.shellcheck.enabled &= self.shellcheck;

@@ -15,6 +15,7 @@ use sha2::{Digest as _, Sha256};
 use super::finding::{Finding, Severity};
 use super::rules::{Rule, CATALOGUE};
 use super::Report;
+use crate::core::plural::counted;
 
 const TOOL_NAME: &str = "stepkit";
 const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -122,10 +123,6 @@ fn summary_line(report: &Report) -> String {
         counted(report.count(Severity::Warning), "warning", "warnings"),
         counted(report.count(Severity::Info), "info", "infos"),
     )
-}
-
-fn counted(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The JSON report; a struct rather than `json!` so the keys keep this order.

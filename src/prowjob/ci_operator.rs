@@ -88,6 +88,23 @@ impl fmt::Display for ConfigLocation {
 /// Downloads a ci-operator config (retrying as [`HttpClient::send_idempotent`] does). A 404 is
 /// a refusal (exit 5) that says which part of the location to check; other unexpected answers
 /// are judged by [`status_error`]; an empty file is an error too.
+/// `--release-repo-url`: an http(s) URL with a host. It may hold credentials or a query for a
+/// private mirror; messages show it without them.
+pub fn parse_release_repo_url(text: &str) -> anyhow::Result<reqwest::Url> {
+    let shown = crate::core::http::shown_url(text.trim());
+    let invalid = |why: String| {
+        anyhow::Error::new(Error::usage(format!(
+            "--release-repo-url {shown:?} {why} (expected https://HOST, such as https://raw.githubusercontent.com/openshift/release)"
+        )))
+    };
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|error| invalid(format!("is not a URL: {error}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("must be an http(s) URL with a host".into()));
+    }
+    Ok(url)
+}
+
 pub async fn fetch_config(http: &HttpClient, url: &str) -> anyhow::Result<String> {
     let response = http.send_idempotent(http.inner().get(url)).await?;
     let status = response.status();

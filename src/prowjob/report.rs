@@ -23,8 +23,9 @@ use crate::result::test_output::Outcome;
 #[derive(Debug, Clone)]
 pub struct ReportOptions {
     pub id: String,
-    pub gangway_url: String,
-    pub deck_url: String,
+    /// Base URLs [`crate::prowjob::gangway::parse_base_url`] accepted.
+    pub gangway_url: reqwest::Url,
+    pub deck_url: reqwest::Url,
     pub token: Secret,
     pub poll_interval: Duration,
     /// `None`: wait as long as Tekton lets the step run.
@@ -68,8 +69,12 @@ pub fn read_id_file(path: &std::path::Path) -> anyhow::Result<String> {
 
 pub async fn report(options: &ReportOptions) -> anyhow::Result<Reported> {
     let http = HttpClient::new(options.http.clone())?;
-    let gangway = GangwayClient::new(http.clone(), &options.gangway_url, options.token.clone())?;
-    let deck = DeckClient::new(http, &options.deck_url)?;
+    let gangway = GangwayClient::at(
+        http.clone(),
+        options.gangway_url.clone(),
+        options.token.clone(),
+    )?;
+    let deck = DeckClient::at(http, options.deck_url.clone());
     let cancel = Cancel::on_termination_signals();
     // Each check needs the watch mutably, and the futures poll_until awaits are made one at a
     // time, so a lock that is never contended is all it takes to share it.

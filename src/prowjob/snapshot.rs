@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::core::error::{Error, Kind, ResultExt};
 use crate::core::image_ref::ImageReference;
 use crate::core::input::{read_input_text, MIB};
+use crate::core::plural::counted;
 
 /// The annotation that makes integration-service pass the Snapshot by name.
 pub const PARAM_AS_NAME_ANNOTATION: &str = "test.appstudio.openshift.io/snapshot-param-as-name";
@@ -98,12 +99,8 @@ impl Snapshot {
     /// `2 components (a, b)`.
     fn component_list(&self) -> String {
         let names: Vec<&str> = self.components.iter().map(|c| c.name.as_str()).collect();
-        let noun = if names.len() == 1 {
-            "component"
-        } else {
-            "components"
-        };
-        format!("{} {noun} ({})", names.len(), names.join(", "))
+        let components = counted(names.len(), "component", "components");
+        format!("{components} ({})", names.join(", "))
     }
 
     /// ` of application "x"`, or nothing when the application is unknown.

@@ -7,6 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use reqwest::Url;
+
 use crate::core::error::{Error, Kind, ResultExt};
 use crate::core::http::{shown_url, HttpClient, HttpConfig};
 use crate::core::image_ref::ImageReference;
@@ -20,16 +22,16 @@ use crate::prowjob::ci_operator::{
 use crate::prowjob::gangway::{
     history_url, CreateRequest, DeckClient, GangwayClient, JobExecution, JobExecutionType, Refs,
 };
-use crate::prowjob::snapshot::{github_org_repo, parse_snapshot, Component, Snapshot};
+use crate::prowjob::snapshot::{github_org_repo, Component, Snapshot};
 
 /// The annotation that tells OpenShift CI which Konflux repository asked for the job.
 const KONFLUX_REPO_ANNOTATION: &str = "ci.openshift.io/konflux-repo";
 
-/// Everything `prowjob trigger` needs, validated at the command line.
+/// Everything `prowjob trigger` needs, validated at the command line: the snapshot is parsed
+/// and the URLs are checked before any of it reaches here.
 #[derive(Debug, Clone)]
 pub struct TriggerOptions {
-    /// Snapshot spec JSON, or `@path`.
-    pub snapshot: String,
+    pub snapshot: Snapshot,
     pub component: Option<String>,
     pub job_name: String,
     pub job_type: JobExecutionType,
@@ -52,10 +54,12 @@ pub struct TriggerOptions {
     pub target_branch: Option<String>,
     pub filter_tests: bool,
     pub config_file: Option<PathBuf>,
-    pub release_repo_url: String,
+    /// [`crate::prowjob::ci_operator::parse_release_repo_url`] accepted it.
+    pub release_repo_url: Url,
     pub release_ref: String,
-    pub gangway_url: String,
-    pub deck_url: String,
+    /// Base URLs [`crate::prowjob::gangway::parse_base_url`] accepted.
+    pub gangway_url: Url,
+    pub deck_url: Url,
     pub token: Option<Secret>,
     pub annotations: Vec<(String, String)>,
     pub labels: Vec<(String, String)>,
@@ -114,7 +118,7 @@ pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
     if let Some(token) = &options.token {
         token.bearer_token()?;
     }
-    let snapshot = parse_snapshot(&options.snapshot)?;
+    let snapshot = &options.snapshot;
     let component = snapshot.component(options.component.as_deref())?;
     let source = Source::of(component, options);
     let location = config_location(options, &source)?;
@@ -128,7 +132,7 @@ pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
             (text, path.display().to_string())
         }
         None => {
-            let url = location.url(&options.release_repo_url, &options.release_ref);
+            let url = location.url(options.release_repo_url.as_str(), &options.release_ref);
             // Logs, messages and PROWJOB_CONFIG_URL show it without credentials or query.
             let shown = shown_url(&url);
             tracing::info!("fetching ci-operator config {shown}");
@@ -136,7 +140,7 @@ pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
         }
     };
     let mut config = CiOperatorConfig::parse(&config_text, &config_source)?;
-    let report = config.apply(&patch(options, &snapshot, component, &source, &location)?)?;
+    let report = config.apply(&patch(options, snapshot, component, &source, &location)?)?;
     for warning in &report.warnings {
         tracing::warn!("{warning}");
     }
@@ -156,16 +160,16 @@ pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
     let token = options.token.clone().ok_or_else(|| {
         Error::usage("no Gangway token: set GANGWAY_TOKEN, or --token-file (GANGWAY_TOKEN_FILE) to a mounted Secret's token file")
     })?;
-    let mut gangway = GangwayClient::new(
+    let mut gangway = GangwayClient::at(
         HttpClient::new(gangway_http(options))?,
-        &options.gangway_url,
+        options.gangway_url.clone(),
         token,
     )?;
     if let Some(attempts) = options.trigger_attempts {
         gangway = gangway.with_create_attempts(attempts);
     }
     let execution = gangway.create(&request).await?;
-    let history = history_url(&options.deck_url, &options.job_name);
+    let history = history_url(options.deck_url.as_str(), &options.job_name);
     tracing::info!(
         "triggered {} as {}; history: {history}",
         options.job_name,
@@ -182,7 +186,7 @@ pub async fn trigger(options: &TriggerOptions) -> anyhow::Result<Triggered> {
         ],
     )?;
     let url = if options.wait_for_url {
-        let deck = DeckClient::new(http, &options.deck_url)?;
+        let deck = DeckClient::at(http, options.deck_url.clone());
         wait_for_url(options, &gangway, &deck, &execution).await?
     } else {
         execution.job_url.clone()
@@ -444,7 +448,10 @@ mod tests {
 
     fn options(attempts: Option<u32>, delay: Option<Duration>) -> TriggerOptions {
         TriggerOptions {
-            snapshot: String::new(),
+            snapshot: Snapshot {
+                application: String::new(),
+                components: Vec::new(),
+            },
             component: None,
             job_name: String::new(),
             job_type: JobExecutionType::Periodic,
@@ -464,10 +471,10 @@ mod tests {
             target_branch: None,
             filter_tests: true,
             config_file: None,
-            release_repo_url: String::new(),
+            release_repo_url: Url::parse("https://raw.example").unwrap(),
             release_ref: String::new(),
-            gangway_url: String::new(),
-            deck_url: String::new(),
+            gangway_url: Url::parse("https://gangway.example").unwrap(),
+            deck_url: Url::parse("https://deck.example").unwrap(),
             token: None,
             annotations: Vec::new(),
             labels: Vec::new(),

@@ -167,9 +167,9 @@ pub struct EmitOptions {
     pub allow_inconsistent: bool,
     pub timestamp_format: TimestampFormat,
     /// A fixed timestamp instead of the time of writing.
-    pub timestamp: Option<String>,
-    pub image_url: Option<String>,
-    pub image_digests: Vec<String>,
+    pub timestamp: Option<FixedTimestamp>,
+    /// The image IMAGES_PROCESSED names, from [`processed_image`].
+    pub image: Option<ProcessedImage>,
     pub outputs: OutputPaths,
     /// ADR 13's detail file (`<test_name>_output.json`): the conftest inputs' check results.
     pub detail_file: Option<PathBuf>,
@@ -191,7 +191,8 @@ pub struct Emitted {
     pub written: Vec<PathBuf>,
     /// Inputs that could not be read or parsed, with the reason.
     pub input_errors: Vec<String>,
-    /// The note before it was shortened to fit, when it was.
+    /// The note before it was shortened to fit, when it was: the caller shows it, as the
+    /// written one is cut.
     pub full_note: Option<String>,
     strict_input: bool,
     failed_on: bool,
@@ -224,12 +225,8 @@ impl Emitted {
 /// Builds, validates, fits and writes the results.
 pub fn emit(options: &EmitOptions) -> anyhow::Result<Emitted> {
     check_usage(options)?;
-    let images = images_processed(options)?;
-    let timestamp_override = options
-        .timestamp
-        .as_deref()
-        .map(fixed_timestamp)
-        .transpose()?;
+    let images = options.image.clone().map(|image| ImagesProcessed { image });
+    let timestamp_override = options.timestamp.clone().map(|fixed| fixed.0);
 
     let mut parsed: Vec<(Input, Result<Summary, String>)> = Vec::new();
     let mut detail: Vec<convert::DetailEntry> = Vec::new();
@@ -425,12 +422,6 @@ fn check_usage(options: &EmitOptions) -> anyhow::Result<()> {
         )
         .into());
     }
-    if options.image_url.is_none() && !options.image_digests.is_empty() {
-        return Err(Error::usage(
-            "--image-digest needs --image-url: IMAGES_PROCESSED names the image and its digests",
-        )
-        .into());
-    }
     Ok(())
 }
 
@@ -452,14 +443,24 @@ fn check_consistency(result: Outcome, failures: u64, warnings: u64) -> anyhow::R
     }
 }
 
-fn images_processed(options: &EmitOptions) -> anyhow::Result<Option<ImagesProcessed>> {
-    let Some(url) = &options.image_url else {
+/// `--image-url` and `--image-digest`, checked: the image IMAGES_PROCESSED names, if any.
+pub fn processed_image(
+    url: Option<String>,
+    digests: Vec<String>,
+) -> anyhow::Result<Option<ProcessedImage>> {
+    let Some(url) = url else {
+        if !digests.is_empty() {
+            return Err(Error::usage(
+                "--image-digest needs --image-url: IMAGES_PROCESSED names the image and its digests",
+            )
+            .into());
+        }
         return Ok(None);
     };
     if url.trim().is_empty() {
         return Err(Error::usage("--image-url is empty").into());
     }
-    for digest in &options.image_digests {
+    for digest in &digests {
         let valid = digest.split_once(':').is_some_and(|(algorithm, hex)| {
             !algorithm.is_empty() && !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit())
         });
@@ -470,26 +471,32 @@ fn images_processed(options: &EmitOptions) -> anyhow::Result<Option<ImagesProces
             .into());
         }
     }
-    Ok(Some(ImagesProcessed {
-        image: ProcessedImage {
-            pullspec: url.clone(),
-            digests: options.image_digests.clone(),
-        },
+    Ok(Some(ProcessedImage {
+        pullspec: url,
+        digests,
     }))
 }
 
-fn fixed_timestamp(text: &str) -> anyhow::Result<String> {
-    let probe = format!(
-        r#"{{"result":"SUCCESS","timestamp":{},"successes":0,"failures":0,"warnings":0}}"#,
-        serde_json::to_string(text).expect("a string serializes")
-    );
-    if test_output::validate(Document::TestOutput, &probe).is_empty() {
-        Ok(text.to_owned())
-    } else {
-        Err(Error::usage(format!(
-            "--timestamp {text:?} is not a timestamp consumers accept: use 10 epoch digits or RFC 3339 (2026-01-01T00:00:00+00:00)"
-        ))
-        .into())
+/// `--timestamp`: a timestamp TEST_OUTPUT's consumers accept, written as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedTimestamp(String);
+
+impl std::str::FromStr for FixedTimestamp {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> anyhow::Result<FixedTimestamp> {
+        let probe = format!(
+            r#"{{"result":"SUCCESS","timestamp":{},"successes":0,"failures":0,"warnings":0}}"#,
+            serde_json::to_string(text).expect("a string serializes")
+        );
+        if test_output::validate(Document::TestOutput, &probe).is_empty() {
+            Ok(FixedTimestamp(text.to_owned()))
+        } else {
+            Err(Error::usage(format!(
+                "--timestamp {text:?} is not a timestamp consumers accept: use 10 epoch digits or RFC 3339 (2026-01-01T00:00:00+00:00)"
+            ))
+            .into())
+        }
     }
 }
 
@@ -601,7 +608,7 @@ fn test_output_paths(outputs: &OutputPaths) -> Vec<PathBuf> {
 }
 
 /// Shortens the note until every result fits the budget. Returns the full note when it had to
-/// be shortened; fails (exit 6) when even the shortest note does not fit.
+/// be shortened (for the caller to print); fails (exit 6) when even the shortest note does not fit.
 fn fit_note(
     test_output: &mut TestOutput,
     test_output_paths: &[PathBuf],
@@ -678,12 +685,6 @@ fn fit_note(
         return Err(Error::local_io(error).into());
     }
     test_output.note = shortened(boundaries[low - 1]);
-    tracing::warn!(
-        "the note was shortened from {} to {} bytes to fit Tekton's result budget; the full note follows",
-        full.len(),
-        test_output.note.len()
-    );
-    eprintln!("{full}");
     Ok(Some(full))
 }
 

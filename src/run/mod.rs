@@ -62,8 +62,8 @@ pub enum Format {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub file: PathBuf,
-    /// `NAME=VALUE`, typed once the declaration is known.
-    pub params: Vec<String>,
+    /// `(NAME, VALUE)`, typed once the declaration is known.
+    pub params: Vec<(String, String)>,
     pub workspaces: Vec<(String, PathBuf)>,
     pub tasks: Vec<PathBuf>,
     pub secrets: Vec<(String, PathBuf)>,

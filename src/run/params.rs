@@ -130,15 +130,13 @@ pub fn from_bindings(bindings: &[ParamBinding], what: &str) -> Result<Params, St
 /// `-p NAME=VALUE` typed by the declaration it names: an array is a JSON array or a comma list,
 /// an object a JSON object; an undeclared name is refused, since it would be ignored.
 pub fn from_command_line(
-    given: &[String],
+    given: &[(String, String)],
     specs: &[ParamSpec],
     owner: &str,
 ) -> Result<Params, String> {
     let mut params = Params::new();
-    for entry in given {
-        let (name, text) = entry
-            .split_once('=')
-            .ok_or_else(|| format!("-p {entry:?}: expected NAME=VALUE"))?;
+    for (name, text) in given {
+        let (name, text) = (name.as_str(), text.as_str());
         let Some(spec) = specs.iter().find(|s| s.name == name) else {
             let declared: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
             return Err(format!(
@@ -298,7 +296,11 @@ mod tests {
             spec(json!({"name": "o", "type": "object"})),
         ];
         let given = from_command_line(
-            &["s=x=y".into(), "a=1,2".into(), "o={\"k\":\"v\"}".into()],
+            &[
+                ("s".into(), "x=y".into()),
+                ("a".into(), "1,2".into()),
+                ("o".into(), "{\"k\":\"v\"}".into()),
+            ],
             &specs,
             "Task t",
         )
@@ -306,7 +308,8 @@ mod tests {
         assert_eq!(given[0].1, ParamValue::String("x=y".into()));
         assert_eq!(given[1].1, ParamValue::Array(vec!["1".into(), "2".into()]));
         assert!(matches!(&given[2].1, ParamValue::Object(o) if o["k"] == "v"));
-        let error = from_command_line(&["nope=1".into()], &specs, "Task t").unwrap_err();
+        let error =
+            from_command_line(&[("nope".into(), "1".into())], &specs, "Task t").unwrap_err();
         assert!(error.contains("declares no param \"nope\""), "{error}");
     }
 

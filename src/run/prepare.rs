@@ -14,6 +14,7 @@ use super::subst::{key, Replacements};
 use crate::core::error::Error;
 use crate::tekton::model::{
     Container, EnvVar, Kind, Resource, ResultSpec, Step, TaskSpec, VolumeMount, WhenExpression,
+    WorkspaceUsage,
 };
 
 /// Tekton's fixed paths, in the container's view.
@@ -306,6 +307,19 @@ fn context_table(context: &TaskContext) -> Replacements {
     table
 }
 
+/// `$(workspaces.W.path)` for a step or sidecar that mounts workspace `name` at a path of its own.
+fn own_workspace_path(
+    usages: &[WorkspaceUsage],
+    name: &str,
+    path_key: &str,
+) -> Option<Replacements> {
+    let usage = usages.iter().find(|u| u.name == name)?;
+    let path = usage.mount_path.as_ref().filter(|p| !p.is_empty())?;
+    let mut own = Replacements::default();
+    own.set(path_key, path.clone());
+    Some(own)
+}
+
 /// `$(workspaces.W.*)`: a step or sidecar that mounts the workspace elsewhere sees its own path.
 fn apply_workspaces(spec: &mut TaskSpec, workspaces: &[WorkspaceView]) {
     for declaration in spec.workspaces.clone() {
@@ -333,33 +347,18 @@ fn apply_workspaces(spec: &mut TaskSpec, workspaces: &[WorkspaceView]) {
         if !bound {
             table.set(path_key.clone(), "");
         }
-        for step in &mut spec.steps {
-            if let Some(usage) = step
-                .container
-                .workspaces
-                .iter()
-                .find(|u| u.name == declaration.name)
-            {
-                if let (Some(path), true) =
-                    (usage.mount_path.as_ref().filter(|p| !p.is_empty()), bound)
+        if bound {
+            for step in &mut spec.steps {
+                if let Some(own) =
+                    own_workspace_path(&step.container.workspaces, &declaration.name, &path_key)
                 {
-                    let mut own = Replacements::default();
-                    own.set(path_key.clone(), path.clone());
                     own.apply_step(step);
                 }
             }
-        }
-        for sidecar in &mut spec.sidecars {
-            if let Some(usage) = sidecar
-                .workspaces
-                .iter()
-                .find(|u| u.name == declaration.name)
-            {
-                if let (Some(path), true) =
-                    (usage.mount_path.as_ref().filter(|p| !p.is_empty()), bound)
+            for sidecar in &mut spec.sidecars {
+                if let Some(own) =
+                    own_workspace_path(&sidecar.workspaces, &declaration.name, &path_key)
                 {
-                    let mut own = Replacements::default();
-                    own.set(path_key.clone(), path.clone());
                     own.apply_container(sidecar);
                 }
             }
@@ -659,6 +658,42 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_step_or_sidecar_mounting_a_workspace_elsewhere_sees_its_own_path_when_bound() {
+        let task = |bound: bool| {
+            let mut spec: TaskSpec = serde_json::from_value(serde_json::json!({
+                "workspaces": [{"name": "src"}],
+                "steps": [
+                    {"name": "own", "image": "i", "script": "$(workspaces.src.path)",
+                     "workspaces": [{"name": "src", "mountPath": "/own"}]},
+                    {"name": "shared", "image": "i", "script": "$(workspaces.src.path)"}
+                ],
+                "sidecars": [{"name": "side", "image": "i", "script": "$(workspaces.src.path)",
+                              "workspaces": [{"name": "src", "mountPath": "/side"}]}]
+            }))
+            .unwrap();
+            let view = WorkspaceView {
+                name: "src".into(),
+                bound,
+                claim: String::new(),
+            };
+            apply_workspaces(&mut spec, &[view]);
+            let scripts: Vec<String> = spec
+                .steps
+                .iter()
+                .map(|step| step.container.script.clone().unwrap_or_default())
+                .chain(
+                    spec.sidecars
+                        .iter()
+                        .map(|s| s.script.clone().unwrap_or_default()),
+                )
+                .collect();
+            scripts
+        };
+        assert_eq!(task(true), ["/own", "/workspace/src", "/side"]);
+        assert_eq!(task(false), ["", "", ""]);
+    }
 
     #[test]
     fn go_durations_parse() {

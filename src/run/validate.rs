@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::core::error::Error;
+use crate::core::plural::counted;
 use crate::lint::finding::Severity;
 use crate::lint::rules::{RuleId, CATALOGUE};
 use crate::lint::{lint_files, Config, SourceFile};
@@ -52,9 +53,8 @@ pub fn validate(
         return Ok(());
     }
     Err(Error::usage(format!(
-        "the definitions are not valid Tekton, so nothing ran ({} error{}):\n{}",
-        errors.len(),
-        if errors.len() == 1 { "" } else { "s" },
+        "the definitions are not valid Tekton, so nothing ran ({}):\n{}",
+        counted(errors.len(), "error", "errors"),
         errors.join("\n")
     ))
     .into())

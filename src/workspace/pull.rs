@@ -8,10 +8,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::core::error::Error;
-use crate::workspace::archive::{stage, Skipped, UnpackOptions, Unpacked, SKIP_MARKER};
+use crate::workspace::archive::{
+    stage, Skipped, UnpackBudget, UnpackOptions, Unpacked, DEFAULT_MAX_UNPACK_SIZE, SKIP_MARKER,
+};
 use crate::workspace::auth::{credentials_for, AuthEnv};
 use crate::workspace::reference::WorkspaceRef;
-use crate::workspace::registry::{Registry, RegistryOptions, Resolved};
+use crate::workspace::registry::{LayerInfo, Registry, RegistryOptions, Resolved};
 
 /// Bytes in flight between the download and the unpacker.
 const PIPE_BUFFER: usize = 1024 * 1024;
@@ -21,6 +23,11 @@ pub struct PullOptions {
     /// What to restore, and where.
     pub pairs: Vec<(String, PathBuf)>,
     pub preserve_special_bits: bool,
+    /// Bytes one pair may write in all (`--max-size`); unset, the uncompressed size its
+    /// manifest annotates, else [`DEFAULT_MAX_UNPACK_SIZE`].
+    pub max_size: Option<u64>,
+    /// Bytes one file may hold (`--max-file-size`); unset, the same as the whole.
+    pub max_file_size: Option<u64>,
     pub registry: RegistryOptions,
     pub auth: AuthEnv,
 }
@@ -57,7 +64,9 @@ pub async fn pull(options: &PullOptions) -> anyhow::Result<Pulled> {
         let parsed: WorkspaceRef = reference.parse()?;
         let auth = credentials_for(parsed.repository(), &options.auth)?;
         let registry = Registry::new(parsed.repository(), auth, &options.registry)?;
-        let layers = match registry.resolve(&parsed).await? {
+        let resolved = registry.resolve(&parsed).await?;
+        let mut budget = budget_for(options, &resolved);
+        let layers = match resolved {
             Resolved::Blob { digest } => vec![(digest, None)],
             Resolved::Manifest { layers, .. } => layers
                 .into_iter()
@@ -69,10 +78,11 @@ pub async fn pull(options: &PullOptions) -> anyhow::Result<Pulled> {
         }
         std::fs::create_dir_all(dest)
             .map_err(|err| Error::local_io(format!("cannot create {}: {err}", dest.display())))?;
-        let unpack = UnpackOptions {
-            preserve_special_bits: options.preserve_special_bits,
-        };
         for (digest, size) in layers {
+            let unpack = UnpackOptions {
+                preserve_special_bits: options.preserve_special_bits,
+                budget,
+            };
             let unpacked = match pull_layer(&registry, &digest, size, dest, unpack).await {
                 Ok(unpacked) => unpacked,
                 Err(err) if err.downcast_ref::<Skipped>().is_some() => {
@@ -83,10 +93,40 @@ pub async fn pull(options: &PullOptions) -> anyhow::Result<Pulled> {
             };
             pulled.files += unpacked.files;
             pulled.bytes += unpacked.bytes;
+            budget.written_before += unpacked.bytes;
         }
         tracing::info!("restored {reference} into {}", dest.display());
     }
     Ok(pulled)
+}
+
+/// The limits of one pair: the flags, else what the manifest says the layers hold unpacked
+/// (their tar streams, which are never smaller than the files in them), else the default.
+fn budget_for(options: &PullOptions, resolved: &Resolved) -> UnpackBudget {
+    let annotated = match resolved {
+        Resolved::Manifest { layers, .. } => layers
+            .iter()
+            .map(LayerInfo::uncompressed_size)
+            .sum::<Option<u64>>(),
+        Resolved::Blob { .. } => None,
+    };
+    let (max_size, origin) = match (options.max_size, annotated) {
+        (Some(max), _) => (max, "set by --max-size"),
+        (None, Some(annotated)) => (
+            annotated,
+            "the uncompressed size the manifest annotates (--max-size overrides it)",
+        ),
+        (None, None) => (
+            DEFAULT_MAX_UNPACK_SIZE,
+            "the default --max-size for an artifact without an annotated size",
+        ),
+    };
+    UnpackBudget {
+        max_size,
+        max_file_size: options.max_file_size.unwrap_or(max_size),
+        written_before: 0,
+        origin,
+    }
 }
 
 /// Downloads one layer into an unpacker running beside the download, and commits what it

@@ -218,6 +218,7 @@ fn layer_info(title: &str, packed: &Packed, compression: Compression) -> LayerIn
         title,
         &packed.uncompressed_digest,
     )
+    .with_uncompressed_size(packed.uncompressed_size)
 }
 
 /// The tag from `--to`, or else one derived from the content, so the artifact is never an

@@ -70,6 +70,8 @@ pub const EMPTY_CONFIG_DIGEST: &str =
 pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
 /// Layer annotation: sha256 of the uncompressed tar.
 pub const ANNOTATION_UNCOMPRESSED_DIGEST: &str = "stepkit.dev/uncompressed-digest";
+/// Layer annotation: bytes of the uncompressed tar (what `pull` expects to write, at most).
+pub const ANNOTATION_UNCOMPRESSED_SIZE: &str = "stepkit.dev/uncompressed-size";
 /// Manifest annotation: when the content was made (RFC 3339).
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
 /// `org.opencontainers.image.created` when `SOURCE_DATE_EPOCH` is not set.
@@ -157,6 +159,20 @@ impl LayerInfo {
                 ),
             ]),
         }
+    }
+
+    /// With the [`ANNOTATION_UNCOMPRESSED_SIZE`] annotation.
+    pub fn with_uncompressed_size(mut self, size: u64) -> LayerInfo {
+        self.annotations
+            .insert(ANNOTATION_UNCOMPRESSED_SIZE.to_owned(), size.to_string());
+        self
+    }
+
+    /// The [`ANNOTATION_UNCOMPRESSED_SIZE`] annotation, if it is a number.
+    pub fn uncompressed_size(&self) -> Option<u64> {
+        self.annotations
+            .get(ANNOTATION_UNCOMPRESSED_SIZE)
+            .and_then(|size| size.parse().ok())
     }
 
     /// The `org.opencontainers.image.title` annotation.

@@ -44,6 +44,9 @@ pub struct RestoreOptions {
     /// What parallel writers started from, to merge their changes against (`TASK?=` allowed).
     pub merge_base: Option<Source>,
     pub preserve_special_bits: bool,
+    /// Bytes each restored artifact may write in all, and one file (`workspace pull`'s limits).
+    pub max_size: Option<u64>,
+    pub max_file_size: Option<u64>,
     pub registry: RegistryOptions,
     pub auth: AuthEnv,
 }
@@ -74,6 +77,8 @@ pub async fn restore(options: &RestoreOptions) -> anyhow::Result<Restored> {
     let pull_one = |reference: &str, dest: &Path| PullOptions {
         pairs: vec![(reference.to_string(), dest.to_path_buf())],
         preserve_special_bits: options.preserve_special_bits,
+        max_size: options.max_size,
+        max_file_size: options.max_file_size,
         registry: options.registry.clone(),
         auth: options.auth.clone(),
     };

@@ -39,8 +39,7 @@ use crate::core::http::install_crypto_provider;
 use crate::core::retry::RetryPolicy;
 use crate::core::secret::Secret;
 use classify::error_chain_text;
-use wire::parse_api_url;
-pub use wire::parse_issue_url;
+pub use wire::{parse_api_url, parse_issue_url, IssueRef};
 
 /// github.com's API; GitHub Enterprise Server serves it under `https://HOST/api/v3`.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";

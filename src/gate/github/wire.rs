@@ -157,7 +157,7 @@ pub(super) fn optional_timestamp<'de, D: Deserializer<'de>>(
 }
 
 /// The API base URL: http(s), a host, no credentials, query or fragment.
-pub(super) fn parse_api_url(text: &str) -> anyhow::Result<Url> {
+pub fn parse_api_url(text: &str) -> anyhow::Result<Url> {
     // The message shows the URL without any password in it.
     let shown = redact_url_credentials(text);
     let invalid = |why: &str| {
@@ -181,6 +181,49 @@ pub(super) fn parse_api_url(text: &str) -> anyhow::Result<Url> {
         return Err(invalid("it must not have a query or fragment"));
     }
     Ok(url)
+}
+
+/// `--issue`: an issue number in the gate's repository, or an issue's URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueRef {
+    Number(u64),
+    /// The URL as given, with the repository and number read from it.
+    Link {
+        url: String,
+        repo: RepoName,
+        number: u64,
+    },
+}
+
+impl IssueRef {
+    /// The issue's URL, when it was given as one.
+    pub fn link(&self) -> Option<&str> {
+        match self {
+            IssueRef::Number(_) => None,
+            IssueRef::Link { url, .. } => Some(url),
+        }
+    }
+}
+
+impl std::str::FromStr for IssueRef {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> anyhow::Result<IssueRef> {
+        let text = text.trim();
+        if let Ok(number) = text.parse::<u64>() {
+            return Ok(IssueRef::Number(number));
+        }
+        let (repo, number) = parse_issue_url(text).map_err(|_| {
+            Error::usage(format!(
+                "--issue {text:?}: expected an issue number or https://github.com/OWNER/NAME/issues/NUMBER"
+            ))
+        })?;
+        Ok(IssueRef::Link {
+            url: text.to_owned(),
+            repo,
+            number,
+        })
+    }
 }
 
 /// `(repo, number)` from `https://HOST/OWNER/NAME/issues/N` (or an API URL

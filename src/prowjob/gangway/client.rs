@@ -39,7 +39,11 @@ impl GangwayClient {
     /// token. A token that cannot be a header value is refused here (exit 2), before any
     /// request: no retry would fix it.
     pub fn new(http: HttpClient, base_url: &str, token: Secret) -> anyhow::Result<GangwayClient> {
-        let base = parse_base_url(base_url, "Gangway")?;
+        GangwayClient::at(http, parse_base_url(base_url, "Gangway")?, token)
+    }
+
+    /// A client for the Gangway at `base`, a URL [`parse_base_url`] accepted.
+    pub fn at(http: HttpClient, base: Url, token: Secret) -> anyhow::Result<GangwayClient> {
         token.bearer_token()?;
         Ok(GangwayClient {
             http,
@@ -301,9 +305,9 @@ impl GangwayClient {
     }
 }
 
-/// An http(s) base URL without user information (credentials belong in the token), query or
-/// fragment. Errors show the URL with any credentials taken out.
-pub(super) fn parse_base_url(text: &str, service: &str) -> anyhow::Result<Url> {
+/// An http(s) base URL of `service` (Gangway, Deck) without user information (credentials
+/// belong in the token), query or fragment. Errors show the URL with any credentials taken out.
+pub fn parse_base_url(text: &str, service: &str) -> anyhow::Result<Url> {
     let trimmed = text.trim();
     let shown = redact_url_credentials(trimmed);
     let mut url = Url::parse(trimmed).map_err(|error| {

@@ -37,8 +37,12 @@ pub struct DeckJob {
 impl DeckClient {
     /// A client for the Deck at `base_url` (e.g. `https://prow.ci.openshift.org`).
     pub fn new(http: HttpClient, base_url: &str) -> anyhow::Result<DeckClient> {
-        let base = parse_base_url(base_url, "Deck")?;
-        Ok(DeckClient { http, base })
+        Ok(DeckClient::at(http, parse_base_url(base_url, "Deck")?))
+    }
+
+    /// A client for the Deck at `base`, a URL [`parse_base_url`] accepted.
+    pub fn at(http: HttpClient, base: Url) -> DeckClient {
+        DeckClient { http, base }
     }
 
     /// The ProwJob `id` as Deck serves it, or `None` when Deck does not know it (yet).

@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::core::error::Error;
 
-pub use client::{GangwayClient, Listing};
+pub use client::{parse_base_url, GangwayClient, Listing};
 pub use deck::{history_url, DeckClient, DeckJob};
 pub use request::{CreateRequest, Pull, Refs};
 

@@ -33,7 +33,7 @@ pub(super) fn check_params(pipeline: &Pipeline, entry: &Entry, body: &Body, sink
             plural(missing.len(), "param", "params"),
             quoted_list(&missing),
             body.describe,
-            if missing.len() == 1 { "it" } else { "them" }
+            plural(missing.len(), "it", "them")
         );
         sink.report(REFS, Location::Field(entry.path.field("params")), message);
     }
@@ -99,7 +99,7 @@ pub(super) fn check_task_workspaces(
             plural(missing.len(), "workspace", "workspaces"),
             quoted_list(&missing),
             body.describe,
-            if missing.len() == 1 { "it" } else { "them" }
+            plural(missing.len(), "it", "them")
         );
         sink.report(
             REFS,

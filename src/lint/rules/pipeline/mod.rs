@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 
 use super::RuleId;
 use super::{Check, Sink};
+use crate::core::plural::plural;
 
 mod graph;
 mod inputs;
@@ -286,14 +287,6 @@ fn nearness(check: &Check, doc: &TektonDoc) -> Option<usize> {
         (true, _) => Some(usize::MAX - 1 - (here.len() - there.len())),
         (_, true) => Some(0),
         _ => None,
-    }
-}
-
-fn plural<'s>(n: usize, one: &'s str, many: &'s str) -> &'s str {
-    if n == 1 {
-        one
-    } else {
-        many
     }
 }
 
