@@ -163,6 +163,15 @@ fn output_goes_where_asked_and_the_input_is_left_alone() {
     assert_eq!(std::fs::read_to_string(&output).unwrap(), printed.stdout);
     assert_eq!(std::fs::read_to_string(&input).unwrap(), original);
 
+    // A device is written into, never replaced by a file.
+    let to_null = wrap(&input, &["-o", "/dev/null"]);
+    assert_eq!(to_null.code, 0, "{}", to_null.all_output());
+    let null = std::fs::metadata("/dev/null").unwrap();
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_char_device(&null.file_type()),
+        "/dev/null was replaced"
+    );
+
     let in_place = wrap(&input, &["-i"]);
     assert_eq!(in_place.code, 0, "{}", in_place.all_output());
     assert_eq!(std::fs::read_to_string(&input).unwrap(), printed.stdout);

@@ -239,10 +239,7 @@ fn merge(trees: &[(String, PathBuf)], base: Option<&Path>, dest: &Path) -> anyho
     for (path, (_, task, _)) in &result {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !matches!(result.get(parent), Some((Entry::Dir, _, _))) {
-                let (_, by, _) = changes
-                    .get(parent)
-                    .map(|(e, by, root)| (e.clone(), *by, *root))
-                    .unwrap_or((None, "another Task", dest));
+                let by = changes.get(parent).map_or("another Task", |(_, by, _)| *by);
                 return Err(Error::usage(format!(
                     "cannot merge what {by} and {task} pushed: {by} removed {} and {task} wrote {}; \
                      make one of these Tasks run after the other",
@@ -421,6 +418,26 @@ mod tests {
             .to_string();
         assert!(
             err.contains("go.sum") && err.contains("build") && err.contains("docs"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_file_written_into_a_directory_the_other_branch_removed_is_refused() {
+        let base = tree(&[("d/x", "1")]);
+        let cleaner = tree(&[("other", "2")]);
+        let writer = tree(&[("d/x", "1"), ("d/y", "3")]);
+        let trees = vec![
+            ("clean".to_string(), cleaner.path().to_path_buf()),
+            ("write".to_string(), writer.path().to_path_buf()),
+        ];
+        let dest = tempfile::tempdir().unwrap();
+        let err = merge(&trees, Some(base.path()), dest.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("clean removed d") && err.contains("write wrote d/y"),
             "{err}"
         );
         assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);

@@ -360,14 +360,32 @@ fn list_or_none(names: &[&str]) -> String {
     }
 }
 
-/// Writes `text` to `path` atomically (a temporary file beside it, then a rename).
+/// Writes `text` to `path`: a regular file (or a new one) atomically, through a temporary file
+/// beside it and a rename; anything else (`/dev/stdout`, `/dev/null`, a FIFO) by writing into
+/// it, since a rename would replace the device with a file.
 pub fn write_atomically(path: &Path, text: &str) -> anyhow::Result<()> {
+    let io =
+        |err: std::io::Error| Error::local_io(format!("cannot write {}: {err}", path.display()));
+    if let Ok(metadata) = std::fs::metadata(path) {
+        if metadata.is_dir() {
+            return Err(Error::usage(format!(
+                "cannot write {}: it is a directory",
+                path.display()
+            ))
+            .into());
+        }
+        if !metadata.is_file() {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(io)?;
+            return std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|e| io(e).into());
+        }
+    }
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
-    let io =
-        |err: std::io::Error| Error::local_io(format!("cannot write {}: {err}", path.display()));
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
     std::io::Write::write_all(&mut file, text.as_bytes()).map_err(io)?;
     // The mode the file had (in place), else what a new file gets under a usual umask.
