@@ -82,6 +82,13 @@ fn sequential_clone_build_test_hands_off_by_digest() {
 fn parallel_writers_fan_in_is_a_merge_of_both_digests() {
     golden("fan-in", &[]);
     let out = std::fs::read_to_string(fixture("wrap/fan-in.wrapped.yaml")).unwrap();
+    // Against what both started from: clone's push.
+    assert!(
+        out.contains(
+            "- \"--merge-base\"\n            - clone=$(tasks.clone.results.SOURCE_ARTIFACT)\n"
+        ),
+        "{out}"
+    );
     assert!(
         out.contains(
             "            - build=$(tasks.build.results.SOURCE_ARTIFACT)\n            - \"--from\"\n            - docs=$(tasks.docs.results.SOURCE_ARTIFACT)\n"
@@ -155,6 +162,25 @@ fn output_goes_where_asked_and_the_input_is_left_alone() {
     assert_eq!(written.stdout, "");
     assert_eq!(std::fs::read_to_string(&output).unwrap(), printed.stdout);
     assert_eq!(std::fs::read_to_string(&input).unwrap(), original);
+
+    // A FIFO (as /dev/null or /dev/stdout, not a regular file) is written into, never
+    // replaced by a file.
+    let fifo = input.with_file_name("out.fifo");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
+    };
+    let to_fifo = wrap(&input, &["-o", fifo.to_str().unwrap()]);
+    assert_eq!(to_fifo.code, 0, "{}", to_fifo.all_output());
+    assert_eq!(reader.join().unwrap(), printed.stdout);
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_fifo(&kind),
+        "the FIFO was replaced by a file"
+    );
 
     let in_place = wrap(&input, &["-i"]);
     assert_eq!(in_place.code, 0, "{}", in_place.all_output());
@@ -348,10 +374,12 @@ fn the_wrapped_fan_in_merges_both_branches() {
     let wrapped = wrapped_for(&registry, "fan-in", dir.path());
     let (out, _) = task_run(&wrapped, &[]);
     assert_eq!(out.code, 0, "{}", out.all_output());
+    // build's change to main.c and docs' deletion of TODO both reach package.
     for line in [
         "package/package | app",
         "package/package | main.c",
         "package/package | manual.txt",
+        "package/package | src built",
     ] {
         assert!(
             out.stderr.lines().any(|l| l.trim_end() == line),
@@ -361,6 +389,11 @@ fn the_wrapped_fan_in_merges_both_branches() {
     }
     assert!(
         out.stderr.contains("restored from build, docs"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("package/package | TODO"),
         "{}",
         out.stderr
     );

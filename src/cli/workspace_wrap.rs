@@ -103,6 +103,10 @@ pub struct RestoreArgs {
     #[arg(long, env = "STEPKIT_BASE", value_name = "REF")]
     base: Option<String>,
 
+    /// TASK=REF (or TASK?=REF:TAG): what parallel writers started from, to merge their changes
+    #[arg(long, value_name = "TASK=REF")]
+    merge_base: Option<String>,
+
     /// Keep setuid, setgid and sticky bits
     #[arg(long, env = "STEPKIT_PRESERVE_SPECIAL_BITS", value_parser = BoolishValueParser::new())]
     preserve_special_bits: bool,
@@ -159,19 +163,28 @@ pub fn run_restore(args: RestoreArgs) -> anyhow::Result<Verdict> {
             _ => Err(Error::usage(format!("--{flag} {value:?}: expected TASK=VALUE")).into()),
         }
     };
-    let mut sources = Vec::new();
-    for value in &args.from {
-        let (task, reference) = pair("from", value)?;
+    let source = |flag: &str, value: &str| -> anyhow::Result<Source> {
+        let (task, reference) = pair(flag, value)?;
         let (task, optional) = match task.strip_suffix('?') {
             Some(task) => (task.to_string(), true),
             None => (task, false),
         };
-        sources.push(Source {
+        Ok(Source {
             task,
             reference,
             optional,
-        });
-    }
+        })
+    };
+    let sources = args
+        .from
+        .iter()
+        .map(|value| source("from", value))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let merge_base = args
+        .merge_base
+        .as_deref()
+        .map(|value| source("merge-base", value))
+        .transpose()?;
     let mut covers = BTreeMap::new();
     for value in &args.covers {
         let (task, list) = pair("covers", value)?;
@@ -182,6 +195,7 @@ pub fn run_restore(args: RestoreArgs) -> anyhow::Result<Verdict> {
         sources,
         covers,
         base: args.base,
+        merge_base,
         preserve_special_bits: args.preserve_special_bits,
         max_size: args.limits.max_size,
         max_file_size: args.limits.max_file_size,

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::core::error::{Kind, ResultExt};
+use crate::core::error::{Error, Kind, ResultExt};
 
 /// Temporary files of [`write_atomic`] start with this, so a directory walk can skip them.
 pub const TEMP_PREFIX: &str = ".stepkit-";
@@ -19,7 +19,14 @@ pub const TEMP_PREFIX: &str = ".stepkit-";
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let existing = std::fs::metadata(path).ok();
     if let Some(meta) = &existing {
-        if !meta.is_file() && !meta.is_dir() {
+        if meta.is_dir() {
+            return Err(Error::usage(format!(
+                "cannot write {}: it is a directory",
+                path.display()
+            ))
+            .into());
+        }
+        if !meta.is_file() {
             return write_into(path, bytes);
         }
     }

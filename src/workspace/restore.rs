@@ -7,9 +7,10 @@
 //! `--covers TASK=A,B` says that TASK's content already includes A's and B's, so when TASK
 //! pushed they are left out. What remains is restored: nothing but `--base` when no source
 //! pushed, one source as `workspace pull` restores it, several (parallel writers, a fan-in)
-//! merged in the order given, each into a directory of its own first; a path that two sources
-//! hold with different content is refused, naming the path and both Tasks, before anything
-//! reaches the destination.
+//! merged in the order given, each into a directory of its own first: each one's changes
+//! against `--merge-base` (what they started from) are applied to it, and a path two sources
+//! changed differently is refused, naming the path and both Tasks, before anything reaches the
+//! destination.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -40,6 +41,8 @@ pub struct RestoreOptions {
     pub covers: BTreeMap<String, BTreeSet<String>>,
     /// Restored when no source pushed.
     pub base: Option<String>,
+    /// What parallel writers started from, to merge their changes against (`TASK?=` allowed).
+    pub merge_base: Option<Source>,
     pub preserve_special_bits: bool,
     /// Bytes each restored artifact may write in all, and one file (`workspace pull`'s limits).
     pub max_size: Option<u64>,
@@ -118,6 +121,15 @@ pub async fn restore(options: &RestoreOptions) -> anyhow::Result<Restored> {
                         options.dest.display()
                     ))
                 })?;
+            let merge_base = match &options.merge_base {
+                Some(source) => locate(source, options).await?,
+                None => None,
+            };
+            let base_dir = work.path().join("base");
+            if let Some(reference) = &merge_base {
+                tracing::info!("merging against what they started from: {reference}");
+                pull(&pull_one(reference, &base_dir)).await?;
+            }
             let mut trees = Vec::new();
             for (i, (task, reference)) in several.iter().enumerate() {
                 let dir = work.path().join(i.to_string());
@@ -125,7 +137,11 @@ pub async fn restore(options: &RestoreOptions) -> anyhow::Result<Restored> {
                 pull(&pull_one(reference, &dir)).await?;
                 trees.push((task.clone(), dir));
             }
-            merge(&trees, &options.dest)?;
+            merge(
+                &trees,
+                merge_base.as_ref().map(|_| base_dir.as_path()),
+                &options.dest,
+            )?;
             Ok(Restored {
                 from: several.iter().map(|(task, _)| task.clone()).collect(),
             })
@@ -170,65 +186,112 @@ enum Entry {
     Link(PathBuf),
 }
 
-/// Moves the trees' entries into `dest`, in order; refuses, before moving anything, a path two
-/// trees hold differently.
-fn merge(trees: &[(String, PathBuf)], dest: &Path) -> anyhow::Result<()> {
-    let mut seen: BTreeMap<PathBuf, (Entry, &str)> = BTreeMap::new();
-    let mut listed = Vec::new();
-    for (task, root) in trees {
+/// Merges the trees into `dest`: each tree's changes against `base` (what the writers started
+/// from; nothing when unknown, so every path is an addition) are applied to it, in order. A path
+/// two trees changed differently, or a path whose directory another tree deleted, is refused,
+/// naming the path and both Tasks, before anything moves.
+fn merge(trees: &[(String, PathBuf)], base: Option<&Path>, dest: &Path) -> anyhow::Result<()> {
+    let listing = |root: &Path| -> anyhow::Result<BTreeMap<PathBuf, Entry>> {
         let mut entries = Vec::new();
         walk(root, Path::new(""), &mut entries)?;
-        for (path, entry) in &entries {
-            match seen.get(path) {
-                Some((earlier, by)) if earlier != entry => {
-                    return Err(Error::usage(format!(
-                        "cannot merge what {by} and {task} pushed: both hold {} and it differs \
-                         ({} against {}); make one of these Tasks run after the other, or have \
-                         them write different paths",
-                        path.display(),
-                        describe(earlier),
-                        describe(entry)
-                    ))
-                    .into());
+        Ok(entries.into_iter().collect())
+    };
+    let base_entries = match base {
+        Some(root) => listing(root)?,
+        None => BTreeMap::new(),
+    };
+    // path → (what it becomes: None = deleted, the task that made it so, the tree holding it)
+    let mut changes: BTreeMap<PathBuf, (Option<Entry>, &str, &Path)> = BTreeMap::new();
+    for (task, root) in trees {
+        let entries = listing(root)?;
+        let paths: BTreeSet<&PathBuf> = entries.keys().chain(base_entries.keys()).collect();
+        for path in paths {
+            let now = entries.get(path);
+            if now == base_entries.get(path) {
+                continue;
+            }
+            match changes.get(path) {
+                Some((earlier, by, _)) if earlier.as_ref() != now => {
+                    return Err(conflict(path, by, earlier.as_ref(), task, now));
                 }
                 Some(_) => {}
                 None => {
-                    seen.insert(path.clone(), (entry.clone(), task));
+                    changes.insert(path.clone(), (now.cloned(), task, root));
                 }
             }
         }
-        listed.push((root, entries));
     }
-    for (root, entries) in listed {
-        for (path, entry) in entries {
-            let target = dest.join(&path);
-            let io = |err: std::io::Error| {
-                Error::local_io(format!("cannot place {}: {err}", target.display()))
-            };
-            match entry {
-                Entry::Dir => {
-                    if !target.is_dir() {
-                        std::fs::create_dir(&target).map_err(io)?;
-                        let mode = std::fs::metadata(root.join(&path)).map_err(io)?;
-                        std::fs::set_permissions(&target, mode.permissions()).map_err(io)?;
-                    }
-                }
-                _ => {
-                    if target.symlink_metadata().is_err() {
-                        std::fs::rename(root.join(&path), &target).map_err(io)?;
-                    }
+    // The result: the base with every change applied, each entry with the tree it comes from.
+    let mut result: BTreeMap<PathBuf, (Entry, &str, &Path)> = base_entries
+        .into_iter()
+        .map(|(path, entry)| (path, (entry, "base", base.unwrap_or(dest))))
+        .collect();
+    for (path, (entry, task, root)) in &changes {
+        match entry {
+            Some(entry) => {
+                result.insert(path.clone(), (entry.clone(), task, root));
+            }
+            None => {
+                result.remove(path);
+            }
+        }
+    }
+    for (path, (_, task, _)) in &result {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !matches!(result.get(parent), Some((Entry::Dir, _, _))) {
+                let by = changes.get(parent).map_or("another Task", |(_, by, _)| *by);
+                return Err(Error::usage(format!(
+                    "cannot merge what {by} and {task} pushed: {by} removed {} and {task} wrote {}; \
+                     make one of these Tasks run after the other",
+                    parent.display(),
+                    path.display()
+                ))
+                .into());
+            }
+        }
+    }
+    for (path, (entry, _, root)) in result {
+        let target = dest.join(&path);
+        let io = |err: std::io::Error| {
+            Error::local_io(format!("cannot place {}: {err}", target.display()))
+        };
+        match entry {
+            Entry::Dir => {
+                if !target.is_dir() {
+                    std::fs::create_dir(&target).map_err(io)?;
+                    let mode = std::fs::metadata(root.join(&path)).map_err(io)?;
+                    std::fs::set_permissions(&target, mode.permissions()).map_err(io)?;
                 }
             }
+            _ => std::fs::rename(root.join(&path), &target).map_err(io)?,
         }
     }
     Ok(())
 }
 
-fn describe(entry: &Entry) -> String {
+fn conflict(
+    path: &Path,
+    earlier_task: &str,
+    earlier: Option<&Entry>,
+    task: &str,
+    now: Option<&Entry>,
+) -> anyhow::Error {
+    Error::usage(format!(
+        "cannot merge what {earlier_task} and {task} pushed: both changed {} ({} against {}); \
+         make one of these Tasks run after the other, or have them write different paths",
+        path.display(),
+        describe(earlier),
+        describe(now)
+    ))
+    .into()
+}
+
+fn describe(entry: Option<&Entry>) -> String {
     match entry {
-        Entry::Dir => "a directory".into(),
-        Entry::File { mode, sha256 } => format!("a file {sha256:.19}… mode {mode:o}"),
-        Entry::Link(target) => format!("a link to {}", target.display()),
+        None => "removed".into(),
+        Some(Entry::Dir) => "a directory".into(),
+        Some(Entry::File { mode, sha256 }) => format!("a file {sha256:.19}… mode {mode:o}"),
+        Some(Entry::Link(target)) => format!("a link to {}", target.display()),
     }
 }
 
@@ -306,7 +369,7 @@ mod tests {
             ("build".to_string(), a.path().to_path_buf()),
             ("test".to_string(), b.path().to_path_buf()),
         ];
-        merge(&trees, dest.path()).unwrap();
+        merge(&trees, None, dest.path()).unwrap();
         for (path, content) in [
             ("src/main.go", "package main"),
             ("bin/app", "elf"),
@@ -320,6 +383,67 @@ mod tests {
     }
 
     #[test]
+    fn against_their_base_one_branch_may_change_or_delete_what_the_other_kept() {
+        let base = tree(&[("go.sum", "old"), ("README", "r"), ("src/a.c", "a")]);
+        let build = tree(&[
+            ("go.sum", "new"),
+            ("README", "r"),
+            ("src/a.c", "a"),
+            ("bin/app", "x"),
+        ]);
+        let docs = tree(&[("go.sum", "old"), ("src/a.c", "a"), ("manual", "m")]);
+        let dest = tempfile::tempdir().unwrap();
+        let trees = vec![
+            ("build".to_string(), build.path().to_path_buf()),
+            ("docs".to_string(), docs.path().to_path_buf()),
+        ];
+        merge(&trees, Some(base.path()), dest.path()).unwrap();
+        let read = |p: &str| std::fs::read_to_string(dest.path().join(p)).ok();
+        assert_eq!(read("go.sum").as_deref(), Some("new"));
+        assert_eq!(read("README"), None, "docs deleted it");
+        assert_eq!(read("bin/app").as_deref(), Some("x"));
+        assert_eq!(read("manual").as_deref(), Some("m"));
+        assert_eq!(read("src/a.c").as_deref(), Some("a"));
+
+        // Both changed go.sum, differently: refused.
+        let docs = tree(&[("go.sum", "other"), ("README", "r"), ("src/a.c", "a")]);
+        let build = tree(&[("go.sum", "new"), ("README", "r"), ("src/a.c", "a")]);
+        let trees = vec![
+            ("build".to_string(), build.path().to_path_buf()),
+            ("docs".to_string(), docs.path().to_path_buf()),
+        ];
+        let dest = tempfile::tempdir().unwrap();
+        let err = merge(&trees, Some(base.path()), dest.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("go.sum") && err.contains("build") && err.contains("docs"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_file_written_into_a_directory_the_other_branch_removed_is_refused() {
+        let base = tree(&[("d/x", "1")]);
+        let cleaner = tree(&[("other", "2")]);
+        let writer = tree(&[("d/x", "1"), ("d/y", "3")]);
+        let trees = vec![
+            ("clean".to_string(), cleaner.path().to_path_buf()),
+            ("write".to_string(), writer.path().to_path_buf()),
+        ];
+        let dest = tempfile::tempdir().unwrap();
+        let err = merge(&trees, Some(base.path()), dest.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("clean removed d") && err.contains("write wrote d/y"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read_dir(dest.path()).unwrap().count(), 0);
+    }
+
+    #[test]
     fn a_path_two_writers_changed_differently_is_refused_before_anything_moves() {
         let a = tree(&[("a-only", "1"), ("go.sum", "one")]);
         let b = tree(&[("go.sum", "two")]);
@@ -328,7 +452,7 @@ mod tests {
             ("build".to_string(), a.path().to_path_buf()),
             ("lint".to_string(), b.path().to_path_buf()),
         ];
-        let err = merge(&trees, dest.path()).unwrap_err().to_string();
+        let err = merge(&trees, None, dest.path()).unwrap_err().to_string();
         assert!(
             err.contains("build") && err.contains("lint") && err.contains("go.sum"),
             "{err}"

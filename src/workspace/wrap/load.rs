@@ -35,6 +35,22 @@ impl Definition {
     pub fn name(&self) -> Option<&str> {
         self.doc.get("metadata")?.get("name")?.as_str()
     }
+
+    /// The `app.kubernetes.io/version` label, as catalogs version a Task.
+    pub fn version(&self) -> Option<&str> {
+        self.doc
+            .get("metadata")?
+            .get("labels")?
+            .get("app.kubernetes.io/version")?
+            .as_str()
+    }
+}
+
+/// A version label as numbers to compare (`0.10` after `0.9`); what does not parse sorts first.
+fn version_key(version: Option<&str>) -> Vec<u64> {
+    version
+        .map(|v| v.split('.').map(|n| n.parse().unwrap_or(0)).collect())
+        .unwrap_or_default()
 }
 
 /// The documents of a YAML file; a syntax error is bad input naming the file and position.
@@ -71,7 +87,8 @@ pub fn read_documents(path: &Path) -> anyhow::Result<Vec<Definition>> {
 
 /// The Tasks and Pipelines references may name, by kind and name; the file given first.
 pub struct Library {
-    by_name: BTreeMap<(Kind, String), Definition>,
+    /// Every definition of a kind and name: a catalog holds one per version.
+    by_name: BTreeMap<(Kind, String), Vec<Definition>>,
     /// Each `--tasks` file, for git references by path.
     files: Vec<(PathBuf, Vec<Definition>)>,
     searched: String,
@@ -109,7 +126,8 @@ impl Library {
                 library
                     .by_name
                     .entry((kind, name.to_string()))
-                    .or_insert_with(|| definition.clone());
+                    .or_default()
+                    .push(definition.clone());
             }
         };
         for definition in own {
@@ -129,8 +147,15 @@ impl Library {
     }
 
     /// The Task (or Pipeline, for `kind`) a reference names, found locally; `what` names the
-    /// referrer in the error.
-    pub fn resolve(&self, kind: Kind, reference: &TaskRef, what: &str) -> anyhow::Result<&Doc> {
+    /// referrer in the error. Of several with that name, the one whose version label is
+    /// `version` (Konflux's `taskRef.version`), else the highest version, else the first found.
+    pub fn resolve(
+        &self,
+        kind: Kind,
+        reference: &TaskRef,
+        version: Option<&str>,
+        what: &str,
+    ) -> anyhow::Result<&Doc> {
         let param = |name: &str| {
             reference
                 .params
@@ -163,7 +188,15 @@ impl Library {
         let name = reference.name.as_deref().or_else(|| param("name"));
         if let Some(name) = name {
             if let Some(found) = self.by_name.get(&(kind, name.to_string())) {
-                return Ok(&found.doc);
+                let wanted = found
+                    .iter()
+                    .find(|d| version.is_some() && d.version() == version);
+                let latest = found
+                    .iter()
+                    .rev()
+                    .max_by_key(|d| version_key(d.version()))
+                    .expect("a name is listed with its definitions");
+                return Ok(&wanted.unwrap_or(latest).doc);
             }
         }
         Err(Error::usage(format!(

@@ -93,7 +93,7 @@ pub fn wrap(options: &WrapOptions) -> anyhow::Result<Wrapped> {
                 (None, Some(reference)) => {
                     let reference: TaskRef = serde_json::from_value(reference.to_json())
                         .map_err(|e| Error::usage(format!("{owner}: spec.pipelineRef: {e}")))?;
-                    let pipeline = library.resolve(Kind::Pipeline, &reference, &owner)?;
+                    let pipeline = library.resolve(Kind::Pipeline, &reference, None, &owner)?;
                     pipeline
                         .get("spec")
                         .cloned()
@@ -282,7 +282,11 @@ fn task_specs(
                     inline.clone()
                 }
                 (None, Some(reference)) => {
-                    let found = library.resolve(Kind::Task, reference, &what)?;
+                    let version = doc
+                        .get("taskRef")
+                        .and_then(|r| r.get("version"))
+                        .and_then(Doc::as_str);
+                    let found = library.resolve(Kind::Task, reference, version, &what)?;
                     found.get("spec").cloned().unwrap_or(Doc::Map(Vec::new()))
                 }
                 (None, None) => {

@@ -39,6 +39,9 @@ pub struct Usage {
     pub matrix: bool,
     /// Candidates in DAG order (earlier writers first).
     pub sources: Vec<Candidate>,
+    /// With several candidates, the last writer before all of them, if there is one: what a
+    /// fan-in merges their changes against.
+    pub merge_base: Option<Candidate>,
 }
 
 /// Every usage, by Pipeline task name.
@@ -161,6 +164,7 @@ pub fn plan(
                         writes: !read_only,
                         matrix: task.matrix.is_some(),
                         sources: Vec::new(),
+                        merge_base: None,
                     },
                 ));
             }
@@ -236,6 +240,23 @@ pub fn plan(
                         .collect(),
                 })
                 .collect();
+            if candidates.len() > 1 {
+                let mut common: Option<BTreeSet<String>> = None;
+                for candidate in &candidates {
+                    let before = &graph.ancestors[candidate.as_str()];
+                    common = Some(match common {
+                        None => before.clone(),
+                        Some(common) => common.intersection(before).cloned().collect(),
+                    });
+                }
+                if let [base] = last_writers(&common.unwrap_or_default()).as_slice() {
+                    usage.merge_base = Some(Candidate {
+                        task: base.clone(),
+                        optional: is_finally || !by_name[base.as_str()].when.is_empty(),
+                        covers: Vec::new(),
+                    });
+                }
+            }
             plan.entry(task.name.clone()).or_default().push(usage);
         }
     }

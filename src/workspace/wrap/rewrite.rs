@@ -62,30 +62,29 @@ fn to_param(usage: &Usage) -> String {
 
 /// The arguments `workspace restore` gets for `usage`, results and tags unresolved.
 fn restore_args(usage: &Usage, settings: &Settings) -> Vec<String> {
-    let mut args = Vec::new();
-    for Candidate {
-        task,
-        optional,
-        covers,
-    } in &usage.sources
-    {
-        if *optional {
-            args.push("--from".to_string());
-            args.push(format!(
-                "{task}?={}",
-                settings.to_for(&usage.workspace, task)
-            ));
+    let source = |candidate: &Candidate| {
+        let task = &candidate.task;
+        if candidate.optional {
+            format!("{task}?={}", settings.to_for(&usage.workspace, task))
         } else {
-            args.push("--from".to_string());
-            args.push(format!(
+            format!(
                 "{task}=$(tasks.{task}.results.{})",
                 result_name(&usage.workspace)
-            ));
+            )
         }
-        if !covers.is_empty() {
+    };
+    let mut args = Vec::new();
+    for candidate in &usage.sources {
+        args.push("--from".to_string());
+        args.push(source(candidate));
+        if !candidate.covers.is_empty() {
             args.push("--covers".to_string());
-            args.push(format!("{task}={}", covers.join(",")));
+            args.push(format!("{}={}", candidate.task, candidate.covers.join(",")));
         }
+    }
+    if let Some(merge_base) = &usage.merge_base {
+        args.push("--merge-base".to_string());
+        args.push(source(merge_base));
     }
     if let Some(base) = settings.base.get(&usage.workspace) {
         args.push("--base".to_string());
