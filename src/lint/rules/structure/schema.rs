@@ -6,6 +6,9 @@
 //! Field names are case-sensitive: the CRDs' structural schemas prune (or, with strict field
 //! validation, reject) `mountpath` before Tekton's case-insensitive Go decoder could see it.
 //!
+//! Long (about 800 lines of code) because most of it is one flat table of like rows, a field
+//! list per object; split, the table would be harder to compare with Tekton's types.
+//!
 //! Taken from tektoncd/pipeline `pkg/apis/pipeline/{v1,v1beta1}` (the Go types' json tags).
 //! Free-form Kubernetes objects (securityContext, computeResources, pod templates, volume
 //! sources, probes) are not descended into.
