@@ -2,7 +2,8 @@
 //!
 //! `archive` turns a directory into a deterministic, compressed tar stream and back (safely);
 //! `registry` moves blobs and manifests, verifying every digest; `reference` and `auth` read
-//! what users and Trusted Artifacts write, `helper` runs credential helpers. `push` and `pull` glue them together.
+//! what users and Trusted Artifacts write, `helper` runs credential helpers, `state` records
+//! what a pull restored and finds what changed since. `push` and `pull` glue them together.
 
 pub mod archive;
 pub mod auth;
@@ -11,3 +12,4 @@ pub mod pull;
 pub mod push;
 pub mod reference;
 pub mod registry;
+pub mod state;
