@@ -491,3 +491,48 @@ fn a_base_in_another_repository_is_mounted_and_skopeo_copies_the_stack() {
     pull(&registry, &copied, &fresh, &[]);
     assert_same_tree(&ws, &fresh);
 }
+
+#[test]
+fn preserve_mtime_keeps_mtimes_and_the_default_stays_deterministic() {
+    use std::os::unix::fs::MetadataExt;
+    let registry = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("tree");
+    write(&tree.join("src/old.c"), b"int main;\n");
+    let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_577_836_800);
+    std::fs::File::options()
+        .write(true)
+        .open(tree.join("src/old.c"))
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    let repo = registry.unique_repo("mtime");
+    let mtime = |root: &Path| std::fs::metadata(root.join("src/old.c")).unwrap().mtime();
+
+    let kept = push(&registry, &tree, &repo, &["--preserve-mtime"])
+        .stdout
+        .trim()
+        .to_owned();
+    let dest = work.path().join("kept");
+    pull(&registry, &kept, &dest, &[]);
+    assert_eq!(mtime(&dest), 1_577_836_800);
+
+    let plain = push(&registry, &tree, &repo, &[]).stdout.trim().to_owned();
+    let dest = work.path().join("plain");
+    pull(&registry, &plain, &dest, &[]);
+    assert_eq!(mtime(&dest), 1, "deterministic: 1970");
+    // The default digest does not depend on mtimes; the preserving one does.
+    std::fs::File::options()
+        .write(true)
+        .open(tree.join("src/old.c"))
+        .unwrap()
+        .set_modified(when + std::time::Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(push(&registry, &tree, &repo, &[]).stdout.trim(), plain);
+    assert_ne!(
+        push(&registry, &tree, &repo, &["--preserve-mtime"])
+            .stdout
+            .trim(),
+        kept
+    );
+}

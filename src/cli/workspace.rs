@@ -163,6 +163,11 @@ pub struct PushArgs {
     #[arg(long, env = "STEPKIT_MAX_LAYERS", default_value = "8", value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
     max_layers: u16,
 
+    /// Keep each file's mtime, as tar does, so that pull restores it (by default every mtime
+    /// is 1970-01-01, so the digest depends on content and modes only)
+    #[arg(long, env = "STEPKIT_PRESERVE_MTIME", value_parser = BoolishValueParser::new())]
+    preserve_mtime: bool,
+
     #[command(flatten)]
     state: StateArgs,
 
@@ -261,6 +266,7 @@ fn run_push(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         state: args.state.choice(),
         verify: args.verify,
         max_layers: usize::from(args.max_layers),
+        preserve_mtime: args.preserve_mtime,
         registry: args.registry.options(),
         auth: args.registry.auth(),
     };

@@ -68,6 +68,8 @@ pub struct PushOptions {
     pub verify: bool,
     /// Most layers an artifact may have; past it the whole tree is pushed as one.
     pub max_layers: usize,
+    /// Keep files' mtimes in the archive (`--preserve-mtime`); by default every mtime is 0.
+    pub preserve_mtime: bool,
     pub registry: RegistryOptions,
     pub auth: AuthEnv,
 }
@@ -222,6 +224,7 @@ fn pack_source(
             compression,
             threads: 0,
             delta: None,
+            preserve_mtime: options.preserve_mtime,
         },
     )?;
     tracing::info!(
@@ -348,6 +351,7 @@ async fn push_incremental(
                     include: changes.include,
                     whiteouts: changes.whiteouts,
                 }),
+                preserve_mtime: options.preserve_mtime,
             },
         )?;
         tracing::info!(

@@ -230,6 +230,8 @@ pub struct PackOptions {
     pub threads: u32,
     /// Pack only what changed since a base, as a layer to stack on it.
     pub delta: Option<Delta>,
+    /// Keep files' mtimes (default 0: the digest then depends on content and modes only).
+    pub preserve_mtime: bool,
 }
 
 /// A layer on top of a base: the paths to pack (below the source, `/`-separated; directories

@@ -76,6 +76,7 @@ pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Re
         excludes,
         hardlinks: HashMap::new(),
         include: options.delta.as_ref().map(|delta| delta.include.clone()),
+        preserve_mtime: options.preserve_mtime,
         files: 0,
     };
     if source_meta.is_dir() {

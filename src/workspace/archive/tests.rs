@@ -102,6 +102,7 @@ fn options(compression: Compression) -> PackOptions {
         compression,
         threads: 2,
         delta: None,
+        preserve_mtime: false,
     }
 }
 

@@ -23,6 +23,9 @@ pub(super) struct Packer<W: Write> {
     pub(super) files: u64,
     /// For a delta layer: the only paths to archive.
     pub(super) include: Option<HashSet<Vec<u8>>>,
+    /// Keep each entry's mtime rather than 0 (the archive then depends on when files were
+    /// written).
+    pub(super) preserve_mtime: bool,
 }
 
 /// One directory being walked: its names, sorted, not yet visited.
@@ -261,7 +264,14 @@ impl<W: Write> Packer<W> {
         header.set_mode(mode & 0o7777);
         header.set_uid(0);
         header.set_gid(0);
-        header.set_mtime(0);
+        let mtime = if self.preserve_mtime {
+            fs::symlink_metadata(path)
+                .map(|meta| u64::try_from(meta.mtime()).unwrap_or(0))
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        header.set_mtime(mtime);
         header.set_size(size);
         header.set_cksum();
         self.builder
