@@ -227,7 +227,7 @@ for size in ${SIZES_MB:-300 1024}; do
   # 20 files, delete 20, push. The incremental push against a full push of the same tree; then
   # the three-Task chain clone -> build -> test, end to end, against Trusted Artifacts by hand.
   "$stepkit" -q workspace push "$tree" --to "$registry/bench/inc-$size:clone" --insecure-registry "$registry" \
-    --result "$work/ref-clone" --no-state
+    --result "$work/ref-clone" --no-state >/dev/null
   full_bytes=$(layer_bytes "$(cat "$work/ref-clone")")
   read -r pull_state_s r < <(measure "$stepkit" -q workspace pull "$(cat "$work/ref-clone")" "$work/build" \
     --insecure-registry "$registry")

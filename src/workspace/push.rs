@@ -443,13 +443,22 @@ async fn usable_base(
                 continue;
             }
         }
-        tracing::info!(
-            "the base {} that {} was pulled from is no longer complete in {here_repo} (layer {} \
-             is missing: garbage-collected or expired?): pushing the whole tree",
-            base.manifest,
-            source.display(),
-            layer.digest
-        );
+        if base.repository != here_repo && other_repo.is_none() {
+            tracing::info!(
+                "{} was pulled from {}, another registry than {here_repo}'s, whose layers cannot \
+                 be mounted here: pushing the whole tree",
+                source.display(),
+                base.repository
+            );
+        } else {
+            tracing::info!(
+                "the base {} that {} was pulled from is no longer complete in {here_repo} (layer \
+                 {} is missing: garbage-collected or expired?): pushing the whole tree",
+                base.manifest,
+                source.display(),
+                layer.digest
+            );
+        }
         return Ok(false);
     }
     Ok(true)
