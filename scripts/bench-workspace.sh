@@ -162,6 +162,35 @@ ta_pull() { # repo dest
   mkdir -p "$2"
   curl -fsS "http://$registry/v2/$1/blobs/$(cat "$work/ta.digest")" | tar -xzpf - -C "$2"
 }
+# Sum of the layer sizes of a pinned stepkit reference.
+layer_bytes() {
+  local repo=${1#*/}; repo=${repo%@*}
+  curl -fsS -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$registry/v2/$repo/manifests/${1##*@}" |
+    python3 -c 'import json, sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))'
+}
+# What a build does to a checkout of SIZE MB: 5% of it in new files (half build output, half
+# text), 20 source files modified, 20 deleted; the same each time.
+build_step() { # dir size_mb
+  python3 - "$1" "$2" <<'PY'
+import os, random, sys
+root, size = sys.argv[1], int(sys.argv[2]) * 1024 * 1024
+rng = random.Random(7)
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(os.path.join(root, "src")) for f in fs)
+for path in files[:20]:
+    with open(path, "ab") as f:
+        f.write(b"\n// changed by the build\n")
+for path in files[-20:]:
+    os.remove(path)
+budget, n = size // 20, 0
+os.makedirs(os.path.join(root, "out"), exist_ok=True)
+while budget > 0:
+    chunk = min(budget, 1024 * 1024)
+    data = os.urandom(chunk) if n % 2 == 0 else (b"object code %d " % n) * (chunk // 16)
+    with open(os.path.join(root, "out", f"obj{n}.o"), "wb") as f:
+        f.write(data)
+    budget -= chunk; n += 1
+PY
+}
 export -f ta_push ta_pull
 export work registry
 
@@ -187,10 +216,42 @@ for size in ${SIZES_MB:-300 1024}; do
     read -r s r < <(measure_runs "$stepkit" -q workspace pull "$(cat "$work/ref-$form")" "$work/out-$form-$size-{i}" \
       --insecure-registry "$registry")
     pull_s=$s; row "stepkit $form: pull" "$actual" "$s" "$r"
+    [ "$form" = zstd ] && zstd_push_s=$push_s
     diff -r "$tree" "$work/out-$form-$size-1" >/dev/null || { echo "stepkit $form: restored tree differs" >&2; exit 1; }
     rm -rf "$work"/out-*
     awk -v a="$ta_push_s" -v b="$ta_pull_s" -v c="$push_s" -v d="$pull_s" -v f="$form" \
       'BEGIN { printf "  round trip vs Trusted Artifacts by hand (%s): %.1fx faster\n", f, (a + b) / (c + d) }'
   done
-  rm -rf "$tree" "$work"/out-* "$work"/ta-out-* "$work/ta.tgz"
+
+  # A build-like step on the tree: pull (recording state), add 5% new bytes as new files, modify
+  # 20 files, delete 20, push. The incremental push against a full push of the same tree; then
+  # the three-Task chain clone -> build -> test, end to end, against Trusted Artifacts by hand.
+  "$stepkit" -q workspace push "$tree" --to "$registry/bench/inc-$size:clone" --insecure-registry "$registry" \
+    --result "$work/ref-clone" --no-state >/dev/null
+  full_bytes=$(layer_bytes "$(cat "$work/ref-clone")")
+  read -r pull_state_s r < <(measure "$stepkit" -q workspace pull "$(cat "$work/ref-clone")" "$work/build" \
+    --insecure-registry "$registry")
+  row "stepkit pull, recording state" "$actual" "$pull_state_s" "$r"
+  build_step "$work/build" "$size"
+  read -r inc_s r < <(measure "$stepkit" -q workspace push "$work/build" --to "$registry/bench/inc-$size:build" \
+    --insecure-registry "$registry" --result "$work/ref-build")
+  row "stepkit incremental push" "$actual" "$inc_s" "$r"
+  inc_bytes=$(( $(layer_bytes "$(cat "$work/ref-build")") - full_bytes ))
+  awk -v ib="$inc_bytes" -v fb="$full_bytes" -v is="$inc_s" -v fs="$zstd_push_s" \
+    'BEGIN { printf "  incremental push: uploads %d of %d bytes (%.1f%%), takes %.1f%% of a full push'"'"'s wall time\n", ib, fb, 100 * ib / fb, 100 * is / fs }'
+  read -r test_s r < <(measure "$stepkit" -q workspace pull "$(cat "$work/ref-build")" "$work/test" \
+    --insecure-registry "$registry" --no-state)
+  diff -r --no-dereference "$work/build" "$work/test" >/dev/null \
+    || { echo "a fresh pull of the incremental push differs from the built tree" >&2; exit 1; }
+  echo "  a fresh pull of it equals the built tree (diff -r)"
+  # The same chain by hand: push clone, pull for build, push build's whole tree, pull for test.
+  read -r ta1 _ < <(measure bash -c "ta_push '$tree' bench/chain-$size")
+  read -r ta2 _ < <(measure bash -c "ta_pull bench/chain-$size '$work/ta-build'")
+  build_step "$work/ta-build" "$size"
+  read -r ta3 _ < <(measure bash -c "ta_push '$work/ta-build' bench/chain-$size")
+  read -r ta4 _ < <(measure bash -c "ta_pull bench/chain-$size '$work/ta-test'")
+  awk -v a="$ta1" -v b="$ta2" -v c="$ta3" -v d="$ta4" -v e="$zstd_push_s" -v f="$pull_state_s" -v g="$inc_s" -v h="$test_s" \
+    'BEGIN { ta = a + b + c + d; sk = e + f + g + h; printf "  chain clone -> build -> test: Trusted Artifacts by hand %.2f s, stepkit %.2f s: %.1fx faster\n", ta, sk, ta / sk }'
+  rm -rf "$tree" "$work"/out-* "$work"/ta-out-* "$work/ta.tgz" "$work/build" "$work/test" "$work"/ta-build "$work"/ta-test \
+    "$work"/.build.stepkit-state.json
 done

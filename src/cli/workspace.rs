@@ -13,6 +13,7 @@ use crate::workspace::auth::AuthEnv;
 use crate::workspace::pull::{pull, PullOptions};
 use crate::workspace::push::{push, PushOptions, ResultTarget, Source};
 use crate::workspace::registry::RegistryOptions;
+use crate::workspace::state::StateChoice;
 
 #[derive(Debug, Subcommand)]
 pub enum WorkspaceCommand {
@@ -80,6 +81,30 @@ impl RegistryArgs {
     }
 }
 
+/// Where pull records what it restored, and push finds it.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The state record of the workspace: what pull restored, so that a push of it sends only
+    /// what changed [default: .NAME.stepkit-state.json beside the workspace directory NAME];
+    /// never inside the workspace
+    #[arg(long, env = "STEPKIT_STATE_FILE", value_name = "FILE")]
+    state_file: Option<PathBuf>,
+
+    /// Pull records no state; push ignores it and sends the whole tree
+    #[arg(long, env = "STEPKIT_NO_STATE", value_parser = BoolishValueParser::new(), conflicts_with = "state_file")]
+    no_state: bool,
+}
+
+impl StateArgs {
+    fn choice(&self) -> StateChoice {
+        match (&self.state_file, self.no_state) {
+            (_, true) => StateChoice::None,
+            (Some(file), false) => StateChoice::File(file.clone()),
+            (None, false) => StateChoice::Beside,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// A directory or file [default: .], or RESULT=PATH pairs as Trusted Artifacts `create` takes
@@ -133,6 +158,23 @@ pub struct PushArgs {
     #[arg(long, env = "STEPKIT_TMP_DIR", value_name = "DIR")]
     tmp_dir: Option<PathBuf>,
 
+    /// Hash every file to find what changed since the pull, rather than trusting a file whose
+    /// size, times and inode are as recorded
+    #[arg(long, env = "STEPKIT_VERIFY", value_parser = BoolishValueParser::new())]
+    verify: bool,
+
+    /// Most layers an artifact may stack; a push past it sends the whole tree as one layer
+    #[arg(long, env = "STEPKIT_MAX_LAYERS", default_value = "8", value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    max_layers: u16,
+
+    /// Keep each file's mtime, as tar does, so that pull restores it (by default every mtime
+    /// is 1970-01-01, so the digest depends on content and modes only)
+    #[arg(long, env = "STEPKIT_PRESERVE_MTIME", value_parser = BoolishValueParser::new())]
+    preserve_mtime: bool,
+
+    #[command(flatten)]
+    state: StateArgs,
+
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -150,6 +192,9 @@ pub struct PullArgs {
 
     #[command(flatten)]
     limits: UnpackLimitArgs,
+
+    #[command(flatten)]
+    state: StateArgs,
 
     #[command(flatten)]
     registry: RegistryArgs,
@@ -231,6 +276,10 @@ fn run_push(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         source_date_epoch,
         temp_dir: args.tmp_dir.clone().unwrap_or_else(std::env::temp_dir),
         results_dir: global.results_dir.clone(),
+        state: args.state.choice(),
+        verify: args.verify,
+        max_layers: usize::from(args.max_layers),
+        preserve_mtime: args.preserve_mtime,
         registry: args.registry.options(),
         auth: args.registry.auth(),
     };
@@ -269,6 +318,7 @@ fn run_pull(args: PullArgs) -> anyhow::Result<Verdict> {
         preserve_special_bits: args.preserve_special_bits,
         max_size: args.limits.max_size,
         max_file_size: args.limits.max_file_size,
+        state: args.state.choice(),
         registry: args.registry.options(),
         auth: args.registry.auth(),
     };

@@ -1,19 +1,23 @@
 //! `workspace pull`: restore artifacts pushed by stepkit or by Trusted Artifacts.
 //!
-//! Each blob is unpacked as it downloads, into a staging directory beside the destination, and
-//! moves into place only once the whole blob was read and its digest matched. A corrupted
-//! download, a hostile archive or a failure half way leaves the destination as it was; nothing
-//! is spooled to disk and memory stays a few buffers.
+//! Each blob is unpacked as it downloads, into a staging directory beside the destination; the
+//! layers of an artifact stack there in order (whiteouts of a layer deleting what the layers
+//! below put there), and the whole moves into place only once every blob was read and its
+//! digest matched. A corrupted download, a hostile archive, a blob over the unpack budget or a
+//! failure half way leaves the destination as it was; nothing is spooled to disk and memory
+//! stays a few buffers. A pull of a stepkit artifact records what it restored in a state file
+//! outside the tree (`state`), so that a push of the directory sends only what changed.
 
 use std::path::{Path, PathBuf};
 
 use crate::core::error::Error;
 use crate::workspace::archive::{
-    stage, Skipped, UnpackBudget, UnpackOptions, Unpacked, DEFAULT_MAX_UNPACK_SIZE, SKIP_MARKER,
+    Skipped, Staged, UnpackBudget, UnpackOptions, DEFAULT_MAX_UNPACK_SIZE, SKIP_MARKER,
 };
 use crate::workspace::auth::{credentials_for, AuthEnv};
 use crate::workspace::reference::WorkspaceRef;
 use crate::workspace::registry::{LayerInfo, Registry, RegistryOptions, Resolved};
+use crate::workspace::state::{self, StateChoice};
 
 /// Bytes in flight between the download and the unpacker.
 const PIPE_BUFFER: usize = 1024 * 1024;
@@ -28,6 +32,8 @@ pub struct PullOptions {
     pub max_size: Option<u64>,
     /// Bytes one file may hold (`--max-file-size`); unset, the same as the whole.
     pub max_file_size: Option<u64>,
+    /// Where to record what was restored, for a later incremental push.
+    pub state: StateChoice,
     pub registry: RegistryOptions,
     pub auth: AuthEnv,
 }
@@ -65,36 +71,67 @@ pub async fn pull(options: &PullOptions) -> anyhow::Result<Pulled> {
         let auth = credentials_for(parsed.repository(), &options.auth)?;
         let registry = Registry::new(parsed.repository(), auth, &options.registry)?;
         let resolved = registry.resolve(&parsed).await?;
-        let mut budget = budget_for(options, &resolved);
-        let layers = match resolved {
-            Resolved::Blob { digest } => vec![(digest, None)],
+        let budget = budget_for(options, &resolved);
+        let layers: Vec<(String, Option<u64>)> = match &resolved {
+            Resolved::Blob { digest } => vec![(digest.clone(), None)],
             Resolved::Manifest { layers, .. } => layers
-                .into_iter()
-                .map(|layer| (layer.digest, Some(layer.size)))
+                .iter()
+                .map(|layer| (layer.digest.clone(), Some(layer.size)))
                 .collect(),
         };
         if layers.is_empty() {
             return Err(Error::usage(format!("{reference} holds no layer to restore")).into());
         }
-        std::fs::create_dir_all(dest)
-            .map_err(|err| Error::local_io(format!("cannot create {}: {err}", dest.display())))?;
-        for (digest, size) in layers {
-            let unpack = UnpackOptions {
-                preserve_special_bits: options.preserve_special_bits,
-                budget,
-            };
-            let unpacked = match pull_layer(&registry, &digest, size, dest, unpack).await {
-                Ok(unpacked) => unpacked,
-                Err(err) if err.downcast_ref::<Skipped>().is_some() => {
-                    tracing::info!("{err}");
-                    continue;
-                }
-                Err(err) => return Err(err),
-            };
-            pulled.files += unpacked.files;
-            pulled.bytes += unpacked.bytes;
-            budget.written_before += unpacked.bytes;
+        // Only stepkit's own artifacts can be a base to push on; a Trusted Artifacts blob is
+        // pushed whole anyway.
+        let state_path = match (&options.state, &resolved) {
+            (StateChoice::None, _) | (_, Resolved::Blob { .. }) => None,
+            (choice, _) => Some(state::state_path(dest, choice)?),
+        };
+        let unpack = UnpackOptions {
+            preserve_special_bits: options.preserve_special_bits,
+            budget,
+            record: state_path.is_some(),
+        };
+        let mut staged = match Staged::start(dest, &unpack) {
+            Ok(staged) => staged,
+            Err(err) if err.downcast_ref::<Skipped>().is_some() => {
+                tracing::info!("{err}");
+                pulled.skipped.push(dest.clone());
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        // Every layer of the stack is staged and verified before anything reaches DEST.
+        for (digest, size) in &layers {
+            staged = pull_layer(&registry, digest, *size, staged).await?;
         }
+        let unpacked = match &state_path {
+            Some(path) => {
+                let (unpacked, entries) = staged.commit_recorded()?;
+                // The workspace is in place: a record that cannot be written costs the next
+                // push its shortcut, not this pull its result.
+                match state::record(dest, &registry, &resolved, &entries)
+                    .and_then(|record| state::save(path, &record))
+                {
+                    Ok(()) => tracing::info!(
+                        "recorded what was restored in {} (a push of {} sends only what changed)",
+                        path.display(),
+                        dest.display()
+                    ),
+                    Err(error) => tracing::warn!(
+                        "cannot record the state of {} in {}: {error:#}; a push of it will send \
+                         the whole tree",
+                        dest.display(),
+                        path.display()
+                    ),
+                }
+                unpacked
+            }
+            None => staged.commit()?,
+        };
+        pulled.files += unpacked.files;
+        pulled.bytes += unpacked.bytes;
         tracing::info!("restored {reference} into {}", dest.display());
     }
     Ok(pulled)
@@ -129,21 +166,21 @@ fn budget_for(options: &PullOptions, resolved: &Resolved) -> UnpackBudget {
     }
 }
 
-/// Downloads one layer into an unpacker running beside the download, and commits what it
-/// staged once the digest checked out.
+/// Downloads one layer into an unpacker running beside the download, on top of what
+/// `staged` holds; returns the stack once the layer's digest checked out.
 async fn pull_layer(
     registry: &Registry,
     digest: &str,
     size: Option<u64>,
-    dest: &Path,
-    options: UnpackOptions,
-) -> anyhow::Result<Unpacked> {
+    mut staged: Staged,
+) -> anyhow::Result<Staged> {
     let (mut writer, reader) = tokio::io::duplex(PIPE_BUFFER);
     let reader = tokio_util::io::SyncIoBridge::new(reader);
     let label = format!("blob {digest}");
-    let staging_dest = dest.to_path_buf();
-    let unpacker =
-        tokio::task::spawn_blocking(move || stage(reader, &label, size, &staging_dest, &options));
+    let unpacker = tokio::task::spawn_blocking(move || {
+        staged.add(reader, &label, size)?;
+        anyhow::Ok(staged)
+    });
     let download = registry.pull_blob_into(digest, &mut writer).await;
     // End of input for the unpacker, whether the download finished or not.
     drop(writer);
@@ -161,5 +198,5 @@ async fn pull_layer(
         "downloaded {digest} ({} bytes), digest verified",
         pulled.size
     );
-    staged.commit()
+    Ok(staged)
 }

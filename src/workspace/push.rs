@@ -5,6 +5,12 @@
 //! artifact, each referenced as `oci:REPO@sha256:<blob digest>`, which an unmodified Trusted
 //! Artifacts `use` step restores. Either way the manifest goes last, so a push cut short leaves
 //! blobs nobody references rather than an artifact missing its content.
+//!
+//! A directory that a pull restored (its state record beside it, see `state`) is pushed
+//! incrementally in stepkit's form: what changed since, with whiteouts for what was deleted, as
+//! one layer on the layers it was pulled from, which are reused where they are (mounted from
+//! the repository they came from when that is another one). No record, a base no longer
+//! complete in the registry, or `--max-layers` reached: the whole tree, and a line says why.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,12 +18,16 @@ use std::path::{Path, PathBuf};
 use crate::core::error::Error;
 use crate::core::image_ref::ImageReference;
 use crate::core::tekton::{self, Budget, ResultFile};
-use crate::workspace::archive::{pack, Compression, PackOptions, Packed, Skipped};
+use crate::workspace::archive::{
+    pack, Compression, Delta, ExcludeSet, PackOptions, Packed, Skipped,
+};
 use crate::workspace::auth::{credentials_for, AuthEnv};
 use crate::workspace::reference::fill_placeholder;
 use crate::workspace::registry::{
     created_annotation, sha256_digest, workspace_manifest, LayerInfo, Registry, RegistryOptions,
+    ANNOTATION_BASE_DIGEST,
 };
+use crate::workspace::state::{self, Changes, State, StateChoice};
 
 /// Where a pinned reference goes once pushed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +61,15 @@ pub struct PushOptions {
     pub source_date_epoch: Option<String>,
     pub temp_dir: PathBuf,
     pub results_dir: Option<PathBuf>,
+    /// The record a pull of the source left (`--state-file`, `--no-state`): with it, only
+    /// what changed is packed, as a layer on the pulled artifact's layers.
+    pub state: StateChoice,
+    /// Hash every file rather than trusting an unchanged stat (`--verify`).
+    pub verify: bool,
+    /// Most layers an artifact may have; past it the whole tree is pushed as one.
+    pub max_layers: usize,
+    /// Keep files' mtimes in the archive (`--preserve-mtime`); by default every mtime is 0.
+    pub preserve_mtime: bool,
     pub registry: RegistryOptions,
     pub auth: AuthEnv,
 }
@@ -90,6 +109,12 @@ pub async fn push(options: &PushOptions) -> anyhow::Result<Pushed> {
     } else {
         options.compression
     };
+
+    if !options.trusted_artifacts && options.sources.len() == 1 {
+        if let Some(pushed) = push_incremental(options, &registry, &reference, compression).await? {
+            return Ok(pushed);
+        }
+    }
 
     let mut packed = Vec::new();
     let mut pushed_sources = Vec::new();
@@ -198,6 +223,8 @@ fn pack_source(
             excludes: options.excludes.clone(),
             compression,
             threads: 0,
+            delta: None,
+            preserve_mtime: options.preserve_mtime,
         },
     )?;
     tracing::info!(
@@ -257,4 +284,184 @@ fn write_reference(
         }
     }
     Ok(())
+}
+
+/// A push of one directory pulled with a state record: only what changed since, as one layer
+/// on the layers it was pulled from. `None` when there is no usable base (no record, another
+/// directory's, a base no longer complete in the registry, or one with `--max-layers` layers
+/// already): the caller pushes the whole tree, and the reason was logged.
+async fn push_incremental(
+    options: &PushOptions,
+    registry: &Registry,
+    reference: &ImageReference,
+    compression: Compression,
+) -> anyhow::Result<Option<Pushed>> {
+    let source = &options.sources[0];
+    if options.state == StateChoice::None || !source.path.is_dir() {
+        return Ok(None);
+    }
+    let state_path = state::state_path(&source.path, &options.state)?;
+    let Some(base) = state::load(&state_path)? else {
+        tracing::debug!(
+            "no state file {}: pushing the whole tree",
+            state_path.display()
+        );
+        return Ok(None);
+    };
+    if !usable_base(options, registry, &base, &state_path).await? {
+        return Ok(None);
+    }
+    let excludes = ExcludeSet::new(&options.excludes)?;
+    let changes: Changes = {
+        let root = source.path.clone();
+        let base = base.clone();
+        let verify = options.verify;
+        tokio::task::spawn_blocking(move || state::changes(&root, &base, &excludes, verify))
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!("comparing the tree with its state stopped: {error}")
+            })??
+    };
+    let mut layers: Vec<LayerInfo> = base.layers.iter().map(|layer| layer.info()).collect();
+    let mut uploaded = 0;
+    if changes.is_empty() {
+        tracing::info!(
+            "{} is unchanged since it was pulled ({} files hashed to be sure): pushing the \
+             same layers, no new blob",
+            source.path.display(),
+            changes.hashed
+        );
+    } else {
+        tracing::info!(
+            "{} changed since it was pulled from {}: {} paths added or changed, {} deleted \
+             ({} files hashed); pushing them as one layer on its {} layers",
+            source.path.display(),
+            base.manifest,
+            changes.include.len(),
+            changes.whiteouts.len(),
+            changes.hashed,
+            layers.len()
+        );
+        let packed = pack(
+            &source.path,
+            &options.temp_dir,
+            &PackOptions {
+                excludes: options.excludes.clone(),
+                compression,
+                threads: 0,
+                delta: Some(Delta {
+                    include: changes.include,
+                    whiteouts: changes.whiteouts,
+                }),
+                preserve_mtime: options.preserve_mtime,
+            },
+        )?;
+        tracing::info!(
+            "packed the changes of {} ({} files, {} bytes, {} compressed)",
+            source.path.display(),
+            packed.files,
+            packed.uncompressed_size,
+            packed.size
+        );
+        if registry
+            .push_blob_file(&packed.path, &packed.digest, packed.size)
+            .await?
+        {
+            uploaded += 1;
+        }
+        let title = source
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "workspace".to_owned());
+        layers.push(layer_info(&title, &packed, compression));
+    }
+    let created = created_annotation(options.source_date_epoch.as_deref())?;
+    let mut annotations = BTreeMap::new();
+    if let Some(expires) = &options.expires_after {
+        annotations.insert("quay.expires-after".to_owned(), expires.clone());
+    }
+    annotations.insert(ANNOTATION_BASE_DIGEST.to_owned(), base.manifest.clone());
+    let manifest = workspace_manifest(&layers, &created, &annotations);
+    let tags = tags_for(reference, &manifest);
+    let digest = registry.push_manifest(&manifest, &tags).await?;
+    let repository = registry.repository();
+    let pinned = format!("{}/{}@{digest}", repository.registry, repository.repository);
+    write_reference(source, &pinned, options.results_dir.as_deref())?;
+    tracing::info!(
+        "pushed {} as {pinned} ({} layers)",
+        source.path.display(),
+        layers.len()
+    );
+    Ok(Some(Pushed {
+        references: vec![pinned],
+        uploaded,
+    }))
+}
+
+/// Whether the recorded base can carry a new layer here: it is this directory's, has room
+/// under `--max-layers`, and every layer of it is in the target repository (mounted from the
+/// repository it was pulled from when that is another one of the same registry).
+async fn usable_base(
+    options: &PushOptions,
+    registry: &Registry,
+    base: &State,
+    state_path: &Path,
+) -> anyhow::Result<bool> {
+    let source = &options.sources[0].path;
+    let here = std::fs::canonicalize(source).unwrap_or_else(|_| source.clone());
+    if base.dest != here || base.manifest.is_empty() || base.layers.is_empty() {
+        tracing::info!(
+            "the state file {} is not a record of {} pulled from a stepkit artifact: pushing the \
+             whole tree",
+            state_path.display(),
+            source.display()
+        );
+        return Ok(false);
+    }
+    if base.layers.len() + 1 > options.max_layers {
+        tracing::info!(
+            "squashing: {} on its {} layers would pass --max-layers {}; pushing the whole tree \
+             as one layer",
+            source.display(),
+            base.layers.len(),
+            options.max_layers
+        );
+        return Ok(false);
+    }
+    let repository = registry.repository();
+    let here_repo = format!("{}/{}", repository.registry, repository.repository);
+    let other_repo = base
+        .repository
+        .strip_prefix(&format!("{}/", repository.registry))
+        .filter(|_| base.repository != here_repo);
+    for layer in &base.layers {
+        if registry.has_blob(&layer.digest).await? {
+            continue;
+        }
+        if let Some(from) = other_repo {
+            if registry.mount_blob(&layer.digest, from).await? {
+                tracing::info!("mounted {} from {from} into {here_repo}", layer.digest);
+                continue;
+            }
+        }
+        if base.repository != here_repo && other_repo.is_none() {
+            tracing::info!(
+                "{} was pulled from {}, another registry than {here_repo}'s, whose layers cannot \
+                 be mounted here: pushing the whole tree",
+                source.display(),
+                base.repository
+            );
+        } else {
+            tracing::info!(
+                "the base {} that {} was pulled from is no longer complete in {here_repo} (layer \
+                 {} is missing: garbage-collected or expired?): pushing the whole tree",
+                base.manifest,
+                source.display(),
+                layer.digest
+            );
+        }
+        return Ok(false);
+    }
+    Ok(true)
 }

@@ -72,6 +72,8 @@ pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
 pub const ANNOTATION_UNCOMPRESSED_DIGEST: &str = "stepkit.dev/uncompressed-digest";
 /// Layer annotation: bytes of the uncompressed tar (what `pull` expects to write, at most).
 pub const ANNOTATION_UNCOMPRESSED_SIZE: &str = "stepkit.dev/uncompressed-size";
+/// Manifest annotation: the manifest whose layers this one's start with (an incremental push).
+pub const ANNOTATION_BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 /// Manifest annotation: when the content was made (RFC 3339).
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
 /// `org.opencontainers.image.created` when `SOURCE_DATE_EPOCH` is not set.
@@ -930,6 +932,36 @@ impl Registry {
         .map_err(|failure| self.error(&what, failure))?;
         tracing::info!("uploaded blob {digest} ({size} bytes) to {}", self.name());
         Ok(true)
+    }
+
+    /// Whether the repository holds blob `digest` (a HEAD, retried).
+    pub async fn has_blob(&self, digest: &str) -> anyhow::Result<bool> {
+        let what = format!("looking for blob {digest} in {}", self.name());
+        check_digest(digest, &what)?;
+        self.store_auth().await;
+        self.blob_exists(&what, &self.base(), digest).await
+    }
+
+    /// Asks the registry to link blob `digest` from `from` (another repository of the same
+    /// registry) into this one, without sending it. Returns whether it is here now: a
+    /// registry that cannot mount it (it is not in `from`, or mounts are not supported)
+    /// answers with an upload session instead, left unused for the registry to expire.
+    pub async fn mount_blob(&self, digest: &str, from: &str) -> anyhow::Result<bool> {
+        let what = format!("mounting blob {digest} from {from} into {}", self.name());
+        check_digest(digest, &what)?;
+        self.store_auth().await;
+        let source = Reference::with_tag(
+            self.repository.registry.clone(),
+            from.to_owned(),
+            "latest".to_owned(),
+        );
+        match self.client.mount_blob(&self.base(), &source, digest).await {
+            Ok(()) => {}
+            Err(error) => {
+                tracing::debug!("{what}: {}", classify(error).detail);
+            }
+        }
+        self.has_blob(digest).await
     }
 
     /// Makes sure the empty config blob (`{}`) is in the repository.

@@ -23,6 +23,7 @@ use crate::workspace::auth::{credentials_for, AuthEnv};
 use crate::workspace::pull::{pull, PullOptions};
 use crate::workspace::reference::WorkspaceRef;
 use crate::workspace::registry::{Registry, RegistryOptions};
+use crate::workspace::state::StateChoice;
 
 /// A Task that may have pushed the workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +80,8 @@ pub async fn restore(options: &RestoreOptions) -> anyhow::Result<Restored> {
         preserve_special_bits: options.preserve_special_bits,
         max_size: options.max_size,
         max_file_size: options.max_file_size,
+        // The wrapped Task's push step sends the whole tree: a merge has no one base to diff.
+        state: StateChoice::None,
         registry: options.registry.clone(),
         auth: options.auth.clone(),
     };

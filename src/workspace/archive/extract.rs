@@ -1,6 +1,6 @@
 //! The checks and writes of each tar entry, in the staging directory.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::{self, OpenOptions, Permissions};
@@ -13,6 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::core::error::{Error, Kind, ResultExt};
 
 use super::budget::UnpackBudget;
+use super::layers::Whiteout;
 use super::Unpacked;
 
 /// Mode and mtime of a directory entry, applied once everything is in place.
@@ -42,6 +43,10 @@ pub(super) struct Extractor {
     pub(super) budget: UnpackBudget,
     /// Bytes free on the staging directory's file system when the unpack started.
     pub(super) space_left: Option<u64>,
+    /// Paths the layer being read has written: its own whiteouts never hide them.
+    pub(super) layer_paths: HashSet<PathBuf>,
+    /// sha256 of each regular file staged, by path, when the pull records its state.
+    pub(super) digests: Option<HashMap<PathBuf, String>>,
 }
 
 impl Extractor {
@@ -92,6 +97,10 @@ impl Extractor {
             .map_err(|_| self.hostile(&raw, "has an unreadable mode field"))?
             & self.mask;
         let mtime = entry.header().mtime().unwrap_or(0);
+        if let Some(whiteout) = Whiteout::of(&rel) {
+            return self.whiteout(&raw, whiteout);
+        }
+        self.layer_paths.insert(rel.clone());
         match kind {
             tar::EntryType::Directory => self.directory(&raw, rel, DirMeta { mode, mtime }),
             _ if rel.as_os_str().is_empty() => {
@@ -287,6 +296,7 @@ impl Extractor {
             opened => opened,
         }
         .or_kind(Kind::LocalIo, write_failed)?;
+        let mut hasher = self.digests.is_some().then(sha2::Sha256::default);
         loop {
             let read = match entry.read(&mut self.buffer) {
                 Ok(0) => break,
@@ -302,6 +312,9 @@ impl Extractor {
                     ))));
                 }
             };
+            if let Some(hasher) = hasher.as_mut() {
+                sha2::Digest::update(hasher, &self.buffer[..read]);
+            }
             file.write_all(&self.buffer[..read])
                 .or_kind(Kind::LocalIo, write_failed)?;
             self.unpacked.bytes += read as u64;
@@ -310,6 +323,10 @@ impl Extractor {
             .or_kind(Kind::LocalIo, write_failed)?;
         file.set_permissions(Permissions::from_mode(mode))
             .or_kind(Kind::LocalIo, write_failed)?;
+        if let (Some(digests), Some(hasher)) = (self.digests.as_mut(), hasher) {
+            let digest = format!("sha256:{:x}", sha2::Digest::finalize(hasher));
+            digests.insert(rel.to_path_buf(), digest);
+        }
         self.unpacked.files += 1;
         Ok(())
     }
@@ -374,6 +391,11 @@ impl Extractor {
         self.parents(raw, rel, true)?;
         self.clear_slot(raw, rel)?;
         let path = self.staging.join(rel);
+        if let Some(digests) = self.digests.as_mut() {
+            if let Some(digest) = digests.get(&target_rel).cloned() {
+                digests.insert(rel.to_path_buf(), digest);
+            }
+        }
         fs::hard_link(&target_path, &path).or_kind(Kind::LocalIo, || {
             format!("cannot create the hard link {}", path.display())
         })?;

@@ -50,6 +50,7 @@ mod commit;
 mod compress;
 mod exclude;
 mod extract;
+mod layers;
 mod pack;
 mod pipes;
 #[cfg(test)]
@@ -67,8 +68,9 @@ use crate::core::error::Error;
 
 pub use budget::{UnpackBudget, DEFAULT_MAX_UNPACK_SIZE};
 pub use exclude::ExcludeSet;
+pub use layers::{OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
 pub use pack::pack;
-pub use unpack::{stage, unpack, Staged};
+pub use unpack::{stage, unpack, Staged, StagedEntry, StagedKind};
 
 /// OCI media type of a zstd-compressed layer.
 pub const MEDIA_TYPE_TAR_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
@@ -226,6 +228,18 @@ pub struct PackOptions {
     /// Compression workers; 0 = the CPUs this process may use (cgroup quota included), at most 8.
     /// The output is the same for every value.
     pub threads: u32,
+    /// Pack only what changed since a base, as a layer to stack on it.
+    pub delta: Option<Delta>,
+    /// Keep files' mtimes (default 0: the digest then depends on content and modes only).
+    pub preserve_mtime: bool,
+}
+
+/// A layer on top of a base: the paths to pack (below the source, `/`-separated; directories
+/// are walked whether listed or not) and the base's paths to delete, as whiteouts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delta {
+    pub include: std::collections::HashSet<Vec<u8>>,
+    pub whiteouts: Vec<Vec<u8>>,
 }
 
 /// A packed layer: a temporary file (deleted when `path` is dropped) and its descriptors.
@@ -250,6 +264,8 @@ pub struct UnpackOptions {
     pub preserve_special_bits: bool,
     /// What the unpack may write.
     pub budget: UnpackBudget,
+    /// Hash each regular file on its way to disk, for [`Staged::commit_recorded`].
+    pub record: bool,
 }
 
 /// What an unpack wrote.
@@ -266,7 +282,7 @@ const TEMP_PREFIXES: [&str; 2] = [".stepkit-layer-", ".stepkit-unpack-"];
 
 /// Our own temporary names are never archived: a staging directory left inside a mounted DEST
 /// by a killed unpack must not travel with the workspace.
-pub(super) fn is_stepkit_temp(name: &OsStr) -> bool {
+pub fn is_stepkit_temp(name: &OsStr) -> bool {
     TEMP_PREFIXES
         .iter()
         .any(|prefix| name.as_bytes().starts_with(prefix.as_bytes()))

@@ -75,10 +75,17 @@ pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Re
         builder: tar::Builder::new(tar_stream),
         excludes,
         hardlinks: HashMap::new(),
+        include: options.delta.as_ref().map(|delta| delta.include.clone()),
+        preserve_mtime: options.preserve_mtime,
         files: 0,
     };
     if source_meta.is_dir() {
-        packer.pack_tree(source, &source_meta)?;
+        let whiteouts = options
+            .delta
+            .as_ref()
+            .map(|delta| delta.whiteouts.as_slice())
+            .unwrap_or_default();
+        packer.pack_tree(source, &source_meta, whiteouts)?;
     } else {
         packer.pack_single(source)?;
     }

@@ -101,6 +101,8 @@ fn options(compression: Compression) -> PackOptions {
         excludes: Vec::new(),
         compression,
         threads: 2,
+        delta: None,
+        preserve_mtime: false,
     }
 }
 
@@ -1195,4 +1197,82 @@ fn large_sparse_file_packs_and_unpacks_in_bounded_memory() {
         zstd_large < 96 * 1024,
         "zstd peak {zstd_large} KiB\n{stdout}"
     );
+}
+
+// ---- layer stacks -------------------------------------------------------------------------
+
+#[test]
+fn whiteouts_hide_what_lower_layers_staged_and_nothing_of_their_own_layer_or_dest() {
+    let dir = tempfile::tempdir().unwrap();
+    let lower = dir.path().join("lower.tgz");
+    RawTar::new()
+        .file("./keep.txt", b"keep")
+        .file("./gone.txt", b"gone")
+        .file("./tree/a/deep.txt", b"deep")
+        .file("./opaque/old.txt", b"old")
+        .file("./retyped", b"a file")
+        .write_to(&lower);
+    let upper = dir.path().join("upper.tgz");
+    RawTar::new()
+        .file("./.wh.gone.txt", b"")
+        .file("./.wh.tree", b"")
+        .file("./opaque/new.txt", b"new")
+        .file("./opaque/.wh..wh..opq", b"")
+        .file("./.wh.retyped", b"")
+        .file("./retyped/inside.txt", b"now a directory")
+        // A whiteout after its own layer's entry does not hide it.
+        .file("./late.txt", b"late")
+        .file("./.wh.late.txt", b"")
+        .write_to(&upper);
+    let dest = dir.path().join("dest");
+    fs::create_dir_all(&dest).unwrap();
+    // DEST's own files are not a lower layer: whiteouts leave them.
+    write(&dest.join("gone.txt"), b"was in DEST before");
+    let options = UnpackOptions {
+        record: true,
+        ..UnpackOptions::default()
+    };
+    let mut staged = Staged::start(&dest, &options).unwrap();
+    for blob in [&lower, &upper] {
+        staged
+            .add(File::open(blob).unwrap(), &blob.display().to_string(), None)
+            .unwrap();
+    }
+    let (unpacked, entries) = staged.commit_recorded().unwrap();
+    assert!(unpacked.files >= 7, "{unpacked:?}");
+    let listed: Vec<String> = entries
+        .iter()
+        .map(|entry| entry.path.display().to_string())
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            "keep.txt",
+            "late.txt",
+            "opaque",
+            "opaque/new.txt",
+            "retyped",
+            "retyped/inside.txt"
+        ]
+    );
+    let keep = entries
+        .iter()
+        .find(|e| e.path == Path::new("keep.txt"))
+        .unwrap();
+    assert_eq!(
+        keep.kind,
+        StagedKind::File {
+            digest: format!("sha256:{:x}", Sha256::digest(b"keep"))
+        }
+    );
+    assert_eq!(
+        fs::read(dest.join("gone.txt")).unwrap(),
+        b"was in DEST before"
+    );
+    assert!(!dest.join("tree").exists() && !dest.join("opaque/old.txt").exists());
+    assert_eq!(
+        fs::read(dest.join("retyped/inside.txt")).unwrap(),
+        b"now a directory"
+    );
+    assert!(!dest.join(".wh.late.txt").exists() && dest.join("late.txt").is_file());
 }

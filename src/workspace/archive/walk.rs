@@ -1,6 +1,6 @@
 //! The deterministic walk of a tree into tar members, in GNU tar's layout.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read, Write};
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use crate::core::error::{Error, Kind, ResultExt};
 
 use super::exclude::ExcludeSet;
+use super::layers::whiteout_member;
 use super::{is_stepkit_temp, TAR_NAME_FIELD};
 
 /// Walks a tree into a tar builder, deterministically.
@@ -20,6 +21,11 @@ pub(super) struct Packer<W: Write> {
     /// (device, inode) of multiply-linked files already archived → their member name.
     pub(super) hardlinks: HashMap<(u64, u64), Vec<u8>>,
     pub(super) files: u64,
+    /// For a delta layer: the only paths to archive.
+    pub(super) include: Option<HashSet<Vec<u8>>>,
+    /// Keep each entry's mtime rather than 0 (the archive then depends on when files were
+    /// written).
+    pub(super) preserve_mtime: bool,
 }
 
 /// One directory being walked: its names, sorted, not yet visited.
@@ -48,7 +54,13 @@ impl Frame {
 }
 
 impl<W: Write> Packer<W> {
-    pub(super) fn pack_tree(&mut self, root: &Path, root_meta: &Metadata) -> anyhow::Result<()> {
+    /// Archives the tree below `root`; with `whiteouts` (a delta layer), those first.
+    pub(super) fn pack_tree(
+        &mut self,
+        root: &Path,
+        root_meta: &Metadata,
+        whiteouts: &[Vec<u8>],
+    ) -> anyhow::Result<()> {
         self.append(
             root,
             tar::EntryType::Directory,
@@ -58,6 +70,17 @@ impl<W: Write> Packer<W> {
             0,
             io::empty(),
         )?;
+        for rel in whiteouts {
+            self.append(
+                root,
+                tar::EntryType::Regular,
+                &whiteout_member(rel),
+                None,
+                0o644,
+                0,
+                io::empty(),
+            )?;
+        }
         let mut stack = vec![Frame::open(root.to_path_buf(), Vec::new())?];
         while let Some(frame) = stack.last_mut() {
             let Some(name) = frame.names.next() else {
@@ -82,21 +105,27 @@ impl<W: Write> Packer<W> {
             }
             let mut member = b"./".to_vec();
             member.extend_from_slice(&rel);
+            let included = self
+                .include
+                .as_ref()
+                .is_none_or(|include| include.contains(&rel));
             if file_type.is_dir() {
                 member.push(b'/');
-                self.append(
-                    &path,
-                    tar::EntryType::Directory,
-                    &member,
-                    None,
-                    meta.mode(),
-                    0,
-                    io::empty(),
-                )?;
+                if included {
+                    self.append(
+                        &path,
+                        tar::EntryType::Directory,
+                        &member,
+                        None,
+                        meta.mode(),
+                        0,
+                        io::empty(),
+                    )?;
+                }
                 rel.push(b'/');
                 let child = Frame::open(path, rel)?;
                 stack.push(child);
-            } else {
+            } else if included {
                 self.append_non_dir(&path, member, &meta)?;
             }
         }
@@ -235,7 +264,14 @@ impl<W: Write> Packer<W> {
         header.set_mode(mode & 0o7777);
         header.set_uid(0);
         header.set_gid(0);
-        header.set_mtime(0);
+        let mtime = if self.preserve_mtime {
+            fs::symlink_metadata(path)
+                .map(|meta| u64::try_from(meta.mtime()).unwrap_or(0))
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        header.set_mtime(mtime);
         header.set_size(size);
         header.set_cksum();
         self.builder
