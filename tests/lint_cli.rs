@@ -297,6 +297,32 @@ fn an_explicit_config_file_is_used_instead() {
 }
 
 #[test]
+fn a_config_that_is_a_fifo_or_oversized_is_refused_not_read() {
+    let scratch = Scratch::with(&["clean-task.yaml"]);
+    let fifo = scratch.write("ci/placeholder", "");
+    std::fs::remove_file(&fifo).unwrap();
+    let fifo = fifo.with_file_name("lint.fifo");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path; mkfifo only creates the node. No one ever writes to it, so
+    // a reader that opened it would wait forever.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let run = scratch.lint(&["--config", fifo.to_str().unwrap(), "clean-task.yaml"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("lint.fifo") && run.stderr.contains("FIFO"),
+        "{run:?}"
+    );
+
+    let huge = scratch.write("ci/huge.yaml", &format!("# {}\n", "x".repeat(2 << 20)));
+    let run = scratch.lint(&["--config", huge.to_str().unwrap(), "clean-task.yaml"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("huge.yaml") && run.stderr.contains("larger than"),
+        "{run:?}"
+    );
+}
+
+#[test]
 fn a_malformed_config_file_is_a_usage_error_naming_it() {
     let scratch = Scratch::with(&["clean-task.yaml"]);
     for config in [

@@ -10,8 +10,9 @@ use serde::Deserialize;
 
 use super::finding::Severity;
 use super::rules::{self, RuleId};
-use crate::core::error::Error;
+use crate::core::error::{Error, Kind};
 use crate::core::glob::{Anchor, GlobSet};
+use crate::core::input::{read_input_text, MIB};
 
 pub const CONFIG_FILE_NAME: &str = ".stepkit-lint.yaml";
 
@@ -276,8 +277,18 @@ impl Config {
 
     /// Applies a config file on top of this configuration.
     pub fn apply_file(&mut self, path: &Path) -> anyhow::Result<()> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading lint config {}", path.display()))?;
+        // A config is a page of settings; a FIFO or a runaway file must not hang the lint.
+        let text = read_input_text(Some(path), MIB).map_err(|problem| {
+            let kind = if problem.is_bad_input() {
+                Kind::Usage
+            } else {
+                Kind::LocalIo
+            };
+            Error::new(
+                kind,
+                format!("cannot read lint config {}: {problem}", path.display()),
+            )
+        })?;
         let file: ConfigFile = crate::tekton::yaml::from_str(&text)
             .map_err(|e| Error::usage(format!("lint config {}: {e}", path.display())))?;
         if let Some(profile) = file.profile {

@@ -580,7 +580,7 @@ impl LintOptions {
     pub fn config(&self) -> anyhow::Result<Config> {
         let mut config = Config::default();
         let file = match &self.config {
-            Some(path) if !path.is_file() => {
+            Some(path) if std::fs::metadata(path).is_err() => {
                 return Err(
                     Error::usage(format!("--config {}: no such file", path.display())).into(),
                 )
