@@ -13,13 +13,12 @@ use base64::Engine as _;
 use crate::core::error::{self, Error};
 use crate::core::input::read_input_text;
 use crate::lint::{Corpus, Profile, SourceFile, TektonDoc};
+use crate::tekton::files::yaml_files_under;
 use crate::tekton::model::{Kind, ParamBinding, TaskRef};
 use crate::tekton::yaml::Node;
 
 /// The largest YAML file read; a Task is a few kilobytes.
 const MAX_FILE_BYTES: u64 = 4 << 20;
-/// The most YAML files read from the `--tasks` directories.
-const MAX_FILES: usize = 5_000;
 
 /// Every document the run may use, in lookup order.
 pub struct Catalog {
@@ -42,33 +41,6 @@ fn read_yaml(path: &Path) -> anyhow::Result<SourceFile> {
         }
     })?;
     Ok(SourceFile::parse(path.to_path_buf(), text))
-}
-
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading directory {}", dir.display()))?
-        .collect::<Result<_, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') || name == "target" {
-            continue;
-        }
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            collect_yaml(&entry.path(), out)?;
-        } else if kind.is_file() && (name.ends_with(".yaml") || name.ends_with(".yml")) {
-            out.push(entry.path());
-        }
-        if out.len() > MAX_FILES {
-            return Err(Error::usage(format!(
-                "more than {MAX_FILES} YAML files under {}; point --tasks at the directory of the Tasks",
-                dir.display()
-            ))
-            .into());
-        }
-    }
-    Ok(())
 }
 
 /// Why a document has no typed resource, for the error that refuses it.
@@ -97,15 +69,7 @@ impl Catalog {
             ))
             .into());
         }
-        let mut paths = Vec::new();
-        for dir in tasks_dirs {
-            if !dir.is_dir() {
-                return Err(
-                    Error::usage(format!("--tasks {}: not a directory", dir.display())).into(),
-                );
-            }
-            collect_yaml(dir, &mut paths)?;
-        }
+        let mut paths = yaml_files_under(tasks_dirs)?;
         if let Some(parent) = file.parent().filter(|p| p.is_dir()) {
             let parent = if parent.as_os_str().is_empty() {
                 Path::new(".")

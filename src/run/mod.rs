@@ -42,7 +42,9 @@ use anyhow::Context as _;
 
 use crate::core::error::Error;
 use crate::lint::TektonDoc;
-use crate::tekton::model::{Kind, ParamBinding, RunWorkspaceBinding, TaskSpec};
+use crate::tekton::model::{
+    Kind, ParamBinding, PipelineWorkspaceDecl, RunWorkspaceBinding, TaskSpec, WorkspaceDecl,
+};
 use load::Catalog;
 use params::Params;
 use report::{Reporter, Status};
@@ -251,17 +253,41 @@ pub fn given_params(
     Ok(given)
 }
 
+/// A workspace a Task or a Pipeline declares, as binding sees it.
+pub trait DeclaredWorkspace {
+    fn name(&self) -> &str;
+    fn optional(&self) -> bool;
+}
+
+impl DeclaredWorkspace for WorkspaceDecl {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn optional(&self) -> bool {
+        self.optional == Some(true)
+    }
+}
+
+impl DeclaredWorkspace for PipelineWorkspaceDecl {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn optional(&self) -> bool {
+        self.optional == Some(true)
+    }
+}
+
 /// `-w NAME=DIR` over a run's own bindings: what each workspace is bound to.
 pub fn bind_workspaces(
-    declared: &[(String, bool)],
+    declared: &[impl DeclaredWorkspace],
     run_bindings: &[serde_json::Value],
     given: &[(String, PathBuf)],
     owner: &str,
     template_prefix: &str,
 ) -> anyhow::Result<Vec<WorkspaceBinding>> {
     for (name, _) in given {
-        if !declared.iter().any(|(d, _)| d == name) {
-            let names: Vec<&str> = declared.iter().map(|(d, _)| d.as_str()).collect();
+        if !declared.iter().any(|d| d.name() == name) {
+            let names: Vec<&str> = declared.iter().map(|d| d.name()).collect();
             return Err(Error::usage(format!(
                 "-w {name}: {owner} declares no workspace {name:?} (declared: {})",
                 if names.is_empty() {
@@ -305,10 +331,11 @@ pub fn bind_workspaces(
             sub_path: None,
         });
     }
-    for (name, optional) in declared {
-        if !optional && !bindings.iter().any(|b| b.name == *name) {
+    for declaration in declared {
+        let name = declaration.name();
+        if !declaration.optional() && !bindings.iter().any(|b| b.name == name) {
             bindings.push(WorkspaceBinding {
-                name: name.clone(),
+                name: name.to_string(),
                 source: Source::EmptyDir,
                 sub_path: None,
             });

@@ -179,13 +179,8 @@ pub async fn run(
             }
         )),
     };
-    let declared: Vec<(String, bool)> = spec
-        .workspaces
-        .iter()
-        .map(|w| (w.name.clone(), w.optional == Some(true)))
-        .collect();
     let workspaces = bind_workspaces(
-        &declared,
+        &spec.workspaces,
         &run_workspaces,
         &options.workspaces,
         &owner,

@@ -5,6 +5,7 @@
 pub mod dag;
 pub mod doc;
 pub mod expr;
+pub mod files;
 pub mod model;
 pub mod path;
 pub mod yaml;

@@ -267,13 +267,8 @@ pub async fn run(
         Kind::PipelineRun => run_name(doc, &pipeline_name),
         _ => super::generated_name(&format!("{}-run-", doc.name())),
     };
-    let declared: Vec<(String, bool)> = spec
-        .workspaces
-        .iter()
-        .map(|w| (w.name.clone(), w.optional == Some(true)))
-        .collect();
     let bound = bind_workspaces(
-        &declared,
+        &spec.workspaces,
         &run_workspaces,
         &options.workspaces,
         &owner,

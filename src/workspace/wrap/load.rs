@@ -9,13 +9,12 @@ use std::path::{Path, PathBuf};
 use crate::core::error::{self, Error};
 use crate::core::input::read_input_text;
 use crate::tekton::doc::Doc;
+use crate::tekton::files::yaml_files_under;
 use crate::tekton::model::{Kind, TaskRef};
 use crate::tekton::yaml::parse_stream;
 
 /// The largest YAML file read; a Pipeline is tens of kilobytes.
 const MAX_FILE_BYTES: u64 = 4 << 20;
-/// The most YAML files read from the `--tasks` directories.
-const MAX_FILES: usize = 5_000;
 
 /// One document and where it came from.
 #[derive(Debug, Clone)]
@@ -96,15 +95,7 @@ pub struct Library {
 
 impl Library {
     pub fn load(own: &[Definition], tasks_dirs: &[PathBuf]) -> anyhow::Result<Library> {
-        let mut paths = Vec::new();
-        for dir in tasks_dirs {
-            if !dir.is_dir() {
-                return Err(
-                    Error::usage(format!("--tasks {}: not a directory", dir.display())).into(),
-                );
-            }
-            collect_yaml(dir, &mut paths)?;
-        }
+        let paths = yaml_files_under(tasks_dirs)?;
         let mut library = Library {
             by_name: BTreeMap::new(),
             files: Vec::new(),
@@ -227,35 +218,4 @@ fn describe(reference: &TaskRef) -> String {
         }
     }
     format!("the reference ({})", parts.join(", "))
-}
-
-fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
-    let io = |err: std::io::Error| {
-        Error::usage(format!("--tasks: cannot read {}: {err}", dir.display()))
-    };
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io)?
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let kind = entry.file_type().map_err(io)?;
-        if kind.is_dir() {
-            collect_yaml(&entry.path(), out)?;
-        } else if kind.is_file() && (name.ends_with(".yaml") || name.ends_with(".yml")) {
-            out.push(entry.path());
-        }
-        if out.len() > MAX_FILES {
-            return Err(Error::usage(format!(
-                "more than {MAX_FILES} YAML files under {}; point --tasks at the directory of the Tasks",
-                dir.display()
-            ))
-            .into());
-        }
-    }
-    Ok(())
 }
