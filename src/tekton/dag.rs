@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 
 use super::expr::references;
 use super::model::PipelineTask;
+use crate::core::error::Error;
 
 /// The tasks `task` depends on: `runAfter` and every task whose results it uses.
 pub fn parents(task: &PipelineTask) -> BTreeSet<String> {
@@ -22,6 +23,51 @@ pub fn parents(task: &PipelineTask) -> BTreeSet<String> {
         }
     }
     names
+}
+
+/// `tasks` in an order where each comes after its [`parents`], refusing what Tekton refuses: a
+/// dependency on a task that is not there, or a cycle. Among tasks ready at once, the order of
+/// `tasks` is kept. `owner` names the Pipeline in errors.
+pub fn topological_order<'a>(
+    tasks: &'a [PipelineTask],
+    owner: &str,
+) -> anyhow::Result<Vec<&'a PipelineTask>> {
+    let names: BTreeSet<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+    let with_parents: Vec<(&PipelineTask, BTreeSet<String>)> =
+        tasks.iter().map(|task| (task, parents(task))).collect();
+    for (task, direct) in &with_parents {
+        if let Some(unknown) = direct.iter().find(|p| !names.contains(p.as_str())) {
+            return Err(Error::usage(format!(
+                "{owner}: task {:?} depends on {unknown:?}, which is not a task of the Pipeline",
+                task.name
+            ))
+            .into());
+        }
+    }
+    let mut order: Vec<&PipelineTask> = Vec::new();
+    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    let mut remaining = with_parents;
+    while !remaining.is_empty() {
+        let before = remaining.len();
+        remaining.retain(|(task, direct)| {
+            if direct.iter().all(|p| placed.contains(p.as_str())) {
+                placed.insert(task.name.as_str());
+                order.push(task);
+                false
+            } else {
+                true
+            }
+        });
+        if remaining.len() == before {
+            let cycle: Vec<&str> = remaining.iter().map(|(t, _)| t.name.as_str()).collect();
+            return Err(Error::usage(format!(
+                "{owner}: the tasks {} depend on each other in a cycle",
+                cycle.join(", ")
+            ))
+            .into());
+        }
+    }
+    Ok(order)
 }
 
 /// Every string of a Pipeline task where a result reference can be.

@@ -5,18 +5,17 @@
 //! skipped for another reason (`ParentTasksSkip`), a result it uses was not produced
 //! (`MissingResultsSkip`), or a matrix param is empty (`EmptyArrayInMatrixParams`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde_json::Value as Json;
 
 use super::results::results_table;
 use super::tasks::apply_pipeline;
 use super::Done;
-use crate::core::error::Error;
 use crate::run::report::Status;
 use crate::run::when;
 pub use crate::tekton::dag::parents;
-use crate::tekton::dag::reference_texts;
+use crate::tekton::dag::{reference_texts, topological_order};
 use crate::tekton::expr::references;
 use crate::tekton::model::{PipelineSpec, PipelineTask};
 
@@ -104,36 +103,5 @@ pub fn decide(task: &PipelineTask, done: &BTreeMap<String, Done>, is_finally: bo
 
 /// Refuses a graph Tekton refuses: an unknown `runAfter` or result producer, or a cycle.
 pub fn check_graph(spec: &PipelineSpec, owner: &str) -> anyhow::Result<()> {
-    let names: BTreeSet<&str> = spec.tasks.iter().map(|t| t.name.as_str()).collect();
-    let mut order: Vec<&str> = Vec::new();
-    let mut remaining: Vec<&PipelineTask> = spec.tasks.iter().collect();
-    for task in &remaining {
-        if let Some(unknown) = parents(task).iter().find(|p| !names.contains(p.as_str())) {
-            return Err(Error::usage(format!(
-                "{owner}: task {:?} depends on {unknown:?}, which is not a task of the Pipeline",
-                task.name
-            ))
-            .into());
-        }
-    }
-    while !remaining.is_empty() {
-        let before = remaining.len();
-        remaining.retain(|task| {
-            if parents(task).iter().all(|p| order.contains(&p.as_str())) {
-                order.push(task.name.as_str());
-                false
-            } else {
-                true
-            }
-        });
-        if remaining.len() == before {
-            let cycle: Vec<&str> = remaining.iter().map(|t| t.name.as_str()).collect();
-            return Err(Error::usage(format!(
-                "{owner}: the tasks {} depend on each other in a cycle",
-                cycle.join(", ")
-            ))
-            .into());
-        }
-    }
-    Ok(())
+    topological_order(&spec.tasks, owner).map(|_| ())
 }

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::core::error::Error;
-use crate::tekton::dag::parents;
+use crate::tekton::dag::{parents, topological_order};
 use crate::tekton::doc::Doc;
 use crate::tekton::model::{PipelineSpec, PipelineTask};
 
@@ -54,45 +54,15 @@ struct Graph<'a> {
 }
 
 fn graph<'a>(spec: &'a PipelineSpec, owner: &str) -> anyhow::Result<Graph<'a>> {
-    let names: BTreeSet<&str> = spec.tasks.iter().map(|t| t.name.as_str()).collect();
-    for task in &spec.tasks {
-        if let Some(unknown) = parents(task).iter().find(|p| !names.contains(p.as_str())) {
-            return Err(Error::usage(format!(
-                "{owner}: task {:?} depends on {unknown:?}, which is not a task of the Pipeline",
-                task.name
-            ))
-            .into());
-        }
-    }
-    let mut order: Vec<&PipelineTask> = Vec::new();
+    let order = topological_order(&spec.tasks, owner)?;
     let mut ancestors: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    let mut remaining: Vec<&PipelineTask> = spec.tasks.iter().collect();
-    while !remaining.is_empty() {
-        let before = remaining.len();
-        let mut next = Vec::new();
-        for task in remaining {
-            let direct = parents(task);
-            if direct.iter().all(|p| ancestors.contains_key(p.as_str())) {
-                let mut all = BTreeSet::new();
-                for parent in &direct {
-                    all.insert(parent.clone());
-                    all.extend(ancestors[parent.as_str()].iter().cloned());
-                }
-                ancestors.insert(task.name.as_str(), all);
-                order.push(task);
-            } else {
-                next.push(task);
-            }
+    for task in &order {
+        let mut all = BTreeSet::new();
+        for parent in parents(task) {
+            all.extend(ancestors[parent.as_str()].iter().cloned());
+            all.insert(parent);
         }
-        remaining = next;
-        if remaining.len() == before {
-            let cycle: Vec<&str> = remaining.iter().map(|t| t.name.as_str()).collect();
-            return Err(Error::usage(format!(
-                "{owner}: the tasks {} depend on each other in a cycle",
-                cycle.join(", ")
-            ))
-            .into());
-        }
+        ancestors.insert(task.name.as_str(), all);
     }
     Ok(Graph { order, ancestors })
 }
