@@ -365,6 +365,13 @@ fn the_wrapped_sequential_pipeline_restores_what_a_shared_directory_holds() {
         "{}",
         out.stderr
     );
+    // build restored clone's push in place, so its push sends only what it changed: the
+    // deleted README as a whiteout, the added binary, on clone's layer.
+    assert!(
+        out.stderr.contains("changed since it was pulled from") && out.stderr.contains("1 deleted"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
