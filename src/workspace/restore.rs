@@ -75,21 +75,23 @@ pub async fn restore(options: &RestoreOptions) -> anyhow::Result<Restored> {
         .into_iter()
         .filter(|(task, _)| !covered.contains(task.as_str()))
         .collect();
-    let pull_one = |reference: &str, dest: &Path| PullOptions {
-        pairs: vec![(reference.to_string(), dest.to_path_buf())],
-        preserve_special_bits: options.preserve_special_bits,
-        max_size: options.max_size,
-        max_file_size: options.max_file_size,
-        // The wrapped Task's push step sends the whole tree: a merge has no one base to diff.
-        state: StateChoice::None,
-        registry: options.registry.clone(),
-        auth: options.auth.clone(),
+    let pull_one = |reference: &str, dest: &Path| -> Result<PullOptions, Error> {
+        Ok(PullOptions {
+            pairs: vec![(reference.parse()?, dest.to_path_buf())],
+            preserve_special_bits: options.preserve_special_bits,
+            max_size: options.max_size,
+            max_file_size: options.max_file_size,
+            // The wrapped Task's push step sends the whole tree: a merge has no one base to diff.
+            state: StateChoice::None,
+            registry: options.registry.clone(),
+            auth: options.auth.clone(),
+        })
     };
     match chosen.as_slice() {
         [] => match &options.base {
             Some(base) => {
                 tracing::info!("no earlier Task pushed: restoring the base {base}");
-                pull(&pull_one(base, &options.dest)).await?;
+                pull(&pull_one(base, &options.dest)?).await?;
                 Ok(Restored {
                     from: vec!["base".into()],
                 })
@@ -104,7 +106,7 @@ pub async fn restore(options: &RestoreOptions) -> anyhow::Result<Restored> {
         },
         [(task, reference)] => {
             tracing::info!("restoring what {task} pushed: {reference}");
-            pull(&pull_one(reference, &options.dest)).await?;
+            pull(&pull_one(reference, &options.dest)?).await?;
             Ok(Restored {
                 from: vec![task.clone()],
             })
@@ -131,13 +133,13 @@ pub async fn restore(options: &RestoreOptions) -> anyhow::Result<Restored> {
             let base_dir = work.path().join("base");
             if let Some(reference) = &merge_base {
                 tracing::info!("merging against what they started from: {reference}");
-                pull(&pull_one(reference, &base_dir)).await?;
+                pull(&pull_one(reference, &base_dir)?).await?;
             }
             let mut trees = Vec::new();
             for (i, (task, reference)) in several.iter().enumerate() {
                 let dir = work.path().join(i.to_string());
                 tracing::info!("restoring what {task} pushed: {reference}");
-                pull(&pull_one(reference, &dir)).await?;
+                pull(&pull_one(reference, &dir)?).await?;
                 trees.push((task.clone(), dir));
             }
             merge(
