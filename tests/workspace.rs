@@ -547,6 +547,80 @@ fn a_registry_that_is_down_is_a_remote_failure_and_no_manifest_appears() {
     assert!(registry.tags_on_disk(&repo).is_empty());
 }
 
+/// Every bad value is refused (exit 2) before anything is packed or any registry is asked:
+/// the registry here is unreachable, so reaching it would be exit 3.
+#[test]
+fn bad_push_and_pull_values_are_usage_errors_before_any_network_call() {
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("ws");
+    sample_tree(&tree);
+    let spool = work.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let result = work.path().join("result");
+    let state = work.path().join("state.json");
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let bad_to_digest = format!("127.0.0.1:1/repo@{digest}");
+    let cases: [(&str, &[&str], Option<&str>, &str); 4] = [
+        ("--to", &["--to", "127.0.0.1:1/Not A Repo"], None, "--to"),
+        (
+            "--to digest",
+            &["--to", &bad_to_digest],
+            None,
+            "not a digest",
+        ),
+        (
+            "SOURCE_DATE_EPOCH",
+            &["--to", "127.0.0.1:1/repo"],
+            Some("yesterday"),
+            "SOURCE_DATE_EPOCH \"yesterday\"",
+        ),
+        (
+            "--expires-after",
+            &["--to", "127.0.0.1:1/repo", "--expires-after", "1y"],
+            None,
+            "\"1y\"",
+        ),
+    ];
+    for (case, flags, epoch, expected) in cases {
+        let mut command = stepkit();
+        command
+            .args(["workspace", "push", tree.to_str().unwrap()])
+            .args(flags)
+            .args(["--result", result.to_str().unwrap()])
+            .args(["--state-file", state.to_str().unwrap()])
+            .args(["--tmp-dir", spool.to_str().unwrap(), "--retries", "0"])
+            .args(["--insecure-registry", "127.0.0.1:1"])
+            .env("HOME", "/nonexistent")
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env_remove("IMAGE_EXPIRES_AFTER");
+        if let Some(epoch) = epoch {
+            command.env("SOURCE_DATE_EPOCH", epoch);
+        }
+        let out = run(&mut command, None);
+        assert_eq!(out.code, 2, "{case}: {out:?}");
+        assert!(out.stderr.contains(expected), "{case}: {out:?}");
+        assert!(!result.exists(), "{case}: a result was written");
+        assert!(!state.exists(), "{case}: a state record was written");
+        assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0, "{case}");
+    }
+
+    let dest = work.path().join("restored");
+    for bad in ["127.0.0.1:1/Not A Repo:t", "127.0.0.1:1/repo@sha256:short"] {
+        let mut command = stepkit();
+        command
+            .args(["workspace", "pull", "--retries", "0"])
+            // The good reference first: had it been fetched, the exit would be 3.
+            .arg(format!("127.0.0.1:1/repo:fine={}", dest.display()))
+            .arg(format!("{bad}={}", dest.display()))
+            .args(["--insecure-registry", "127.0.0.1:1"])
+            .env("HOME", "/nonexistent");
+        let out = run(&mut command, None);
+        assert_eq!(out.code, 2, "{bad}: {out:?}");
+        assert!(out.stderr.contains(bad), "{bad}: {out:?}");
+        assert!(!dest.exists(), "{bad}: the destination was created");
+    }
+}
+
 #[test]
 fn skip_markers_are_honoured_as_trusted_artifacts_does() {
     let registry = TestRegistry::start();

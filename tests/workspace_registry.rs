@@ -18,9 +18,9 @@ use stepkit::core::image_ref::ImageReference;
 use stepkit::workspace::auth::{credentials_for, AuthEnv};
 use stepkit::workspace::reference::WorkspaceRef;
 use stepkit::workspace::registry::{
-    created_annotation, workspace_manifest, LayerInfo, Registry, RegistryOptions, Resolved,
-    ANNOTATION_CREATED, ANNOTATION_TITLE, ANNOTATION_UNCOMPRESSED_DIGEST, EMPTY_CONFIG_DIGEST,
-    WORKSPACE_ARTIFACT_TYPE,
+    created_annotation, parse_source_date_epoch, workspace_manifest, LayerInfo, Registry,
+    RegistryOptions, Resolved, ANNOTATION_CREATED, ANNOTATION_TITLE,
+    ANNOTATION_UNCOMPRESSED_DIGEST, EMPTY_CONFIG_DIGEST, WORKSPACE_ARTIFACT_TYPE,
 };
 
 const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
@@ -90,7 +90,7 @@ async fn push_workspace(
     );
     let manifest = workspace_manifest(
         std::slice::from_ref(&layer),
-        &created_annotation(Some("1767225600")).unwrap(),
+        &created_annotation(parse_source_date_epoch(Some("1767225600")).unwrap()),
         &BTreeMap::from([("stepkit.dev/test".to_owned(), "yes".to_owned())]),
     );
     let manifest_digest = client.push_manifest(&manifest, tags).await.unwrap();

@@ -11,8 +11,9 @@ use crate::core::error::{Error, Verdict};
 use crate::workspace::archive::Compression;
 use crate::workspace::auth::AuthEnv;
 use crate::workspace::pull::{pull, PullOptions};
-use crate::workspace::push::{push, PushOptions, ResultTarget, Source};
-use crate::workspace::registry::RegistryOptions;
+use crate::workspace::push::{push, push_target, PushOptions, ResultTarget, Source};
+use crate::workspace::reference::WorkspaceRef;
+use crate::workspace::registry::{parse_source_date_epoch, ExpiresAfter, RegistryOptions};
 use crate::workspace::state::StateChoice;
 
 #[derive(Debug, Subcommand)]
@@ -152,7 +153,7 @@ pub struct PushArgs {
 
     /// Adds the quay.expires-after annotation, e.g. 1d (Trusted Artifacts' IMAGE_EXPIRES_AFTER)
     #[arg(long, env = "IMAGE_EXPIRES_AFTER", value_name = "AGE")]
-    expires_after: Option<String>,
+    expires_after: Option<ExpiresAfter>,
 
     /// Where the packed blob is spooled before upload [default: the system temporary directory]
     #[arg(long, env = "STEPKIT_TMP_DIR", value_name = "DIR")]
@@ -264,16 +265,17 @@ fn run_push(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
         results.extend(args.result_file.map(ResultTarget::File));
         results.extend(args.result_name.map(ResultTarget::Named));
     }
-    let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
+    // Every value checked here, before any file is packed or the registry is reached.
+    let to = push_target(&args.to, args.workspace_name.as_deref(), &sources[0].path)?;
+    let created = parse_source_date_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
     let options = PushOptions {
         sources,
-        to: args.to,
-        workspace_name: args.workspace_name,
+        to,
         compression: args.compression,
         trusted_artifacts: args.trusted_artifacts,
         excludes: args.exclude,
         expires_after: args.expires_after,
-        source_date_epoch,
+        created,
         temp_dir: args.tmp_dir.clone().unwrap_or_else(std::env::temp_dir),
         results_dir: global.results_dir.clone(),
         state: args.state.choice(),
@@ -292,18 +294,18 @@ fn run_push(args: PushArgs, global: &GlobalArgs) -> anyhow::Result<Verdict> {
 
 fn run_pull(args: PullArgs) -> anyhow::Result<Verdict> {
     let refs = &args.refs;
-    let pairs: Vec<(String, PathBuf)> = if refs.iter().all(|r| r.contains('=')) {
+    let pairs: Vec<(&str, PathBuf)> = if refs.iter().all(|r| r.contains('=')) {
         refs.iter()
             .map(|pair| {
                 let (reference, dest) = pair.rsplit_once('=').expect("checked above");
-                (reference.to_owned(), PathBuf::from(dest))
+                (reference, PathBuf::from(dest))
             })
             .collect()
     } else {
         match refs.as_slice() {
-            [reference] => vec![(reference.clone(), PathBuf::from("."))],
+            [reference] => vec![(reference.as_str(), PathBuf::from("."))],
             [reference, dest] if !dest.contains('=') => {
-                vec![(reference.clone(), PathBuf::from(dest))]
+                vec![(reference.as_str(), PathBuf::from(dest))]
             }
             _ => {
                 return Err(Error::usage(
@@ -313,6 +315,11 @@ fn run_pull(args: PullArgs) -> anyhow::Result<Verdict> {
             }
         }
     };
+    // Every reference parsed before the first one is fetched.
+    let pairs = pairs
+        .into_iter()
+        .map(|(reference, dest)| Ok((reference.parse::<WorkspaceRef>()?, dest)))
+        .collect::<Result<Vec<_>, Error>>()?;
     let options = PullOptions {
         pairs,
         preserve_special_bits: args.preserve_special_bits,

@@ -25,7 +25,7 @@ const PIPE_BUFFER: usize = 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct PullOptions {
     /// What to restore, and where.
-    pub pairs: Vec<(String, PathBuf)>,
+    pub pairs: Vec<(WorkspaceRef, PathBuf)>,
     pub preserve_special_bits: bool,
     /// Bytes one pair may write in all (`--max-size`); unset, the uncompressed size its
     /// manifest annotates, else [`DEFAULT_MAX_UNPACK_SIZE`].
@@ -67,10 +67,9 @@ pub async fn pull(options: &PullOptions) -> anyhow::Result<Pulled> {
             pulled.skipped.push(dest.clone());
             continue;
         }
-        let parsed: WorkspaceRef = reference.parse()?;
-        let auth = credentials_for(parsed.repository(), &options.auth)?;
-        let registry = Registry::new(parsed.repository(), auth, &options.registry)?;
-        let resolved = registry.resolve(&parsed).await?;
+        let auth = credentials_for(reference.repository(), &options.auth)?;
+        let registry = Registry::new(reference.repository(), auth, &options.registry)?;
+        let resolved = registry.resolve(reference).await?;
         let budget = budget_for(options, &resolved);
         let layers: Vec<(String, Option<u64>)> = match &resolved {
             Resolved::Blob { digest } => vec![(digest.clone(), None)],

@@ -24,8 +24,8 @@ use crate::workspace::archive::{
 use crate::workspace::auth::{credentials_for, AuthEnv};
 use crate::workspace::reference::fill_placeholder;
 use crate::workspace::registry::{
-    created_annotation, sha256_digest, workspace_manifest, LayerInfo, Registry, RegistryOptions,
-    ANNOTATION_BASE_DIGEST,
+    created_annotation, sha256_digest, workspace_manifest, ExpiresAfter, LayerInfo, Registry,
+    RegistryOptions, ANNOTATION_BASE_DIGEST,
 };
 use crate::workspace::state::{self, Changes, State, StateChoice};
 
@@ -48,17 +48,16 @@ pub struct Source {
 #[derive(Debug, Clone)]
 pub struct PushOptions {
     pub sources: Vec<Source>,
-    /// `REGISTRY/REPO[:TAG]`, `{{workspace}}` allowed.
-    pub to: String,
-    pub workspace_name: Option<String>,
+    /// Where to push: a repository and optionally a tag, never a digest ([`push_target`]).
+    pub to: ImageReference,
     pub compression: Compression,
     /// The Trusted Artifacts form: gzip blobs referenced by blob digest.
     pub trusted_artifacts: bool,
     pub excludes: Vec<String>,
-    pub expires_after: Option<String>,
-    /// `SOURCE_DATE_EPOCH`: the artifact's creation time; unset, a fixed one, so equal trees
+    pub expires_after: Option<ExpiresAfter>,
+    /// `SOURCE_DATE_EPOCH`: the artifact's creation time; `None`, a fixed one, so equal trees
     /// give equal digests.
-    pub source_date_epoch: Option<String>,
+    pub created: Option<time::OffsetDateTime>,
     pub temp_dir: PathBuf,
     pub results_dir: Option<PathBuf>,
     /// The record a pull of the source left (`--state-file`, `--no-state`): with it, only
@@ -86,17 +85,7 @@ pub async fn push(options: &PushOptions) -> anyhow::Result<Pushed> {
     if options.sources.is_empty() {
         return Err(Error::usage("nothing to push: give a PATH or RESULT=PATH pairs").into());
     }
-    let name = workspace_name(options);
-    let target = fill_placeholder(&options.to, &name);
-    let reference: ImageReference = target
-        .parse()
-        .map_err(|reason: String| Error::usage(format!("--to: {reason}")))?;
-    if reference.digest.is_some() {
-        return Err(Error::usage(format!(
-            "--to {target}: a push names a repository and optionally a tag, not a digest"
-        ))
-        .into());
-    }
+    let reference = &options.to;
     let repository = ImageReference {
         tag: None,
         digest: None,
@@ -111,7 +100,7 @@ pub async fn push(options: &PushOptions) -> anyhow::Result<Pushed> {
     };
 
     if !options.trusted_artifacts && options.sources.len() == 1 {
-        if let Some(pushed) = push_incremental(options, &registry, &reference, compression).await? {
+        if let Some(pushed) = push_incremental(options, &registry, reference, compression).await? {
             return Ok(pushed);
         }
     }
@@ -145,10 +134,10 @@ pub async fn push(options: &PushOptions) -> anyhow::Result<Pushed> {
         }
     }
 
-    let created = created_annotation(options.source_date_epoch.as_deref())?;
+    let created = created_annotation(options.created);
     let mut annotations = BTreeMap::new();
     if let Some(expires) = &options.expires_after {
-        annotations.insert("quay.expires-after".to_owned(), expires.clone());
+        annotations.insert("quay.expires-after".to_owned(), expires.as_str().to_owned());
     }
     let repo_text = format!("{}/{}", repository.registry, repository.repository);
     let references: Vec<String> = if options.trusted_artifacts {
@@ -157,7 +146,7 @@ pub async fn push(options: &PushOptions) -> anyhow::Result<Pushed> {
             .map(|(title, p)| layer_info(title, p, compression))
             .collect();
         let manifest = workspace_manifest(&layers, &created, &annotations);
-        let tags = tags_for(&reference, &manifest);
+        let tags = tags_for(reference, &manifest);
         registry.push_manifest(&manifest, &tags).await?;
         packed
             .iter()
@@ -171,7 +160,7 @@ pub async fn push(options: &PushOptions) -> anyhow::Result<Pushed> {
                 &created,
                 &annotations,
             );
-            let mut tags = tags_for(&reference, &manifest);
+            let mut tags = tags_for(reference, &manifest);
             if packed.len() > 1 && reference.tag.is_some() {
                 // One tag per source, so several sources in one call never overwrite each other.
                 tags = tags
@@ -195,15 +184,30 @@ pub async fn push(options: &PushOptions) -> anyhow::Result<Pushed> {
     })
 }
 
-fn workspace_name(options: &PushOptions) -> String {
-    options.workspace_name.clone().unwrap_or_else(|| {
-        options.sources[0]
-            .path
+/// The `--to` reference of a push: `template` with `{{workspace}}` filled by `workspace_name`
+/// (by default the first source's base name), a repository and optionally a tag.
+pub fn push_target(
+    template: &str,
+    workspace_name: Option<&str>,
+    first_source: &Path,
+) -> Result<ImageReference, Error> {
+    let name = workspace_name.map(str::to_owned).unwrap_or_else(|| {
+        first_source
             .canonicalize()
             .ok()
             .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "workspace".to_owned())
-    })
+    });
+    let target = fill_placeholder(template, &name);
+    let reference: ImageReference = target
+        .parse()
+        .map_err(|reason: String| Error::usage(format!("--to {target:?}: {reason}")))?;
+    if reference.digest.is_some() {
+        return Err(Error::usage(format!(
+            "--to {target}: a push names a repository and optionally a tag, not a digest"
+        )));
+    }
+    Ok(reference)
 }
 
 fn pack_source(
@@ -376,10 +380,10 @@ async fn push_incremental(
             .unwrap_or_else(|| "workspace".to_owned());
         layers.push(layer_info(&title, &packed, compression));
     }
-    let created = created_annotation(options.source_date_epoch.as_deref())?;
+    let created = created_annotation(options.created);
     let mut annotations = BTreeMap::new();
     if let Some(expires) = &options.expires_after {
-        annotations.insert("quay.expires-after".to_owned(), expires.clone());
+        annotations.insert("quay.expires-after".to_owned(), expires.as_str().to_owned());
     }
     annotations.insert(ANNOTATION_BASE_DIGEST.to_owned(), base.manifest.clone());
     let manifest = workspace_manifest(&layers, &created, &annotations);

@@ -217,12 +217,11 @@ impl Resolved {
     }
 }
 
-/// `org.opencontainers.image.created` for a push: `SOURCE_DATE_EPOCH` (seconds since the
-/// epoch) in RFC 3339 UTC, or [`FIXED_CREATED`] when it is unset or empty, so that the same
-/// tree always gives the same manifest.
-pub fn created_annotation(source_date_epoch: Option<&str>) -> Result<String, Error> {
-    let Some(text) = source_date_epoch.map(str::trim).filter(|s| !s.is_empty()) else {
-        return Ok(FIXED_CREATED.to_owned());
+/// `SOURCE_DATE_EPOCH` (seconds since 1970-01-01 UTC) as the time an artifact was created;
+/// `None` when it is unset or empty. Read before any registry work, so a bad value costs nothing.
+pub fn parse_source_date_epoch(text: Option<&str>) -> Result<Option<time::OffsetDateTime>, Error> {
+    let Some(text) = text.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
     };
     let invalid = || {
         Error::usage(format!(
@@ -231,11 +230,50 @@ pub fn created_annotation(source_date_epoch: Option<&str>) -> Result<String, Err
     };
     let seconds: i64 = text.parse().map_err(|_| invalid())?;
     let at = time::OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| invalid())?;
-    Ok(at
+    Ok(Some(at))
+}
+
+/// `org.opencontainers.image.created` for a push: `created` in RFC 3339 UTC, or
+/// [`FIXED_CREATED`] without one, so that the same tree always gives the same manifest.
+pub fn created_annotation(created: Option<time::OffsetDateTime>) -> String {
+    let Some(at) = created else {
+        return FIXED_CREATED.to_owned();
+    };
+    at.to_offset(time::UtcOffset::UTC)
         .format(time::macros::format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
         ))
-        .expect("a UTC time always formats"))
+        .expect("a UTC time always formats")
+}
+
+/// How long a registry that honours `quay.expires-after` keeps an artifact: a whole number
+/// followed by s, m, h, d or w (`12h`, `1d`, `2w`), the form Quay reads and Trusted Artifacts'
+/// `IMAGE_EXPIRES_AFTER` passes on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiresAfter(String);
+
+impl ExpiresAfter {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for ExpiresAfter {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim();
+        let unit = trimmed.chars().last().unwrap_or(' ');
+        let number = &trimmed[..trimmed.len() - unit.len_utf8().min(trimmed.len())];
+        let valid_number = number.bytes().all(|b| b.is_ascii_digit())
+            && number.parse::<u32>().is_ok_and(|n| n > 0);
+        if !valid_number || !matches!(unit, 's' | 'm' | 'h' | 'd' | 'w') {
+            return Err(format!(
+                "{text:?} is not an age: give a whole number and s, m, h, d or w, such as 1d or 2w"
+            ));
+        }
+        Ok(ExpiresAfter(trimmed.to_owned()))
+    }
 }
 
 /// `sha256:<hex>` of `bytes`.
@@ -1499,15 +1537,37 @@ mod tests {
 
     #[test]
     fn created_comes_from_source_date_epoch_or_is_fixed() {
-        assert_eq!(created_annotation(None).unwrap(), FIXED_CREATED);
-        assert_eq!(created_annotation(Some("")).unwrap(), FIXED_CREATED);
-        assert_eq!(
-            created_annotation(Some("1767225600")).unwrap(),
-            "2026-01-01T00:00:00Z"
-        );
-        let error = created_annotation(Some("yesterday")).unwrap_err();
+        assert_eq!(created_annotation(None), FIXED_CREATED);
+        assert_eq!(parse_source_date_epoch(None).unwrap(), None);
+        assert_eq!(parse_source_date_epoch(Some(" ")).unwrap(), None);
+        let at = parse_source_date_epoch(Some("1767225600")).unwrap();
+        assert_eq!(created_annotation(at), "2026-01-01T00:00:00Z");
+        let error = parse_source_date_epoch(Some("yesterday")).unwrap_err();
         assert_eq!(error.kind(), Kind::Usage);
         assert!(error.to_string().contains("SOURCE_DATE_EPOCH"), "{error}");
+    }
+
+    #[test]
+    fn expiry_ages_are_a_number_and_a_unit() {
+        for good in ["1d", "12h", "2w", "30m", " 90s "] {
+            let age: ExpiresAfter = good.parse().unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert_eq!(age.as_str(), good.trim());
+        }
+        for bad in [
+            "",
+            "d",
+            "1",
+            "1y",
+            "0d",
+            "-1d",
+            "1.5d",
+            "one day",
+            "99999999999d",
+            "1é",
+        ] {
+            let error = bad.parse::<ExpiresAfter>().unwrap_err();
+            assert!(error.contains(&format!("{bad:?}")), "{bad}: {error}");
+        }
     }
 
     #[test]

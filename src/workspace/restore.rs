@@ -77,20 +77,23 @@ pub async fn restore(options: &RestoreOptions) -> anyhow::Result<Restored> {
         .collect();
     // A single artifact restored in place is recorded beside the workspace, so the Task's push
     // step sends only what the Task changed; a merge has no one base to record.
-    let pull_one = |reference: &str, dest: &Path, state: StateChoice| PullOptions {
-        pairs: vec![(reference.to_string(), dest.to_path_buf())],
-        preserve_special_bits: options.preserve_special_bits,
-        max_size: options.max_size,
-        max_file_size: options.max_file_size,
-        state,
-        registry: options.registry.clone(),
-        auth: options.auth.clone(),
-    };
+    let pull_one =
+        |reference: &str, dest: &Path, state: StateChoice| -> Result<PullOptions, Error> {
+            Ok(PullOptions {
+                pairs: vec![(reference.parse()?, dest.to_path_buf())],
+                preserve_special_bits: options.preserve_special_bits,
+                max_size: options.max_size,
+                max_file_size: options.max_file_size,
+                state,
+                registry: options.registry.clone(),
+                auth: options.auth.clone(),
+            })
+        };
     match chosen.as_slice() {
         [] => match &options.base {
             Some(base) => {
                 tracing::info!("no earlier Task pushed: restoring the base {base}");
-                pull(&pull_one(base, &options.dest, StateChoice::Beside)).await?;
+                pull(&pull_one(base, &options.dest, StateChoice::Beside)?).await?;
                 Ok(Restored {
                     from: vec!["base".into()],
                 })
@@ -105,7 +108,7 @@ pub async fn restore(options: &RestoreOptions) -> anyhow::Result<Restored> {
         },
         [(task, reference)] => {
             tracing::info!("restoring what {task} pushed: {reference}");
-            pull(&pull_one(reference, &options.dest, StateChoice::Beside)).await?;
+            pull(&pull_one(reference, &options.dest, StateChoice::Beside)?).await?;
             Ok(Restored {
                 from: vec![task.clone()],
             })
@@ -132,13 +135,13 @@ pub async fn restore(options: &RestoreOptions) -> anyhow::Result<Restored> {
             let base_dir = work.path().join("base");
             if let Some(reference) = &merge_base {
                 tracing::info!("merging against what they started from: {reference}");
-                pull(&pull_one(reference, &base_dir, StateChoice::None)).await?;
+                pull(&pull_one(reference, &base_dir, StateChoice::None)?).await?;
             }
             let mut trees = Vec::new();
             for (i, (task, reference)) in several.iter().enumerate() {
                 let dir = work.path().join(i.to_string());
                 tracing::info!("restoring what {task} pushed: {reference}");
-                pull(&pull_one(reference, &dir, StateChoice::None)).await?;
+                pull(&pull_one(reference, &dir, StateChoice::None)?).await?;
                 trees.push((task.clone(), dir));
             }
             merge(
