@@ -215,7 +215,7 @@ impl Transfer {
             Mode::Hidden => Output::Hidden,
             Mode::Terminal => {
                 let template = if total.is_some() {
-                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {percent}% {bytes_per_sec} eta {eta}"
                 } else {
                     "{spinner} {msg} {bytes} {bytes_per_sec}"
                 };
@@ -253,7 +253,7 @@ impl Transfer {
             Output::Bar(bar) => bar.inc(bytes),
             Output::Plain(throttle) => {
                 if throttle.should_log("", Instant::now()) {
-                    tracing::info!("{}: {}", self.what, self.amount());
+                    tracing::info!("{}: {}", self.what, plain_amount(self.done, self.total));
                 }
             }
         }
@@ -279,12 +279,17 @@ impl Transfer {
             }
         }
     }
+}
 
-    fn amount(&self) -> String {
-        match self.total {
-            Some(total) => format!("{} of {}", HumanBytes(self.done), HumanBytes(total)),
-            None => HumanBytes(self.done).to_string(),
+/// A plain progress line's amount: `12.00 MiB of 48.00 MiB (25%)`, or the bytes alone without
+/// a total. The percentage stops at 100 should a total prove an underestimate.
+fn plain_amount(done: u64, total: Option<u64>) -> String {
+    match total {
+        Some(total) => {
+            let percent = (u128::from(done) * 100 / u128::from(total.max(1))).min(100);
+            format!("{} of {} ({percent}%)", HumanBytes(done), HumanBytes(total))
         }
+        None => HumanBytes(done).to_string(),
     }
 }
 
@@ -355,6 +360,17 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(600)), "10m");
         assert_eq!(human_duration(Duration::from_secs(3600 + 300)), "1h5m");
         assert_eq!(human_duration(Duration::from_secs(3600 + 5)), "1h5s");
+    }
+
+    #[test]
+    fn plain_lines_give_the_amount_the_total_and_the_percentage() {
+        assert_eq!(
+            plain_amount(12 << 20, Some(48 << 20)),
+            "12.00 MiB of 48.00 MiB (25%)"
+        );
+        assert_eq!(plain_amount(0, Some(0)), "0 B of 0 B (0%)");
+        assert_eq!(plain_amount(300, Some(200)), "300 B of 200 B (100%)");
+        assert_eq!(plain_amount(1536, None), "1.50 KiB");
     }
 
     #[test]

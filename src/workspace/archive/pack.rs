@@ -6,7 +6,7 @@ use std::io::{self, BufWriter};
 use std::path::Path;
 
 use crate::core::error::{Error, Kind, ResultExt};
-use crate::core::progress::Transfer;
+use crate::core::progress::{Mode, Transfer};
 
 use super::compress::Compressor;
 use super::exclude::ExcludeSet;
@@ -65,7 +65,12 @@ pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Re
         .or_kind(Kind::LocalIo, || {
             format!("cannot start the {} compressor", options.compression)
         })?;
-    let progress = Transfer::new(&format!("packing {}", source.display()), None);
+    // The walk twice costs a stat per file, worth it only when someone sees the total.
+    let total = match Mode::current() {
+        Mode::Hidden => None,
+        Mode::Terminal | Mode::Plain => Some(estimate_tar_size(source, &source_meta, options)?),
+    };
+    let progress = Transfer::new(&format!("packing {}", source.display()), total);
     // Reading and hashing the tree on this thread, feeding the compressor on another.
     let tar_stream = BufWriter::with_capacity(
         IO_BUFFER,
@@ -78,17 +83,10 @@ pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Re
         include: options.delta.as_ref().map(|delta| delta.include.clone()),
         preserve_mtime: options.preserve_mtime,
         files: 0,
+        dry_run: false,
+        estimated: 0,
     };
-    if source_meta.is_dir() {
-        let whiteouts = options
-            .delta
-            .as_ref()
-            .map(|delta| delta.whiteouts.as_slice())
-            .unwrap_or_default();
-        packer.pack_tree(source, &source_meta, whiteouts)?;
-    } else {
-        packer.pack_single(source)?;
-    }
+    walk(&mut packer, source, &source_meta, options)?;
     let files = packer.files;
     let write_failed = || {
         format!(
@@ -121,6 +119,46 @@ pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Re
         uncompressed_size,
         files,
     })
+}
+
+fn walk<W: io::Write>(
+    packer: &mut Packer<W>,
+    source: &Path,
+    source_meta: &Metadata,
+    options: &PackOptions,
+) -> anyhow::Result<()> {
+    if source_meta.is_dir() {
+        let whiteouts = options
+            .delta
+            .as_ref()
+            .map(|delta| delta.whiteouts.as_slice())
+            .unwrap_or_default();
+        packer.pack_tree(source, source_meta, whiteouts)
+    } else {
+        packer.pack_single(source)
+    }
+}
+
+/// The size of the tar stream [`pack`] writes for `source` (before compression), from a walk
+/// that only stats: the same members, excludes and delta, no file opened or read.
+pub(super) fn estimate_tar_size(
+    source: &Path,
+    source_meta: &Metadata,
+    options: &PackOptions,
+) -> anyhow::Result<u64> {
+    let mut packer = Packer {
+        builder: tar::Builder::new(io::sink()),
+        excludes: ExcludeSet::new(&options.excludes)?,
+        hardlinks: HashMap::new(),
+        include: options.delta.as_ref().map(|delta| delta.include.clone()),
+        preserve_mtime: options.preserve_mtime,
+        files: 0,
+        dry_run: true,
+        estimated: 0,
+    };
+    walk(&mut packer, source, source_meta, options)?;
+    // The two zero blocks that end every tar stream.
+    Ok(packer.estimated + 1024)
 }
 
 /// Workers when `threads` is 0: the CPUs this process may use (cgroup quota included), at most

@@ -1276,3 +1276,57 @@ fn whiteouts_hide_what_lower_layers_staged_and_nothing_of_their_own_layer_or_des
     );
     assert!(!dest.join(".wh.late.txt").exists() && dest.join("late.txt").is_file());
 }
+
+/// The size of the uncompressed tar stream `pack` writes.
+fn tar_stream_size(packed: &Packed) -> u64 {
+    let mut decoder = zstd::stream::read::Decoder::new(File::open(&packed.path).unwrap()).unwrap();
+    io::copy(&mut decoder, &mut io::sink()).unwrap()
+}
+
+#[test]
+fn the_progress_total_is_the_tar_stream_size_from_a_stat_only_walk() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("ws");
+    let long = "n".repeat(150);
+    let deep = source.join(format!("{long}/{long}"));
+    fs::create_dir_all(&deep).unwrap();
+    fs::write(deep.join("file"), vec![7u8; 1000]).unwrap();
+    fs::write(source.join("small"), b"abc").unwrap();
+    fs::write(source.join("empty"), b"").unwrap();
+    fs::write(source.join("exactly-512"), vec![1u8; 512]).unwrap();
+    fs::hard_link(source.join("small"), source.join(format!("link-{long}"))).unwrap();
+    symlink(format!("{long}/{long}/file"), source.join("to-file")).unwrap();
+    fs::create_dir(source.join("cache")).unwrap();
+    fs::write(source.join("cache/big"), vec![0u8; 100_000]).unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let zstd = Compression::Zstd { level: 3 };
+
+    let whole = PackOptions {
+        excludes: vec!["cache/".to_owned()],
+        ..options(zstd)
+    };
+    let delta = PackOptions {
+        delta: Some(Delta {
+            include: [
+                b"small".to_vec(),
+                format!("{long}/{long}/file").into_bytes(),
+            ]
+            .into_iter()
+            .collect(),
+            whiteouts: vec![b"gone".to_vec(), format!("{long}/gone-too").into_bytes()],
+        }),
+        ..options(zstd)
+    };
+    let file = options(zstd);
+    for (case, path, options) in [
+        ("whole tree with excludes", source.clone(), whole),
+        ("delta", source.clone(), delta),
+        ("single file", source.join("exactly-512"), file),
+    ] {
+        let meta = fs::metadata(&path).unwrap();
+        let estimate = super::pack::estimate_tar_size(&path, &meta, &options).unwrap();
+        let packed = pack(&path, spool.path(), &options).unwrap();
+        assert_eq!(estimate, tar_stream_size(&packed), "{case}");
+        assert_eq!(estimate, packed.uncompressed_size, "{case}");
+    }
+}

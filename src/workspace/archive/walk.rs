@@ -26,6 +26,10 @@ pub(super) struct Packer<W: Write> {
     /// Keep each entry's mtime rather than 0 (the archive then depends on when files were
     /// written).
     pub(super) preserve_mtime: bool,
+    /// Stat only and count the bytes the tar stream would have ([`Packer::estimated`]),
+    /// writing nothing and opening no file: the total a progress bar shows.
+    pub(super) dry_run: bool,
+    pub(super) estimated: u64,
 }
 
 /// One directory being walked: its names, sorted, not yet visited.
@@ -178,11 +182,32 @@ impl<W: Write> Packer<W> {
             );
         }
         if !file_type.is_file() {
+            if self.dry_run {
+                return Ok(());
+            }
             tracing::warn!(
                 "skipping {}: sockets, FIFOs and device files are not archived",
                 path.display()
             );
             return Ok(());
+        }
+        if self.dry_run {
+            self.files += 1;
+            let link = if meta.nlink() > 1 {
+                let key = (meta.dev(), meta.ino());
+                let first = self.hardlinks.get(&key).cloned();
+                if first.is_none() {
+                    self.hardlinks.insert(key, member.clone());
+                }
+                first
+            } else {
+                None
+            };
+            let (kind, size) = match &link {
+                Some(_) => (tar::EntryType::Link, 0),
+                None => (tar::EntryType::Regular, meta.len()),
+            };
+            return self.append(path, kind, &member, link.as_deref(), 0, size, io::empty());
         }
         let file = File::open(path).or_kind(Kind::LocalIo, || {
             format!("cannot read {} (check its permissions)", path.display())
@@ -243,6 +268,10 @@ impl<W: Write> Packer<W> {
         size: u64,
         content: impl Read,
     ) -> anyhow::Result<()> {
+        if self.dry_run {
+            self.estimated += tar_member_size(name, link, size);
+            return Ok(());
+        }
         let failed = || format!("cannot archive {}", path.display());
         if name.len() > TAR_NAME_FIELD {
             self.append_long_name(tar::EntryType::GNULongName, name)
@@ -295,6 +324,20 @@ impl<W: Write> Packer<W> {
         header.set_cksum();
         self.builder.append(&header, value.chain(&[0u8][..]))
     }
+}
+
+/// Bytes [`Packer::append`] writes for one member: its header and content, each padded to
+/// 512-byte blocks, and a GNU long-name record for a name or link past the header's field.
+pub(super) fn tar_member_size(name: &[u8], link: Option<&[u8]>, size: u64) -> u64 {
+    let blocks = |bytes: u64| bytes.div_ceil(512) * 512;
+    let long_record = |value: &[u8]| {
+        if value.len() > TAR_NAME_FIELD {
+            512 + blocks(value.len() as u64 + 1)
+        } else {
+            0
+        }
+    };
+    long_record(name) + link.map_or(0, long_record) + 512 + blocks(size)
 }
 
 pub(super) fn copy_truncated(field: &mut [u8], value: &[u8]) {
