@@ -509,13 +509,16 @@ async fn a_spent_quota_resetting_past_the_deadline_fails_at_once_with_exit_3() {
 async fn a_spent_quota_resetting_within_the_deadline_is_waited_for() {
     let fake = fake().await;
     fake.repo(REPO).create_issue("someone", "limited", "", &[]);
-    fake.set_bucket(TOKEN, 0, Duration::from_secs(1));
+    // The fake's clock has whole seconds, so a reset 1 s away can pass before the first
+    // request arrives; 2 s leaves at least one second of spent quota.
+    fake.set_bucket(TOKEN, 0, Duration::from_secs(2));
     let github = client(&fake);
     let started = Instant::now();
     found(github.issue(1, None).await.expect("get after the reset"));
-    assert!(started.elapsed() >= Duration::from_secs(1));
+    let elapsed = started.elapsed();
     let statuses: Vec<Option<u16>> = fake.requests().iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![Some(403), Some(200)]);
+    assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
 }
 
 #[tokio::test]
