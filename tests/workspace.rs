@@ -197,6 +197,17 @@ fn the_trusted_artifacts_form_restores_with_plain_curl_and_tar_and_inspects_with
     let work = tempfile::tempdir().unwrap();
     let tree = work.path().join("source");
     sample_tree(&tree);
+    // Random bytes, as in an already compressed file, go into the gzip as stored blocks.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let noise: Vec<u8> = (0..400_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(tree.join("vendor.tar.zst"), noise).unwrap();
     let repo = registry.unique_repo("trusted-artifacts");
     let to = format!("{}/{repo}:ta-1", registry.host());
     let result = work.path().join("SOURCE_ARTIFACT");

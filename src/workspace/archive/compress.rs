@@ -8,6 +8,9 @@ use std::thread::JoinHandle;
 
 use super::{Compression, GZIP_BLOCK, GZIP_DICTIONARY, GZIP_HEADER, GZIP_LEVEL, ZSTD_JOB_SIZE};
 
+/// Bytes deflated from each of three places in a gzip block to judge whether it compresses.
+const INCOMPRESSIBLE_SAMPLE: usize = 4 * 1024;
+
 /// The compressor between the tar stream and the blob file.
 pub(super) enum Compressor<W: Write> {
     Zstd(zstd::stream::write::Encoder<'static, W>),
@@ -213,12 +216,19 @@ pub(super) fn deflate_block(
     use flate2::{Compress, FlushCompress, Status};
     // A fresh state per block: zlib-rs' `reset` keeps enough history that reusing one
     // compressor made the output depend on which worker handled which block.
-    let mut deflate = Compress::new(flate2::Compression::new(GZIP_LEVEL), false);
-    if let Some(dictionary) = dictionary {
+    let mut deflate = if looks_incompressible(input) {
+        // Stored blocks: searching random bytes for matches is deflate's slowest work and
+        // gains nothing.
+        Compress::new(flate2::Compression::none(), false)
+    } else {
+        let mut deflate = Compress::new(flate2::Compression::new(GZIP_LEVEL), false);
+        if let Some(dictionary) = dictionary {
+            deflate
+                .set_dictionary(dictionary)
+                .map_err(io::Error::other)?;
+        }
         deflate
-            .set_dictionary(dictionary)
-            .map_err(io::Error::other)?;
-    }
+    };
     let flush = if last {
         FlushCompress::Finish
     } else {
@@ -245,10 +255,72 @@ pub(super) fn deflate_block(
     }
 }
 
+/// Whether a block is already compressed or random, judged by deflating samples from its
+/// start, middle and end at the fastest level: only when none of them shrinks is the block
+/// stored, so a block with anything compressible in the samples is still deflated. It depends
+/// on the bytes alone, so the output stays reproducible.
+fn looks_incompressible(block: &[u8]) -> bool {
+    if block.len() < GZIP_DICTIONARY {
+        return false;
+    }
+    let samples = [
+        0,
+        block.len() / 2 - INCOMPRESSIBLE_SAMPLE / 2,
+        block.len() - INCOMPRESSIBLE_SAMPLE,
+    ];
+    samples.into_iter().all(|start| {
+        let sample = &block[start..start + INCOMPRESSIBLE_SAMPLE];
+        let mut deflate = flate2::Compress::new(flate2::Compression::fast(), false);
+        let mut out = Vec::with_capacity(INCOMPRESSIBLE_SAMPLE + 1024);
+        let deflated = deflate.compress_vec(sample, &mut out, flate2::FlushCompress::Finish);
+        // Shrinking by under 1/64 is what random bytes do: deflate's own block headers.
+        deflated.is_ok() && out.len() >= INCOMPRESSIBLE_SAMPLE - INCOMPRESSIBLE_SAMPLE / 64
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn random_blocks_are_stored_and_compressible_ones_still_deflated() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: Vec<u8> = (0..GZIP_BLOCK * 3)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let text = b"fn main() { println!(\"hello\"); }\n".repeat(GZIP_BLOCK * 2 / 34);
+        assert!(looks_incompressible(&noise[..GZIP_BLOCK]));
+        assert!(!looks_incompressible(&text[..GZIP_BLOCK]));
+        // Noise with text in the middle of the block is not judged by its ends alone.
+        let mut mixed = noise[..GZIP_BLOCK].to_vec();
+        mixed[GZIP_BLOCK / 2 - 8192..GZIP_BLOCK / 2 + 8192].copy_from_slice(&text[..16384]);
+        assert!(!looks_incompressible(&mixed));
+
+        let input = [&noise[..], &text[..]].concat();
+        let mut gzip = ParallelGzip::new(Vec::new(), 2).unwrap();
+        gzip.write_all(&input).unwrap();
+        let bytes = gzip.finish().unwrap();
+        // Stored noise costs 5 bytes per 64 KiB; the text still shrinks fiftyfold.
+        assert!(
+            bytes.len() < noise.len() + text.len() / 50,
+            "{}",
+            bytes.len()
+        );
+        let mut decoded = Vec::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut decoded)
+            .unwrap();
+        assert!(
+            decoded == input,
+            "the stored and deflated blocks decode to the input"
+        );
+    }
 
     #[test]
     fn parallel_gzip_is_one_standard_member_independent_of_worker_count() {
