@@ -305,7 +305,7 @@ async fn push_incremental(
         return Ok(None);
     }
     let state_path = state::state_path(&source.path, &options.state)?;
-    let Some(base) = state::load(&state_path)? else {
+    let Some(mut base) = state::load(&state_path)? else {
         tracing::debug!(
             "no state file {}: pushing the whole tree",
             state_path.display()
@@ -318,13 +318,18 @@ async fn push_incremental(
     let excludes = ExcludeSet::new(&options.excludes)?;
     let changes: Changes = {
         let root = source.path.clone();
-        let base = base.clone();
         let verify = options.verify;
-        tokio::task::spawn_blocking(move || state::changes(&root, &base, &excludes, verify))
-            .await
-            .map_err(|error| {
-                anyhow::anyhow!("comparing the tree with its state stopped: {error}")
-            })??
+        let (changes, rest) = tokio::task::spawn_blocking(move || {
+            let changes = state::changes(&root, &base, &excludes, verify);
+            // The per-path record is most of a state's memory, and packing needs only the
+            // layers: freed before the compressor takes its share.
+            base.entries = Default::default();
+            (changes, base)
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("comparing the tree with its state stopped: {error}"))?;
+        base = rest;
+        changes?
     };
     let mut layers: Vec<LayerInfo> = base.layers.iter().map(|layer| layer.info()).collect();
     let mut uploaded = 0;
