@@ -13,10 +13,19 @@ pub const TEMP_PREFIX: &str = ".stepkit-";
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
 /// renamed over the target, so a reader (or a killed step) never sees half of it. The file is
 /// readable by all (a result is read by Tekton's entrypoint, possibly as another user): 0644 when
-/// new, else the mode it had plus the read bits. A symlink is followed, so the link stays and its target is replaced. A target
-/// that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written into, never
+/// new, else the mode it had plus the read bits. A symlink is followed, so the link stays and its
+/// target is replaced. A target that is not a regular file (`/dev/null`, `/dev/stdout`, a FIFO) is written into, never
 /// renamed over: renaming onto a device node would replace it, for every process on the machine.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    write_atomic_with(path, |out| out.write_all(bytes))
+}
+
+/// [`write_atomic`] for content `write` produces as it goes, so a large document is never
+/// held in memory whole.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let existing = std::fs::metadata(path).ok();
     if let Some(meta) = &existing {
         if meta.is_dir() {
@@ -27,7 +36,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             .into());
         }
         if !meta.is_file() {
-            return write_into(path, bytes);
+            return write_into(path, write);
         }
     }
     let target = resolve_link(path);
@@ -44,8 +53,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .or_kind(Kind::LocalIo, || {
             format!("cannot create a file in {}", dir.display())
         })?;
-    temp.write_all(bytes)
-        .and_then(|_| temp.as_file().sync_all())
+    write(temp.as_file_mut())
+        .and_then(|()| temp.as_file().sync_all())
         .or_kind(Kind::LocalIo, || format!("cannot write {}", path.display()))?;
     let mode = existing.map_or(0o644, |meta| meta.permissions().mode() | 0o444);
     temp.as_file()
@@ -58,11 +67,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// A device, FIFO or socket the user named as the output: written in place, as a shell's `>`.
-fn write_into(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+fn write_into(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     std::fs::OpenOptions::new()
         .write(true)
         .open(path)
-        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|mut file| write(&mut file))
         .or_kind(Kind::LocalIo, || format!("cannot write {}", path.display()))
 }
 

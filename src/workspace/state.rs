@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -253,8 +253,12 @@ fn now_ns() -> i64 {
 
 /// Writes the record atomically.
 pub fn save(path: &Path, state: &State) -> anyhow::Result<()> {
-    let bytes = serde_json::to_vec(state).expect("a state of strings and numbers serializes");
-    crate::core::output::write_atomic(path, &bytes)
+    // Streamed: the JSON of a large tree's record is as big as the record itself.
+    crate::core::output::write_atomic_with(path, |out| {
+        let mut out = std::io::BufWriter::new(out);
+        serde_json::to_writer(&mut out, state)?;
+        out.flush()
+    })
 }
 
 /// Reads a record back: `None` when there is none. A file that is not a regular file, too
