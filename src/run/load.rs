@@ -10,15 +10,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use base64::Engine as _;
 
-use crate::core::error::{self, Error};
-use crate::core::input::read_input_text;
+use crate::core::error::Error;
 use crate::lint::{Corpus, Profile, SourceFile, TektonDoc};
-use crate::tekton::files::yaml_files_under;
+use crate::tekton::files::{read_yaml_text, yaml_files_under};
 use crate::tekton::model::{Kind, ParamBinding, TaskRef};
 use crate::tekton::yaml::Node;
-
-/// The largest YAML file read; a Task is a few kilobytes.
-const MAX_FILE_BYTES: u64 = 4 << 20;
 
 /// Every document the run may use, in lookup order.
 pub struct Catalog {
@@ -32,14 +28,7 @@ pub struct Catalog {
 
 /// Reads a YAML file, refusing anything that is not a regular file of reasonable size.
 fn read_yaml(path: &Path) -> anyhow::Result<SourceFile> {
-    let text = read_input_text(Some(path), MAX_FILE_BYTES).map_err(|problem| {
-        let what = format!("cannot read {}: {problem}", path.display());
-        if problem.is_bad_input() {
-            Error::usage(what)
-        } else {
-            Error::new(error::Kind::LocalIo, what)
-        }
-    })?;
+    let text = read_yaml_text(path)?;
     Ok(SourceFile::parse(path.to_path_buf(), text))
 }
 

@@ -1,12 +1,28 @@
-//! Finding the YAML files of Tekton definitions under the `--tasks` directories that
-//! `task run` and `workspace wrap` resolve `taskRef`s from.
+//! Finding and reading the YAML files of Tekton definitions that `task run` and `workspace
+//! wrap` take, and the `--tasks` directories they resolve `taskRef`s from.
 
 use std::path::{Path, PathBuf};
 
-use crate::core::error::Error;
+use crate::core::error::{self, Error};
+use crate::core::input::read_input_text;
 
 /// The most YAML files read from the `--tasks` directories: a catalog holds a few thousand.
 const MAX_FILES: usize = 5_000;
+/// The largest YAML file read; a Task is a few kilobytes, a Pipeline tens of them.
+const MAX_FILE_BYTES: u64 = 4 << 20;
+
+/// The text of a YAML file, refusing anything that is not a regular file of reasonable size
+/// (bad input, exit 2); a file that cannot be read is a local I/O error.
+pub fn read_yaml_text(path: &Path) -> anyhow::Result<String> {
+    read_input_text(Some(path), MAX_FILE_BYTES).map_err(|problem| {
+        let what = format!("cannot read {}: {problem}", path.display());
+        if problem.is_bad_input() {
+            Error::usage(what).into()
+        } else {
+            Error::new(error::Kind::LocalIo, what).into()
+        }
+    })
+}
 
 /// Every `.yaml`/`.yml` file under `dirs`, each directory's in name order; hidden entries and
 /// `target` directories are skipped. A directory that is not one, or more files than any

@@ -6,15 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::core::error::{self, Error};
-use crate::core::input::read_input_text;
+use crate::core::error::Error;
 use crate::tekton::doc::Doc;
-use crate::tekton::files::yaml_files_under;
+use crate::tekton::files::{read_yaml_text, yaml_files_under};
 use crate::tekton::model::{Kind, TaskRef};
 use crate::tekton::yaml::parse_stream;
-
-/// The largest YAML file read; a Pipeline is tens of kilobytes.
-const MAX_FILE_BYTES: u64 = 4 << 20;
 
 /// One document and where it came from.
 #[derive(Debug, Clone)]
@@ -54,14 +50,7 @@ fn version_key(version: Option<&str>) -> Vec<u64> {
 
 /// The documents of a YAML file; a syntax error is bad input naming the file and position.
 pub fn read_documents(path: &Path) -> anyhow::Result<Vec<Definition>> {
-    let text = read_input_text(Some(path), MAX_FILE_BYTES).map_err(|problem| {
-        let what = format!("cannot read {}: {problem}", path.display());
-        if problem.is_bad_input() {
-            Error::usage(what)
-        } else {
-            Error::new(error::Kind::LocalIo, what)
-        }
-    })?;
+    let text = read_yaml_text(path)?;
     let stream = parse_stream(&text);
     if let Some(error) = &stream.error {
         return Err(Error::usage(format!(
