@@ -234,8 +234,9 @@ pub struct PackOptions {
     pub preserve_mtime: bool,
 }
 
-/// A layer on top of a base: the paths to pack (below the source, `/`-separated; directories
-/// are walked whether listed or not) and the base's paths to delete, as whiteouts.
+/// A layer on top of a base: the paths to pack (below the source, `/`-separated; a listed
+/// directory is one member, its children are packed only when listed too) and the base's paths
+/// to delete, as whiteouts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delta {
     pub include: std::collections::HashSet<Vec<u8>>,

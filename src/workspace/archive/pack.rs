@@ -11,7 +11,7 @@ use crate::core::progress::{Mode, Transfer};
 use super::compress::Compressor;
 use super::exclude::ExcludeSet;
 use super::pipes::{Tee, WriteBehind};
-use super::walk::Packer;
+use super::walk::{Included, Packer};
 use super::{
     skip_requested, skipped, Compression, PackOptions, Packed, IO_BUFFER, MAX_AUTO_THREADS,
     TEMP_PREFIXES,
@@ -80,7 +80,10 @@ pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Re
         builder: tar::Builder::new(tar_stream),
         excludes,
         hardlinks: HashMap::new(),
-        include: options.delta.as_ref().map(|delta| delta.include.clone()),
+        include: options
+            .delta
+            .as_ref()
+            .map(|delta| Included::new(delta.include.clone())),
         preserve_mtime: options.preserve_mtime,
         files: 0,
         dry_run: false,
@@ -150,7 +153,10 @@ pub(super) fn estimate_tar_size(
         builder: tar::Builder::new(io::sink()),
         excludes: ExcludeSet::new(&options.excludes)?,
         hardlinks: HashMap::new(),
-        include: options.delta.as_ref().map(|delta| delta.include.clone()),
+        include: options
+            .delta
+            .as_ref()
+            .map(|delta| Included::new(delta.include.clone())),
         preserve_mtime: options.preserve_mtime,
         files: 0,
         dry_run: true,

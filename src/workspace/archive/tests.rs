@@ -1330,3 +1330,62 @@ fn the_progress_total_is_the_tar_stream_size_from_a_stat_only_walk() {
         assert_eq!(estimate, packed.uncompressed_size, "{case}");
     }
 }
+
+#[test]
+fn a_delta_packs_exactly_its_listed_paths_in_walk_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("ws");
+    for sub in ["a/b/c", "new/inner", "untouched/deep/er"] {
+        fs::create_dir_all(source.join(sub)).unwrap();
+    }
+    fs::write(source.join("a/b/c/changed"), b"new").unwrap();
+    fs::write(source.join("a/b/same"), b"old").unwrap();
+    fs::write(source.join("new/inner/file"), b"added").unwrap();
+    fs::write(source.join("untouched/deep/er/file"), b"old").unwrap();
+    fs::write(source.join("top"), b"changed").unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let include = ["a/b/c/changed", "new", "new/inner", "new/inner/file", "top"];
+    let options = PackOptions {
+        delta: Some(Delta {
+            include: include.iter().map(|p| p.as_bytes().to_vec()).collect(),
+            whiteouts: vec![b"gone".to_vec()],
+        }),
+        ..options(Compression::Zstd { level: 3 })
+    };
+
+    let packed = pack(&source, spool.path(), &options).unwrap();
+    let names: Vec<String> = members(&packed.path)
+        .into_iter()
+        .map(|(name, ..)| name)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "./",
+            "./.wh.gone",
+            "./a/b/c/changed",
+            "./new/",
+            "./new/inner/",
+            "./new/inner/file",
+            "./top"
+        ]
+    );
+    assert_eq!(packed.files, 3);
+}
+
+#[test]
+fn a_delta_walk_lists_only_the_directories_that_hold_a_listed_path() {
+    let included = super::walk::Included::new(
+        ["a/b/c/changed", "new", "top"]
+            .iter()
+            .map(|p| p.as_bytes().to_vec())
+            .collect(),
+    );
+    for dir in ["a/", "a/b/", "a/b/c/"] {
+        assert!(included.leads_into(dir.as_bytes()), "{dir}");
+    }
+    // `new` itself is packed, but nothing below it is listed: its children are not walked.
+    for dir in ["new/", "untouched/", "a/b/c/changed/", "ab/", "a/b/d/"] {
+        assert!(!included.leads_into(dir.as_bytes()), "{dir}");
+    }
+}

@@ -22,7 +22,7 @@ pub(super) struct Packer<W: Write> {
     pub(super) hardlinks: HashMap<(u64, u64), Vec<u8>>,
     pub(super) files: u64,
     /// For a delta layer: the only paths to archive.
-    pub(super) include: Option<HashSet<Vec<u8>>>,
+    pub(super) include: Option<Included>,
     /// Keep each entry's mtime rather than 0 (the archive then depends on when files were
     /// written).
     pub(super) preserve_mtime: bool,
@@ -30,6 +30,33 @@ pub(super) struct Packer<W: Write> {
     /// writing nothing and opening no file: the total a progress bar shows.
     pub(super) dry_run: bool,
     pub(super) estimated: u64,
+}
+
+/// The paths a delta layer archives, and the directories that hold them: the walk lists only
+/// those, so packing a few changes does not stat the whole tree a second time.
+pub(super) struct Included {
+    paths: HashSet<Vec<u8>>,
+    /// Every ancestor of a path in `paths`, with its trailing `/`.
+    ancestors: HashSet<Vec<u8>>,
+}
+
+impl Included {
+    pub(super) fn new(paths: HashSet<Vec<u8>>) -> Included {
+        let mut ancestors = HashSet::new();
+        for path in &paths {
+            for (end, byte) in path.iter().enumerate() {
+                if *byte == b'/' {
+                    ancestors.insert(path[..=end].to_vec());
+                }
+            }
+        }
+        Included { paths, ancestors }
+    }
+
+    /// Whether directory `dir` (below the root, with its trailing `/`) holds an included path.
+    pub(super) fn leads_into(&self, dir: &[u8]) -> bool {
+        self.ancestors.contains(dir)
+    }
 }
 
 /// One directory being walked: its names, sorted, not yet visited.
@@ -112,7 +139,7 @@ impl<W: Write> Packer<W> {
             let included = self
                 .include
                 .as_ref()
-                .is_none_or(|include| include.contains(&rel));
+                .is_none_or(|include| include.paths.contains(&rel));
             if file_type.is_dir() {
                 member.push(b'/');
                 if included {
@@ -127,8 +154,13 @@ impl<W: Write> Packer<W> {
                     )?;
                 }
                 rel.push(b'/');
-                let child = Frame::open(path, rel)?;
-                stack.push(child);
+                if self
+                    .include
+                    .as_ref()
+                    .is_none_or(|include| include.leads_into(&rel))
+                {
+                    stack.push(Frame::open(path, rel)?);
+                }
             } else if included {
                 self.append_non_dir(&path, member, &meta)?;
             }
