@@ -312,25 +312,29 @@ async fn push_incremental(
         );
         return Ok(None);
     };
-    if !usable_base(options, registry, &base, &state_path).await? {
+    if !base_fits(options, &base, &state_path) {
         return Ok(None);
     }
     let excludes = ExcludeSet::new(&options.excludes)?;
-    let changes: Changes = {
+    // The registry is asked for the base's layers while the tree is compared with its record:
+    // over a real network those round trips take longer than the comparison. The per-path
+    // record, most of a state's memory, goes with the comparison and is freed before packing.
+    let entries = std::mem::take(&mut base.entries);
+    let head = base.clone();
+    base.entries = entries;
+    let comparing = {
         let root = source.path.clone();
         let verify = options.verify;
-        let (changes, rest) = tokio::task::spawn_blocking(move || {
-            let changes = state::changes(&root, &base, &excludes, verify);
-            // The per-path record is most of a state's memory, and packing needs only the
-            // layers: freed before the compressor takes its share.
-            base.entries = Default::default();
-            (changes, base)
-        })
-        .await
-        .map_err(|error| anyhow::anyhow!("comparing the tree with its state stopped: {error}"))?;
-        base = rest;
-        changes?
+        tokio::task::spawn_blocking(move || state::changes(&root, &base, &excludes, verify))
     };
+    let (in_registry, compared) =
+        tokio::join!(base_in_registry(options, registry, &head), comparing);
+    if !in_registry? {
+        return Ok(None);
+    }
+    let changes: Changes = compared
+        .map_err(|error| anyhow::anyhow!("comparing the tree with its state stopped: {error}"))??;
+    let base = head;
     let mut layers: Vec<LayerInfo> = base.layers.iter().map(|layer| layer.info()).collect();
     let mut uploaded = 0;
     if changes.is_empty() {
@@ -408,15 +412,9 @@ async fn push_incremental(
     }))
 }
 
-/// Whether the recorded base can carry a new layer here: it is this directory's, has room
-/// under `--max-layers`, and every layer of it is in the target repository (mounted from the
-/// repository it was pulled from when that is another one of the same registry).
-async fn usable_base(
-    options: &PushOptions,
-    registry: &Registry,
-    base: &State,
-    state_path: &Path,
-) -> anyhow::Result<bool> {
+/// Whether the recorded base can carry a new layer here: it is this directory's and has room
+/// under `--max-layers`.
+fn base_fits(options: &PushOptions, base: &State, state_path: &Path) -> bool {
     let source = &options.sources[0].path;
     let here = std::fs::canonicalize(source).unwrap_or_else(|_| source.clone());
     if base.dest != here || base.manifest.is_empty() || base.layers.is_empty() {
@@ -426,7 +424,7 @@ async fn usable_base(
             state_path.display(),
             source.display()
         );
-        return Ok(false);
+        return false;
     }
     if base.layers.len() + 1 > options.max_layers {
         tracing::info!(
@@ -436,8 +434,19 @@ async fn usable_base(
             base.layers.len(),
             options.max_layers
         );
-        return Ok(false);
+        return false;
     }
+    true
+}
+
+/// Whether every layer of the recorded base is in the target repository (mounted from the
+/// repository it was pulled from when that is another one of the same registry).
+async fn base_in_registry(
+    options: &PushOptions,
+    registry: &Registry,
+    base: &State,
+) -> anyhow::Result<bool> {
+    let source = &options.sources[0].path;
     let repository = registry.repository();
     let here_repo = format!("{}/{}", repository.registry, repository.repository);
     let other_repo = base
