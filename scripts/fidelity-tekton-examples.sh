@@ -19,13 +19,22 @@ examples="$repo/examples/v1"
 [ -x "$stepkit" ] || { echo "$stepkit: build it first (cargo build --release)" >&2; exit 2; }
 
 # Images whose steps need only a shell and common tools, by the names the examples use. busybox
-# and alpine images (and the bash image, whose /bin/sh is busybox's) run with busybox's shell
-# and applets (the busybox runtime: `[ a == b ]`, `#!/usr/bin/env ash`, `sh` as the command of a
+# and alpine images (and the bash image, whose /bin/sh is busybox's, with its entrypoint) run
+# with busybox's shell and applets (the busybox runtime: `[ a == b ]`, `#!/usr/bin/env ash`, `sh` as the command of a
 # step without one), ubuntu's with this machine's (dash, bash and coreutils, as ubuntu has them;
 # its CMD is bash); alpine/git's entrypoint is git; python, perl and node images need only their
 # interpreter, which this machine has.
+# The bash image's ENTRYPOINT (docker-entrypoint.sh) runs a step's args as the command unless
+# there are none or the first is an option, then bash: what a step with args and no command needs.
+bash_entrypoint=$out/bash-image-entrypoint
+cat >"$bash_entrypoint" <<'SH'
+#!/bin/sh
+if [ "$#" -eq 0 ] || [ "${1#-}" != "$1" ]; then exec sh "$@"; fi
+exec "$@"
+SH
+chmod +x "$bash_entrypoint"
 images=(
-  --image 'mirror.gcr.io/bash*=busybox'
+  --image "mirror.gcr.io/bash*=busybox:$bash_entrypoint"
   --image 'mirror.gcr.io/alpine/git*=host:git'
   --image 'mirror.gcr.io/alpine*=busybox'
   --image 'mirror.gcr.io/busybox*=busybox'

@@ -535,3 +535,110 @@ fn every_bad_value_is_refused_before_the_file_is_read() {
         );
     }
 }
+
+#[test]
+fn busybox_with_an_entrypoint_runs_an_args_only_step_through_the_images_entrypoint() {
+    // The bash image's ENTRYPOINT runs its args as a command, or bash when the first is an option;
+    // without it, busybox's default `sh` would take `echo` for a script to open.
+    let dir = tempfile::tempdir().unwrap();
+    let entry = dir.path().join("bash-image-entrypoint");
+    std::fs::write(
+        &entry,
+        "#!/bin/sh\nif [ \"$#\" -eq 0 ] || [ \"${1#-}\" != \"$1\" ]; then exec sh \"$@\"; fi\nexec \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&entry, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let file = dir.path().join("args-only.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: args-only\nspec:\n  params:\n    - name: who\n      value: [a, b]\n  taskSpec:\n    params:\n      - name: who\n        type: array\n    steps:\n      - name: echo\n        image: docker.io/library/bash:5\n        args: [echo, \"hello\", \"$(params.who[*])\"]\n      - name: shell\n        image: docker.io/library/bash:5\n        args: [-c, \"[ x == x ] && echo through the shell\"]\n",
+    )
+    .unwrap();
+    let mut command = stepkit();
+    command.args(["task", "run"]).arg(&file).args([
+        "--image",
+        &format!("docker.io/library/bash*=busybox:{}", entry.display()),
+    ]);
+    let out = run(&mut command, None);
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert_line(&out, "args-only/echo | hello a b");
+    assert_line(&out, "args-only/shell | through the shell");
+}
+
+#[test]
+fn a_stepaction_param_given_an_earlier_steps_result_takes_its_array_and_object_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("forward.yaml");
+    std::fs::write(
+        &file,
+        r#"apiVersion: tekton.dev/v1beta1
+kind: StepAction
+metadata:
+  name: show
+spec:
+  params:
+    - name: list
+      type: array
+    - name: image
+      type: object
+      properties:
+        url: {type: string}
+        digest: {type: string}
+    - name: word
+  image: docker.io/library/debian:12
+  env:
+    - name: SECOND
+      value: $(params.list[1])
+    - name: WORD
+      value: $(params.word)
+  args: ["$(params.list[*])", "$(params.image.url)", "$(params.image.digest)"]
+  script: |
+    echo "args: $* second: $SECOND word: $WORD"
+---
+apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: forward
+spec:
+  taskSpec:
+    steps:
+      - name: make
+        image: docker.io/library/debian:12
+        results:
+          - name: list
+            type: array
+          - name: image
+            type: object
+            properties:
+              url: {type: string}
+              digest: {type: string}
+          - name: word
+        script: |
+          printf '["a", "b", "c"]' > $(step.results.list.path)
+          printf '{"url": "quay.io/x", "digest": "sha256:1"}' > $(step.results.image.path)
+          printf 'hello' > $(step.results.word.path)
+      - name: use
+        ref:
+          name: show
+        params:
+          - name: list
+            value: $(steps.make.results.list[*])
+          - name: image
+            value: $(steps.make.results.image[*])
+          - name: word
+            value: $(steps.make.results.word)
+"#,
+    )
+    .unwrap();
+    let mut command = stepkit();
+    command
+        .args(["task", "run"])
+        .arg(&file)
+        .args(["--image", HOST]);
+    let out = run(&mut command, None);
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert_line(
+        &out,
+        "forward/use | args: a b c quay.io/x sha256:1 second: b word: hello",
+    );
+}

@@ -63,7 +63,8 @@ pub fn command(container: &Container) -> anyhow::Result<Command> {
 
     let mut command = container.command.clone();
     if command.is_empty() && container.script.is_none() && runtime == RuntimeKind::Busybox {
-        // Tekton runs the image's entrypoint, else its CMD: `sh` for busybox and alpine.
+        // Tekton runs the image's entrypoint, else its CMD: `sh` for busybox and alpine (an
+        // image mapped with `busybox:ENTRYPOINT` has its command set already).
         command.push("sh".to_string());
     }
     let mut argv: Vec<String> = command

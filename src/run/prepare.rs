@@ -414,7 +414,8 @@ fn resolve_step_action(
         &format!("{what} (StepAction {name})"),
     )
     .map_err(Error::usage)?;
-    let table = param_table(&action.params, &given)?;
+    let mut table = param_table(&action.params, &given)?;
+    forward_step_results(&mut table, &action.params, &given, &action.container);
     let mut from_action = Step {
         container: action.container.clone(),
         results: action.results.clone(),
@@ -446,6 +447,77 @@ fn resolve_step_action(
     step.ref_ = None;
     step.params.clear();
     Ok(())
+}
+
+/// A StepAction param whose value is an earlier step's result (`$(steps.S.results.R)`, with or
+/// without `[*]`) is read when the step runs, not now: as Tekton does, the param's array and object
+/// forms are replaced by the same forms of that result (`$(params.p[*])` by
+/// `$(steps.S.results.R[*])`, `$(params.p[1])` in command, args or env by `...R[1]`,
+/// `$(params.p.key)` by `...R.key` for each declared property), which the step's own pass fills.
+fn forward_step_results(
+    table: &mut Replacements,
+    specs: &[crate::tekton::model::ParamSpec],
+    given: &Params,
+    container: &Container,
+) {
+    for spec in specs {
+        let Some((_, ParamValue::String(value))) = given.iter().find(|(n, _)| *n == spec.name)
+        else {
+            continue;
+        };
+        let refs = crate::tekton::expr::references(value);
+        let [result] = refs.as_slice() else {
+            continue;
+        };
+        let whole = result.start == 0 && result.end == value.len();
+        if !whole || result.segments.len() != 4 || result.segments[0] != "steps" {
+            continue;
+        }
+        let (step, name) = (&result.segments[1], &result.segments[3]);
+        match spec.effective_type() {
+            "array" => {
+                table.set_whole_array(
+                    key(&["params", &spec.name]),
+                    vec![format!("$(steps.{step}.results.{name}[*])")],
+                );
+                let texts = container
+                    .command
+                    .iter()
+                    .flatten()
+                    .chain(container.args.iter().flatten())
+                    .filter_map(|v| v.as_str())
+                    .chain(
+                        container
+                            .env
+                            .iter()
+                            .filter_map(|e| e.value.as_ref().and_then(|v| v.as_str())),
+                    );
+                for text in texts {
+                    for reference in crate::tekton::expr::references(text) {
+                        if let Some(index) = reference.index.filter(|_| {
+                            reference.segments.len() == 2
+                                && reference.segments[0] == "params"
+                                && reference.segments[1] == spec.name
+                        }) {
+                            table.set(
+                                super::subst::key_of(&reference),
+                                format!("$(steps.{step}.results.{name}[{index}])"),
+                            );
+                        }
+                    }
+                }
+            }
+            "object" => {
+                for property in spec.properties.iter().flat_map(|p| p.keys()) {
+                    table.set(
+                        key(&["params", &spec.name, property]),
+                        format!("$(steps.{step}.results.{name}.{property})"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The step template under a step: the step's fields win, env and volume mounts merge by name

@@ -326,8 +326,8 @@ pub struct ImageMap {
 struct Rule {
     glob: globset::GlobMatcher,
     runtime: RuntimeKind,
-    /// `host:COMMAND`: the image's entrypoint, for steps without a command (Tekton looks it up
-    /// in the image's config; the host runtime cannot).
+    /// `host:COMMAND` or `busybox:COMMAND`: the image's entrypoint, for steps without a command
+    /// (Tekton looks it up in the image's config; these runtimes cannot).
     entrypoint: Vec<String>,
 }
 
@@ -336,15 +336,17 @@ impl ImageMap {
         let mut rules = Vec::new();
         for spec in specs {
             let (pattern, target) = spec.split_once('=').ok_or_else(|| {
-                format!("--image {spec:?}: expected PATTERN=host, PATTERN=host:ENTRYPOINT, PATTERN=busybox or PATTERN=podman")
+                format!("--image {spec:?}: expected PATTERN=host, PATTERN=host:ENTRYPOINT, PATTERN=busybox, PATTERN=busybox:ENTRYPOINT or PATTERN=podman")
             })?;
             let (runtime, entrypoint) = target.split_once(':').unwrap_or((target, ""));
             let runtime: RuntimeKind = runtime
                 .parse()
                 .map_err(|e| format!("--image {spec:?}: {e}"))?;
-            if !entrypoint.is_empty() && runtime != RuntimeKind::Host {
+            if !entrypoint.is_empty()
+                && !matches!(runtime, RuntimeKind::Host | RuntimeKind::Busybox)
+            {
                 return Err(format!(
-                    "--image {spec:?}: only the host runtime takes an entrypoint (host:ENTRYPOINT); {} knows the image's",
+                    "--image {spec:?}: only the host and busybox runtimes take an entrypoint (host:ENTRYPOINT, busybox:ENTRYPOINT); {} knows the image's",
                     runtime.as_str()
                 ));
             }
@@ -378,7 +380,7 @@ impl ImageMap {
 }
 
 impl ImageMap {
-    /// The entrypoint a `host:COMMAND` rule gives `image` (empty when none).
+    /// The entrypoint a `host:COMMAND` or `busybox:COMMAND` rule gives `image` (empty when none).
     pub fn entrypoint_for(&self, image: &str) -> Vec<String> {
         self.rules
             .iter()
@@ -426,5 +428,11 @@ mod tests {
         assert!(ImageMap::parse(&["x=docker".into()], RuntimeKind::Host).is_err());
         let map = ImageMap::parse(&["*busybox*=host:sh -e".into()], RuntimeKind::Host).unwrap();
         assert_eq!(map.entrypoint_for("busybox:1"), ["sh", "-e"]);
+        let map =
+            ImageMap::parse(&["*bash*=busybox:/opt/entry".into()], RuntimeKind::Host).unwrap();
+        assert_eq!(map.runtime_for("bash:5"), Ok(RuntimeKind::Busybox));
+        assert_eq!(map.entrypoint_for("bash:5"), ["/opt/entry"]);
+        let error = ImageMap::parse(&["x=podman:/entry".into()], RuntimeKind::Host).unwrap_err();
+        assert!(error.contains("podman knows the image's"), "{error}");
     }
 }

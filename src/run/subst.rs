@@ -74,6 +74,11 @@ impl Replacements {
         }
     }
 
+    /// The whole-array form (`$(key[*])` as a whole argument) under `key` alone.
+    pub fn set_whole_array(&mut self, key: impl Into<String>, items: Vec<String>) {
+        self.arrays.insert(key.into(), items);
+    }
+
     /// A value under an already built key (`tasks.t.results.r`).
     pub fn value_at(&mut self, base: &str, value: &ParamValue) {
         match value {
