@@ -20,10 +20,10 @@ examples="$repo/examples/v1"
 
 # Images whose steps need only a shell and common tools, by the names the examples use. busybox
 # and alpine images (and the bash image, whose /bin/sh is busybox's, with its entrypoint) run
-# with busybox's shell and applets (the busybox runtime: `[ a == b ]`, `#!/usr/bin/env ash`, `sh` as the command of a
-# step without one), ubuntu's with this machine's (dash, bash and coreutils, as ubuntu has them;
-# its CMD is bash); alpine/git's entrypoint is git; python, perl and node images need only their
-# interpreter, which this machine has.
+# with busybox's shell and applets (the busybox runtime: `[ a == b ]`, `#!/usr/bin/env ash`,
+# `sh` as the command of a step without one), ubuntu's with this machine's (dash, bash and
+# coreutils, as ubuntu has them; its CMD is bash); alpine/git's entrypoint is git; python, perl
+# and node images need only their interpreter, which this machine has.
 # The bash image's ENTRYPOINT (docker-entrypoint.sh) runs a step's args as the command unless
 # there are none or the first is an option, then bash: what a step with args and no command needs.
 bash_entrypoint=$out/bash-image-entrypoint
