@@ -136,7 +136,7 @@ fn sarif_format_is_a_code_scanning_log() {
     assert!(log["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
     let driver = &log["runs"][0]["tool"]["driver"];
     assert_eq!(driver["name"], "stepkit");
-    assert_eq!(driver["rules"].as_array().unwrap().len(), 73);
+    assert_eq!(driver["rules"].as_array().unwrap().len(), 74);
     let result = &log["runs"][0]["results"][0];
     assert_eq!(result["ruleId"], "yaml-syntax");
     assert_eq!(
@@ -474,7 +474,7 @@ fn list_rules_prints_the_catalogue() {
     let run = Scratch::new().lint(&["--list-rules"]);
     assert_eq!(run.code, 0, "{run:?}");
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 1 + 73, "a header and 73 rules");
+    assert_eq!(lines.len(), 1 + 74, "a header and 74 rules");
     assert!(lines[1].starts_with("1    yaml-syntax "), "{}", lines[1]);
     assert!(
         lines[71].starts_with("71   shellcheck-missing "),

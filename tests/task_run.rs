@@ -642,3 +642,21 @@ spec:
         "forward/use | args: a b c quay.io/x sha256:1 second: b word: hello",
     );
 }
+
+#[test]
+fn an_embedded_spec_is_read_as_tekton_reads_it_field_names_without_regard_to_case() {
+    // `mountpath: /creds` in a TaskRun's taskSpec is mountPath to Tekton (lint: field-case).
+    let path = fixture("lint/rules/field-case/bad-embedded-task-spec.yaml");
+    let mut command = stepkit();
+    command
+        .args(["task", "run"])
+        .arg(&path)
+        .args(["--image", "registry.access.redhat.com/ubi9/*=host"]);
+    let out = run(&mut command, None);
+    assert_eq!(out.code, 0, "{}", out.all_output());
+    assert!(
+        out.stderr.contains("isolated-credentials/read: succeeded"),
+        "{}",
+        out.stderr
+    );
+}

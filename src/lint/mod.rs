@@ -227,9 +227,11 @@ fn classify(
         let mut sink = rules::Sink::new(&everything);
         rules::check_schema(&doc, profile, &mut sink);
         doc.schema_problems = sink.into_diagnostics();
-        let spec = root
-            .get("spec")
-            .map(Node::to_json)
+        let mut json = root.to_json();
+        rules::fold_field_case(&mut json, &doc);
+        let spec = json
+            .get_mut("spec")
+            .map(serde_json::Value::take)
             .unwrap_or(serde_json::Value::Null);
         let wrong_types = doc
             .schema_problems

@@ -156,6 +156,7 @@ catalogue! {
     71 ShellcheckMissing "shellcheck-missing" [I, I, I, I] "" "shellcheck is not installed, so scripts were not checked";
     72 YamlLimits "yaml-limits" [E, E, E, E] "" "a file past a reading budget: size (--max-file-size), nesting depth or alias expansion";
     73 NotRegularFile "not-regular-file" [E, E, E, E] "" "a path that is not a regular file (FIFO, device, socket) or a dangling or looping symlink";
+    74 FieldCase "field-case" [W, E, E, E] "W" "a field name in an embedded spec that Tekton reads as another one's, differing only in case";
 }
 
 pub fn find(id: &str) -> Option<&'static Rule> {
@@ -257,7 +258,7 @@ pub(crate) fn is_dns_label(name: &str) -> bool {
         && bytes[bytes.len() - 1] != b'-'
 }
 
-pub(crate) use structure::check_schema;
+pub(crate) use structure::{check_schema, fold_field_case};
 
 /// A Task body: a Task's spec, or one inlined in a Pipeline, TaskRun or PipelineRun.
 pub(crate) struct TaskBody<'a> {

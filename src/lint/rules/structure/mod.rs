@@ -32,6 +32,7 @@ use crate::tekton::yaml::Node;
 
 pub use duplicate_resource::duplicates;
 use params::{check_params, ParamChecks};
+pub use schema::fold_field_case;
 use task_body::{check_step_action, check_task_body, unique_workspace_names};
 
 /// Field names and value types, walked once per document when the corpus is built.

@@ -3,8 +3,12 @@
 //! Tekton's webhook decodes with unknown fields disallowed, so a typo (`Name:`,
 //! `computeResource:`) is rejected on apply; Go's JSON decoder rejects a value of the wrong type
 //! (`command: [true]`, `timeout: 5`) — after go-yaml typed it, so `yes` is a boolean there.
-//! Field names are case-sensitive: the CRDs' structural schemas prune (or, with strict field
-//! validation, reject) `mountpath` before Tekton's case-insensitive Go decoder could see it.
+//! Field names are case-sensitive where the CRDs' structural schemas describe them: the API server
+//! prunes (or, with strict field validation, rejects) `mountpath` before Tekton's Go decoder could
+//! see it. An embedded `taskSpec` or `pipelineSpec` is kept as written
+//! (`x-kubernetes-preserve-unknown-fields`), and there Go's decoder, which matches names without
+//! regard to case, reads `mountpath` as `mountPath`: a `field-case` warning, and the typed model
+//! reads it the same way ([`fold_field_case`]).
 //!
 //! Long (about 800 lines of code) because most of it is one flat table of like rows, a field
 //! list per object; split, the table would be harder to compare with Tekton's types.
@@ -315,6 +319,14 @@ impl Object {
             .iter()
             .flat_map(|group| group.iter())
             .find(|field| field.name == name)
+    }
+
+    /// The field of `version` whose name equals `name` but for case (ASCII, as Tekton's names).
+    fn field_ignoring_case(self, name: &str, version: Version) -> Option<&'static Field> {
+        self.groups()
+            .iter()
+            .flat_map(|group| group.iter())
+            .find(|field| field.exists_in(version) && field.name.eq_ignore_ascii_case(name))
     }
 
     /// The names a document of `version` may use here.
@@ -696,9 +708,67 @@ pub fn check_field_names(doc: &TektonDoc, profile: Profile, sink: &mut Sink) {
         version: Version::of(doc),
         api_version: &doc.api_version,
         konflux_sources,
+        embedded: false,
         sink,
     };
     walk.object(&doc.root, Object::Document(doc.kind), &FieldPath::root());
+}
+
+/// Renames the keys of `root` (the JSON of `doc`) that Tekton's Go decoder matches to a field
+/// without regard to case, inside the embedded specs the API server keeps as written, so the
+/// typed model reads what Tekton reads.
+pub fn fold_field_case(root: &mut serde_json::Value, doc: &TektonDoc) {
+    fold_object(root, Object::Document(doc.kind), Version::of(doc), false);
+}
+
+fn fold_object(json: &mut serde_json::Value, object: Object, version: Version, embedded: bool) {
+    let Some(map) = json.as_object_mut() else {
+        return;
+    };
+    if embedded {
+        let renames: Vec<(String, &'static str)> = map
+            .keys()
+            .filter(|key| object.field(key).is_none())
+            .filter_map(|key| {
+                let field = object.field_ignoring_case(key, version)?;
+                (!map.contains_key(field.name)).then(|| (key.clone(), field.name))
+            })
+            .collect();
+        for (from, to) in renames {
+            if let Some(value) = map.remove(&from) {
+                map.insert(to.to_string(), value);
+            }
+        }
+    }
+    for (key, value) in map.iter_mut() {
+        let Some(field) = object.field(key) else {
+            continue;
+        };
+        let embedded = embedded || is_embedded_spec(field.name);
+        match field.value {
+            Value::Map(inner) => fold_object(value, inner, version, embedded),
+            Value::List(inner) => {
+                for item in value.as_array_mut().into_iter().flatten() {
+                    fold_object(item, inner, version, embedded);
+                }
+            }
+            Value::MapOf(inner) => {
+                for item in value
+                    .as_object_mut()
+                    .into_iter()
+                    .flat_map(|m| m.values_mut())
+                {
+                    fold_object(item, inner, version, embedded);
+                }
+            }
+            Value::Any | Value::Scalar(_) | Value::Dict(_) => {}
+        }
+    }
+}
+
+/// A spec embedded in another object, which the CRDs keep as written.
+fn is_embedded_spec(field: &str) -> bool {
+    matches!(field, "taskSpec" | "pipelineSpec")
 }
 
 struct Walk<'a, 's> {
@@ -707,6 +777,8 @@ struct Walk<'a, 's> {
     /// konflux-ci/build-definitions writes `taskRef: {name, version}` in its Pipeline sources and
     /// its build strips `version` before applying: the Konflux profiles accept it.
     konflux_sources: bool,
+    /// Inside an embedded taskSpec or pipelineSpec (see the module docs).
+    embedded: bool,
     sink: &'a mut Sink<'s>,
 }
 
@@ -717,7 +789,22 @@ impl Walk<'_, '_> {
             let Some(name) = key.as_str() else { continue };
             let here = path.field(name);
             match object.field(name) {
-                None => self.unknown(name, object, path),
+                None => match self.case_folded(name, object, entries) {
+                    Some(field) => {
+                        let message = format!(
+                            "{name:?} in {} is read by Tekton as {:?}: in an embedded spec, which \
+                             the API server keeps as written, Go matches field names without \
+                             regard to case; spell it {:?}",
+                            describe(path),
+                            field.name,
+                            field.name
+                        );
+                        self.sink
+                            .report(RuleId::FieldCase, Location::Key(here), message);
+                        self.field_value(value, field, &path.field(field.name));
+                    }
+                    None => self.unknown(name, object, path),
+                },
                 Some(Field {
                     since: Since::V1(spelling),
                     ..
@@ -741,9 +828,33 @@ impl Walk<'_, '_> {
                     self.sink
                         .report(RuleId::V1beta1RemovedField, Location::Key(here), message);
                 }
-                Some(field) => self.value(value, field.value, &here),
+                Some(field) => self.field_value(value, field, &here),
             }
         }
+    }
+
+    /// The field an unknown `name` stands for where Go's case-insensitive decoder reads it.
+    fn case_folded(
+        &self,
+        name: &str,
+        object: Object,
+        entries: &[(Node, Node)],
+    ) -> Option<&'static Field> {
+        if !self.embedded {
+            return None;
+        }
+        let field = object.field_ignoring_case(name, self.version)?;
+        let exact_too = entries
+            .iter()
+            .any(|(key, _)| key.as_str() == Some(field.name));
+        (!exact_too).then_some(field)
+    }
+
+    fn field_value(&mut self, node: &Node, field: &Field, path: &FieldPath) {
+        let outer = self.embedded;
+        self.embedded = outer || is_embedded_spec(field.name);
+        self.value(node, field.value, path);
+        self.embedded = outer;
     }
 
     fn value(&mut self, node: &Node, value: Value, path: &FieldPath) {
