@@ -12,13 +12,14 @@ const HOST: &str = "docker.io/library/debian:12=host";
 const CANARY: &str = "canary-secret-CANARYcanary-0123456789";
 
 fn task_run(file: &str, extra: &[&str]) -> Run {
-    let path = fixture(&format!("run/{file}"));
+    let mut args = vec!["--image", HOST];
+    args.extend_from_slice(extra);
+    task_run_path(&fixture(&format!("run/{file}")), &args)
+}
+
+fn task_run_path(path: &Path, args: &[&str]) -> Run {
     let mut command = stepkit();
-    command
-        .args(["task", "run"])
-        .arg(&path)
-        .args(["--image", HOST])
-        .args(extra);
+    command.args(["task", "run"]).arg(path).args(args);
     run(&mut command, None)
 }
 
@@ -554,12 +555,8 @@ fn busybox_with_an_entrypoint_runs_an_args_only_step_through_the_images_entrypoi
         "apiVersion: tekton.dev/v1\nkind: TaskRun\nmetadata:\n  name: args-only\nspec:\n  params:\n    - name: who\n      value: [a, b]\n  taskSpec:\n    params:\n      - name: who\n        type: array\n    steps:\n      - name: echo\n        image: docker.io/library/bash:5\n        args: [echo, \"hello\", \"$(params.who[*])\"]\n      - name: shell\n        image: docker.io/library/bash:5\n        args: [-c, \"[ x == x ] && echo through the shell\"]\n",
     )
     .unwrap();
-    let mut command = stepkit();
-    command.args(["task", "run"]).arg(&file).args([
-        "--image",
-        &format!("docker.io/library/bash*=busybox:{}", entry.display()),
-    ]);
-    let out = run(&mut command, None);
+    let image = format!("docker.io/library/bash*=busybox:{}", entry.display());
+    let out = task_run_path(&file, &["--image", &image]);
     assert_eq!(out.code, 0, "{}", out.all_output());
     assert_line(&out, "args-only/echo | hello a b");
     assert_line(&out, "args-only/shell | through the shell");
@@ -630,12 +627,7 @@ spec:
 "#,
     )
     .unwrap();
-    let mut command = stepkit();
-    command
-        .args(["task", "run"])
-        .arg(&file)
-        .args(["--image", HOST]);
-    let out = run(&mut command, None);
+    let out = task_run_path(&file, &["--image", HOST]);
     assert_eq!(out.code, 0, "{}", out.all_output());
     assert_line(
         &out,
@@ -646,13 +638,10 @@ spec:
 #[test]
 fn an_embedded_spec_is_read_as_tekton_reads_it_field_names_without_regard_to_case() {
     // `mountpath: /creds` in a TaskRun's taskSpec is mountPath to Tekton (lint: field-case).
-    let path = fixture("lint/rules/field-case/bad-embedded-task-spec.yaml");
-    let mut command = stepkit();
-    command
-        .args(["task", "run"])
-        .arg(&path)
-        .args(["--image", "registry.access.redhat.com/ubi9/*=host"]);
-    let out = run(&mut command, None);
+    let out = task_run_path(
+        &fixture("lint/rules/field-case/bad-embedded-task-spec.yaml"),
+        &["--image", "registry.access.redhat.com/ubi9/*=host"],
+    );
     assert_eq!(out.code, 0, "{}", out.all_output());
     assert!(
         out.stderr.contains("isolated-credentials/read: succeeded"),
