@@ -10,7 +10,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use registry_harness::{CuttingProxy, TestRegistry};
+use registry_harness::{CuttingProxy, RefusingProxy, TestRegistry};
 use support::{run, stepkit, Run};
 
 fn stepkit_ws(registry: &TestRegistry, args: &[&str]) -> Run {
@@ -473,6 +473,97 @@ fn a_pull_cut_off_in_the_middle_resumes_and_restores_the_tree() {
     let ranges = proxy.ranges();
     assert_eq!(ranges.len(), 2, "{ranges:?}");
     assert_ne!(ranges[1], "bytes=0-", "resumed, not started again");
+    assert_same_tree(&tree, &dest);
+}
+
+/// A tree whose blob takes several upload parts: incompressible bytes beside the sample.
+fn tree_of_several_parts(root: &Path) {
+    sample_tree(root);
+    let mut rng = fastrand::Rng::with_seed(11);
+    let noise: Vec<u8> = (0..10 * 1024 * 1024).map(|_| rng.u8(..)).collect();
+    std::fs::write(root.join("noise.bin"), noise).unwrap();
+}
+
+/// Requests of `method` to the blob uploads of `repo` in the registry's access log.
+fn upload_requests(registry: &TestRegistry, repo: &str, method: &str) -> usize {
+    let needle = format!("\"{method} /v2/{repo}/blobs/uploads/");
+    registry.blob_upload_count(repo); // waits for the log to settle
+    registry
+        .access_log()
+        .lines()
+        .filter(|line| line.contains(&needle))
+        .count()
+}
+
+#[test]
+fn a_large_blob_is_uploaded_in_parts_while_it_is_packed() {
+    let registry = TestRegistry::start();
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("ws");
+    tree_of_several_parts(&tree);
+    for (form, flags) in [("zstd", &[][..]), ("ta", &["--trusted-artifacts"][..])] {
+        let repo = registry.unique_repo(&format!("parts-{form}"));
+        let to = format!("{}/{repo}", registry.host());
+        let mut args = vec!["push", tree.to_str().unwrap(), "--to", &to, "-v"];
+        args.extend_from_slice(flags);
+        let out = stepkit_ws(&registry, &args);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(out.stderr.contains("while packing"), "{}", out.stderr);
+        // 10 MiB in 4 MiB chunks, then the PUT that commits them (the empty config is a
+        // blob of its own, sent whole).
+        assert!(upload_requests(&registry, &repo, "PATCH") >= 3, "{form}");
+        let commits = upload_requests(&registry, &repo, "PUT");
+        let dest = work.path().join(format!("restored-{form}"));
+        let pulled = stepkit_ws(
+            &registry,
+            &["pull", out.stdout.trim(), dest.to_str().unwrap()],
+        );
+        assert_eq!(pulled.code, 0, "{pulled:?}");
+        assert_same_tree(&tree, &dest);
+
+        // The same blob again: found once packed, and never committed a second time.
+        let again = stepkit_ws(&registry, &args);
+        assert_eq!(again.code, 0, "{again:?}");
+        assert_eq!(again.stdout, out.stdout);
+        assert!(again.stderr.contains("already in"), "{}", again.stderr);
+        assert_eq!(upload_requests(&registry, &repo, "PUT"), commits, "{form}");
+    }
+}
+
+#[test]
+fn a_registry_without_chunked_uploads_gets_the_finished_file() {
+    let registry = TestRegistry::start();
+    let proxy = RefusingProxy::start(registry.port(), "PATCH");
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("ws");
+    tree_of_several_parts(&tree);
+    let repo = registry.unique_repo("no-chunks");
+    let to = format!("{}/{repo}", proxy.host());
+    let out = stepkit_ws(
+        &registry,
+        &[
+            "push",
+            tree.to_str().unwrap(),
+            "--to",
+            &to,
+            "--insecure-registry",
+            &proxy.host(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("uploading while packing failed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(upload_requests(&registry, &repo, "PATCH"), 0);
+    let pinned = out
+        .stdout
+        .trim()
+        .replacen(&proxy.host(), &registry.host(), 1);
+    let dest = work.path().join("restored");
+    let pulled = stepkit_ws(&registry, &["pull", &pinned, dest.to_str().unwrap()]);
+    assert_eq!(pulled.code, 0, "{pulled:?}");
     assert_same_tree(&tree, &dest);
 }
 

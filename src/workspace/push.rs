@@ -4,7 +4,8 @@
 //! `REPO@sha256:<manifest digest>`. The Trusted Artifacts form: gzip tarballs as the layers of one
 //! artifact, each referenced as `oci:REPO@sha256:<blob digest>`, which an unmodified Trusted
 //! Artifacts `use` step restores. Either way the manifest goes last, so a push cut short leaves
-//! blobs nobody references rather than an artifact missing its content.
+//! blobs nobody references rather than an artifact missing its content. A blob is uploaded
+//! while it is packed, each part as the compressor writes it.
 //!
 //! A directory that a pull restored (its state record beside it, see `state`) is pushed
 //! incrementally in stepkit's form: what changed since, with whiteouts for what was deleted, as
@@ -14,12 +15,13 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::core::error::Error;
 use crate::core::image_ref::ImageReference;
 use crate::core::tekton::{self, Budget, ResultFile};
 use crate::workspace::archive::{
-    pack, Compression, Delta, ExcludeSet, PackOptions, Packed, Skipped,
+    pack, pack_spooled, Compression, Delta, ExcludeSet, PackOptions, Packed, Skipped, Spool,
 };
 use crate::workspace::auth::{credentials_for, AuthEnv};
 use crate::workspace::reference::fill_placeholder;
@@ -28,6 +30,10 @@ use crate::workspace::registry::{
     RegistryOptions, ANNOTATION_BASE_DIGEST,
 };
 use crate::workspace::state::{self, Changes, State, StateChoice};
+
+/// Bytes of the blob sent per request when uploading while packing: the chunk size of the
+/// registry client's chunked upload.
+const UPLOAD_PART: usize = 4 * 1024 * 1024;
 
 /// Where a pinned reference goes once pushed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,15 +113,14 @@ pub async fn push(options: &PushOptions) -> anyhow::Result<Pushed> {
 
     let mut packed = Vec::new();
     let mut pushed_sources = Vec::new();
+    let mut uploaded = 0;
     for source in &options.sources {
-        match pack_source(source, compression, options) {
-            Ok(packed_source) => {
-                packed.push(packed_source);
-                pushed_sources.push(source);
-            }
-            // `.skip-trusted-artifacts` in the source: nothing to push, as Trusted Artifacts does.
-            Err(err) if err.downcast_ref::<Skipped>().is_some() => tracing::info!("{err}"),
-            Err(err) => return Err(err),
+        if let Some((packed_source, sent)) =
+            pack_and_upload(source, compression, options, &registry).await?
+        {
+            packed.push(packed_source);
+            pushed_sources.push(source);
+            uploaded += usize::from(sent);
         }
     }
     if packed.is_empty() {
@@ -123,15 +128,6 @@ pub async fn push(options: &PushOptions) -> anyhow::Result<Pushed> {
             references: Vec::new(),
             uploaded: 0,
         });
-    }
-    let mut uploaded = 0;
-    for (_, layer) in &packed {
-        if registry
-            .push_blob_file(&layer.path, &layer.digest, layer.size)
-            .await?
-        {
-            uploaded += 1;
-        }
     }
 
     let created = created_annotation(options.created);
@@ -210,27 +206,55 @@ pub fn push_target(
     Ok(reference)
 }
 
-fn pack_source(
+/// Packs `source` and uploads its blob at the same time: each part of the blob file goes to
+/// the registry as soon as the compressor has written it, so the push takes about as long as
+/// the slower of the two, not their sum. Once packed, a blob the registry already has stops
+/// the upload before it is committed; a streamed upload that failed is done again from the
+/// finished file. Returns the title and the packed blob, and whether it was uploaded, or
+/// `None` for a source that asks to be skipped.
+async fn pack_and_upload(
     source: &Source,
     compression: Compression,
     options: &PushOptions,
-) -> anyhow::Result<(String, Packed)> {
-    let title = source
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "workspace".to_owned());
-    let packed = pack(
-        &source.path,
-        &options.temp_dir,
-        &PackOptions {
+    registry: &Registry,
+) -> anyhow::Result<Option<((String, Packed), bool)>> {
+    let spool = Spool::new();
+    let packing = {
+        let (path, temp_dir) = (source.path.clone(), options.temp_dir.clone());
+        let pack_options = PackOptions {
             excludes: options.excludes.clone(),
             compression,
             threads: 0,
             delta: None,
             preserve_mtime: options.preserve_mtime,
-        },
-    )?;
+        };
+        let spool = Arc::clone(&spool);
+        tokio::task::spawn_blocking(move || {
+            let packed = pack_spooled(&path, &temp_dir, &pack_options, Some(Arc::clone(&spool)));
+            spool.abandon("nothing was packed");
+            packed
+        })
+    };
+    let upload = registry.push_blob_parts(Arc::clone(&spool).parts(UPLOAD_PART));
+    tokio::pin!(packing, upload);
+    let mut streamed = None;
+    let packed = loop {
+        tokio::select! {
+            packed = &mut packing => break packed,
+            result = &mut upload, if streamed.is_none() => streamed = Some(result),
+        }
+    };
+    let packed = match packed
+        .map_err(|error| Error::local_io(format!("packing {}: {error}", source.path.display())))?
+    {
+        Ok(packed) => packed,
+        // `.skip-trusted-artifacts` in the source: nothing to push, as Trusted Artifacts does.
+        Err(err) if err.downcast_ref::<Skipped>().is_some() => {
+            tracing::info!("{err}");
+            return Ok(None);
+        }
+        Err(err) => return Err(err),
+    };
     tracing::info!(
         "packed {} ({} files, {} bytes, {} compressed)",
         source.path.display(),
@@ -238,7 +262,55 @@ fn pack_source(
         packed.uncompressed_size,
         packed.size
     );
-    Ok((title, packed))
+    let streamed = match streamed {
+        Some(result) => result,
+        // The upload waits while the registry is asked for the blob: the last part and the
+        // commit are sent only when it is missing.
+        None if registry.has_blob(&packed.digest).await? => {
+            tracing::info!(
+                "blob {} is already in {}; not uploading the rest of it",
+                packed.digest,
+                registry.repository()
+            );
+            return Ok(Some(((title_of(source), packed), false)));
+        }
+        None => upload.await,
+    };
+    let sent = match streamed {
+        Ok((digest, size)) if digest == packed.digest && size == packed.size => {
+            tracing::info!(
+                "uploaded blob {digest} ({size} bytes) to {} while packing",
+                registry.repository()
+            );
+            true
+        }
+        Ok((digest, size)) => {
+            tracing::warn!(
+                "the registry received {digest} ({size} bytes) while packing, not the packed {} ({} bytes); uploading the packed file",
+                packed.digest,
+                packed.size
+            );
+            registry
+                .push_blob_file(&packed.path, &packed.digest, packed.size)
+                .await?
+        }
+        Err(reason) => {
+            tracing::info!("uploading while packing failed ({reason}); uploading the packed file");
+            registry
+                .push_blob_file(&packed.path, &packed.digest, packed.size)
+                .await?
+        }
+    };
+    Ok(Some(((title_of(source), packed), sent)))
+}
+
+/// A layer's title: the source's base name.
+fn title_of(source: &Source) -> String {
+    source
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "workspace".to_owned())
 }
 
 fn layer_info(title: &str, packed: &Packed, compression: Compression) -> LayerInfo {

@@ -650,6 +650,64 @@ impl CuttingProxy {
     }
 }
 
+/// A proxy in front of the registry that answers every request with one method (`PATCH`:
+/// a registry without chunked uploads) with 405 and closes the connection; everything else
+/// passes through.
+pub struct RefusingProxy {
+    port: u16,
+}
+
+impl RefusingProxy {
+    pub fn start(upstream: u16, method: &'static str) -> RefusingProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let request_start = format!("{method} ");
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                let (mut client_in, mut server_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let mut refusal_out = client.try_clone().unwrap();
+                let request_start = request_start.clone();
+                std::thread::spawn(move || {
+                    let mut buf = vec![0; 64 * 1024];
+                    while let Ok(read) = client_in.read(&mut buf) {
+                        if read == 0 {
+                            break;
+                        }
+                        if buf[..read].starts_with(request_start.as_bytes()) {
+                            let _ = refusal_out.write_all(
+                                b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                            );
+                            let _ = refusal_out.shutdown(std::net::Shutdown::Both);
+                            let _ = server_out.shutdown(std::net::Shutdown::Both);
+                            return;
+                        }
+                        if server_out.write_all(&buf[..read]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = server_out.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut server_in, mut client_out) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut server_in, &mut client_out);
+                    let _ = client_out.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        RefusingProxy { port }
+    }
+
+    /// `127.0.0.1:<port>`, to use as the registry host.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
 /// Records (and with `hide`, drops) the `Range` header lines of a request head.
 fn rewrite_request(data: &[u8], hide: bool, recorded: &std::sync::Mutex<Vec<String>>) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());

@@ -9,7 +9,8 @@
 //! as it was. [`unpack`] does both for a blob file.
 //!
 //! By concern: `walk` (the tree into tar members) and `exclude` (`--exclude` patterns), `pack`,
-//! `compress` (zstd, parallel gzip) and `pipes` (threads between the stages); `unpack` (read
+//! `compress` (zstd, parallel gzip), `pipes` (threads between the stages) and `spool` (the blob
+//! file read while it is written, for an upload alongside the pack); `unpack` (read
 //! and decompress), `extract` (each entry checked into staging), `budget` (what may be
 //! written) and `commit` (staging into DEST).
 //!
@@ -53,6 +54,7 @@ mod extract;
 mod layers;
 mod pack;
 mod pipes;
+mod spool;
 #[cfg(test)]
 mod tests;
 mod unpack;
@@ -69,7 +71,8 @@ use crate::core::error::Error;
 pub use budget::{UnpackBudget, DEFAULT_MAX_UNPACK_SIZE};
 pub use exclude::ExcludeSet;
 pub use layers::{OPAQUE_WHITEOUT, WHITEOUT_PREFIX};
-pub use pack::pack;
+pub use pack::{pack, pack_spooled};
+pub use spool::Spool;
 pub use unpack::{stage, unpack, Staged, StagedEntry, StagedKind};
 
 /// OCI media type of a zstd-compressed layer.

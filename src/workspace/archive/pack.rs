@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::fs::{self, Metadata};
 use std::io::{self, BufWriter};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::core::error::{Error, Kind, ResultExt};
 use crate::core::progress::{Mode, Transfer};
@@ -11,6 +12,7 @@ use crate::core::progress::{Mode, Transfer};
 use super::compress::Compressor;
 use super::exclude::ExcludeSet;
 use super::pipes::{Tee, WriteBehind};
+use super::spool::{Spool, SpoolWriter};
 use super::walk::{Included, Packer};
 use super::{
     skip_requested, skipped, Compression, PackOptions, Packed, IO_BUFFER, MAX_AUTO_THREADS,
@@ -23,6 +25,17 @@ use super::{
 /// single file (or a symlink, kept as one) is one member named after it. `temp_dir` must not be
 /// inside `source`. Returns [`Skipped`] when the source directory holds a [`SKIP_MARKER`] file.
 pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Result<Packed> {
+    pack_spooled(source, temp_dir, options, None)
+}
+
+/// [`pack`], telling `spool` how far the blob file is written, so it can be uploaded while it
+/// is packed.
+pub fn pack_spooled(
+    source: &Path,
+    temp_dir: &Path,
+    options: &PackOptions,
+    spool: Option<Arc<Spool>>,
+) -> anyhow::Result<Packed> {
     let excludes = ExcludeSet::new(&options.excludes)?;
     if let Compression::Zstd { level } = options.compression {
         let range = zstd::compression_level_range();
@@ -58,6 +71,9 @@ pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Re
         })?;
     let file = temp.as_file().try_clone().or_kind(Kind::LocalIo, || {
         format!("cannot write the temporary file {}", temp.path().display())
+    })?;
+    let file = SpoolWriter::new(file, spool).or_kind(Kind::LocalIo, || {
+        format!("cannot read the temporary file {}", temp.path().display())
     })?;
     let blob = Tee::new(BufWriter::with_capacity(IO_BUFFER, file), None);
     let threads = worker_count(options.threads);
@@ -113,7 +129,8 @@ pub fn pack(source: &Path, temp_dir: &Path, options: &PackOptions) -> anyhow::Re
     buffered
         .into_inner()
         .map_err(io::IntoInnerError::into_error)
-        .or_kind(Kind::LocalIo, write_failed)?;
+        .or_kind(Kind::LocalIo, write_failed)?
+        .finish();
     Ok(Packed {
         path: temp.into_temp_path(),
         digest,

@@ -5,6 +5,9 @@
 //! - Uploads stream from a file in 1 MiB chunks with one monolithic PUT
 //!   (`push_blob_stream`, `use_monolithic_push`), after a HEAD that skips blobs the registry
 //!   already has. Memory stays bounded, and a failed upload can start again from the file.
+//! - A blob still being packed goes out in parts as they are written
+//!   ([`Registry::push_blob_parts`]: the spec's chunked upload, 4 MiB PATCHes and a PUT),
+//!   not retried; the caller falls back to the file upload above.
 //! - Downloads stream to the caller as they arrive, hashing on the way, and resume with a
 //!   `Range` request where a dropped connection stopped them; the call succeeds only once the
 //!   digest of the whole blob matched (a mismatch is exit 5), and what was streamed before
@@ -34,7 +37,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
@@ -404,6 +407,37 @@ impl Registry {
         .map_err(|failure| self.error(&what, failure))?;
         tracing::info!("uploaded blob {digest} ({size} bytes) to {}", self.name());
         Ok(true)
+    }
+
+    /// Uploads a blob while it is still being written: each of `parts` goes out as it comes,
+    /// as one chunk of an upload session (a PATCH with its Content-Range, then the PUT naming
+    /// the digest: the OCI distribution spec's chunked upload). Not retried, as the parts
+    /// cannot be replayed: on failure, the reason (never a credential or an upload URL), for
+    /// the caller to upload the finished file with [`Registry::push_blob_file`] instead.
+    /// Returns the digest and size of what the registry received.
+    pub async fn push_blob_parts<S>(&self, parts: S) -> Result<(String, u64), String>
+    where
+        S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
+    {
+        // The session opens with the first part: a blob small enough to be one part is only
+        // sent once the caller knows the registry does not have it already.
+        let mut parts = Box::pin(parts);
+        let first = match parts.next().await {
+            Some(first) => first.map_err(|error| error.to_string())?,
+            None => return Err("the blob is empty".to_owned()),
+        };
+        self.store_auth().await;
+        let parts = futures_util::stream::once(async { Ok(first) })
+            .chain(parts)
+            .map_err(OciDistributionError::IoError);
+        match self
+            .client
+            .push_blob_stream_chunked(&self.base(), parts)
+            .await
+        {
+            Ok(pushed) => Ok((pushed.blob_digest, pushed.size)),
+            Err(error) => Err(classify(error).detail),
+        }
     }
 
     /// Whether the repository holds blob `digest` (a HEAD, retried).
