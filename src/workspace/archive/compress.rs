@@ -68,7 +68,7 @@ pub(super) struct GzipJob {
 }
 
 /// gzip on several threads into one standard gzip member, the way pigz does it: the input is
-/// cut into fixed 128 KiB blocks, each deflated on a worker with the 32 KiB before it as its
+/// cut into fixed 256 KiB blocks, each deflated on a worker with the 32 KiB before it as its
 /// dictionary and ended with a sync flush (the last one with the final block), then written in
 /// order with the CRCs combined. Every block starts from a fresh deflate state, so the bytes do
 /// not depend on which worker compressed what. At most `2 × workers + 1` blocks are in flight.

