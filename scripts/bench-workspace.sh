@@ -8,6 +8,9 @@
 #   BENCH_DIR=/var/tmp ./scripts/bench-workspace.sh   # on disk instead of /dev/shm
 #   RUNS=3 ./scripts/bench-workspace.sh     # the median of 3 runs of each (fresh repository and
 #                                           # destination each time); peak RSS is the largest
+#   BASELINE=/path/to/older/stepkit RUNS=7 ./scripts/bench-workspace.sh
+#                                           # also the Trusted Artifacts push of another build,
+#                                           # run alternately with this one's
 #
 # Needs docker-registry, curl, zstd, GNU time (/usr/bin/time) and python3; installs the Debian
 # packages when missing. Everything stays on 127.0.0.1.
@@ -222,6 +225,22 @@ for size in ${SIZES_MB:-300 1024}; do
     awk -v a="$ta_push_s" -v b="$ta_pull_s" -v c="$push_s" -v d="$pull_s" -v f="$form" \
       'BEGIN { printf "  round trip vs Trusted Artifacts by hand (%s): %.1fx faster\n", f, (a + b) / (c + d) }'
   done
+
+  if [ -n "${BASELINE:-}" ]; then
+    # Alternately, so this machine's drift in speed falls on both builds alike.
+    base_times=(); this_times=()
+    for i in $(seq "${RUNS:-1}"); do
+      for build in base this; do
+        binary=$stepkit; [ "$build" = base ] && binary=$BASELINE
+        read -r s _ < <(measure "$binary" -q workspace push "$tree" --to "$registry/bench/$build-$size-$i:run" \
+          --insecure-registry "$registry" --result "$work/ref-$build" --trusted-artifacts)
+        if [ "$build" = base ]; then base_times+=("$s"); else this_times+=("$s"); fi
+      done
+    done
+    median() { printf '%s\n' "$@" | sort -n | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }'; }
+    awk -v a="$(median "${base_times[@]}")" -v b="$(median "${this_times[@]}")" -v n="${RUNS:-1}" \
+      'BEGIN { printf "  Trusted Artifacts form push, median of %d alternate runs: BASELINE %.2f s, this build %.2f s: %.2fx faster\n", n, a, b, a / b }'
+  fi
 
   # A build-like step on the tree: pull (recording state), add 5% new bytes as new files, modify
   # 20 files, delete 20, push. The incremental push against a full push of the same tree; then
