@@ -81,10 +81,19 @@ pub fn pack_spooled(
         .or_kind(Kind::LocalIo, || {
             format!("cannot start the {} compressor", options.compression)
         })?;
+    let include = options
+        .delta
+        .as_ref()
+        .map(|delta| Included::new(&delta.include));
     // The walk twice costs a stat per file, worth it only when someone sees the total.
     let total = match Mode::current() {
         Mode::Hidden => None,
-        Mode::Terminal | Mode::Plain => Some(estimate_tar_size(source, &source_meta, options)?),
+        Mode::Terminal | Mode::Plain => Some(estimate_tar_size(
+            source,
+            &source_meta,
+            options,
+            include.as_ref(),
+        )?),
     };
     let progress = Transfer::new(&format!("packing {}", source.display()), total);
     // Reading and hashing the tree on this thread, feeding the compressor on another.
@@ -96,10 +105,7 @@ pub fn pack_spooled(
         builder: tar::Builder::new(tar_stream),
         excludes,
         hardlinks: HashMap::new(),
-        include: options
-            .delta
-            .as_ref()
-            .map(|delta| Included::new(delta.include.clone())),
+        include: include.as_ref(),
         preserve_mtime: options.preserve_mtime,
         files: 0,
         dry_run: false,
@@ -142,7 +148,7 @@ pub fn pack_spooled(
 }
 
 fn walk<W: io::Write>(
-    packer: &mut Packer<W>,
+    packer: &mut Packer<'_, W>,
     source: &Path,
     source_meta: &Metadata,
     options: &PackOptions,
@@ -160,20 +166,19 @@ fn walk<W: io::Write>(
 }
 
 /// The size of the tar stream [`pack`] writes for `source` (before compression), from a walk
-/// that only stats: the same members, excludes and delta, no file opened or read.
+/// that only stats: the same members, excludes and delta (`include`, built from
+/// `options.delta`), no file opened or read.
 pub(super) fn estimate_tar_size(
     source: &Path,
     source_meta: &Metadata,
     options: &PackOptions,
+    include: Option<&Included>,
 ) -> anyhow::Result<u64> {
     let mut packer = Packer {
         builder: tar::Builder::new(io::sink()),
         excludes: ExcludeSet::new(&options.excludes)?,
         hardlinks: HashMap::new(),
-        include: options
-            .delta
-            .as_ref()
-            .map(|delta| Included::new(delta.include.clone())),
+        include,
         preserve_mtime: options.preserve_mtime,
         files: 0,
         dry_run: true,

@@ -1324,7 +1324,12 @@ fn the_progress_total_is_the_tar_stream_size_from_a_stat_only_walk() {
         ("single file", source.join("exactly-512"), file),
     ] {
         let meta = fs::metadata(&path).unwrap();
-        let estimate = super::pack::estimate_tar_size(&path, &meta, &options).unwrap();
+        let include = options
+            .delta
+            .as_ref()
+            .map(|delta| super::walk::Included::new(&delta.include));
+        let estimate =
+            super::pack::estimate_tar_size(&path, &meta, &options, include.as_ref()).unwrap();
         let packed = pack(&path, spool.path(), &options).unwrap();
         assert_eq!(estimate, tar_stream_size(&packed), "{case}");
         assert_eq!(estimate, packed.uncompressed_size, "{case}");
@@ -1375,12 +1380,11 @@ fn a_delta_packs_exactly_its_listed_paths_in_walk_order() {
 
 #[test]
 fn a_delta_walk_lists_only_the_directories_that_hold_a_listed_path() {
-    let included = super::walk::Included::new(
-        ["a/b/c/changed", "new", "top"]
-            .iter()
-            .map(|p| p.as_bytes().to_vec())
-            .collect(),
-    );
+    let paths = ["a/b/c/changed", "new", "top"]
+        .iter()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+    let included = super::walk::Included::new(&paths);
     for dir in ["a/", "a/b/", "a/b/c/"] {
         assert!(included.leads_into(dir.as_bytes()), "{dir}");
     }

@@ -15,14 +15,14 @@ use super::layers::whiteout_member;
 use super::{is_stepkit_temp, TAR_NAME_FIELD};
 
 /// Walks a tree into a tar builder, deterministically.
-pub(super) struct Packer<W: Write> {
+pub(super) struct Packer<'a, W: Write> {
     pub(super) builder: tar::Builder<W>,
     pub(super) excludes: ExcludeSet,
     /// (device, inode) of multiply-linked files already archived → their member name.
     pub(super) hardlinks: HashMap<(u64, u64), Vec<u8>>,
     pub(super) files: u64,
     /// For a delta layer: the only paths to archive.
-    pub(super) include: Option<Included>,
+    pub(super) include: Option<&'a Included<'a>>,
     /// Keep each entry's mtime rather than 0 (the archive then depends on when files were
     /// written).
     pub(super) preserve_mtime: bool,
@@ -34,19 +34,19 @@ pub(super) struct Packer<W: Write> {
 
 /// The paths a delta layer archives, and the directories that hold them: the walk lists only
 /// those, so packing a few changes does not stat the whole tree a second time.
-pub(super) struct Included {
-    paths: HashSet<Vec<u8>>,
+pub(super) struct Included<'a> {
+    paths: &'a HashSet<Vec<u8>>,
     /// Every ancestor of a path in `paths`, with its trailing `/`.
-    ancestors: HashSet<Vec<u8>>,
+    ancestors: HashSet<&'a [u8]>,
 }
 
-impl Included {
-    pub(super) fn new(paths: HashSet<Vec<u8>>) -> Included {
+impl<'a> Included<'a> {
+    pub(super) fn new(paths: &'a HashSet<Vec<u8>>) -> Included<'a> {
         let mut ancestors = HashSet::new();
-        for path in &paths {
+        for path in paths {
             for (end, byte) in path.iter().enumerate() {
                 if *byte == b'/' {
-                    ancestors.insert(path[..=end].to_vec());
+                    ancestors.insert(&path[..=end]);
                 }
             }
         }
@@ -84,7 +84,7 @@ impl Frame {
     }
 }
 
-impl<W: Write> Packer<W> {
+impl<W: Write> Packer<'_, W> {
     /// Archives the tree below `root`; with `whiteouts` (a delta layer), those first.
     pub(super) fn pack_tree(
         &mut self,
