@@ -273,6 +273,8 @@ fn the_trusted_artifacts_form_restores_with_plain_curl_and_tar_and_inspects_with
         manifest["layers"][0]["annotations"]["org.opencontainers.image.title"],
         "source"
     );
+    // Trusted Artifacts' layers have no digest of the uncompressed tar; stepkit's own do.
+    assert!(manifest["layers"][0]["annotations"]["stepkit.dev/uncompressed-digest"].is_null());
     assert!(manifest["annotations"]["org.opencontainers.image.created"].is_string());
     assert_eq!(manifest["annotations"]["quay.expires-after"], "1d");
 

@@ -227,6 +227,8 @@ async fn pack_and_upload(
             threads: 0,
             delta: None,
             preserve_mtime: options.preserve_mtime,
+            // Trusted Artifacts' layers carry no such annotation: not worth hashing for.
+            tar_digest: !options.trusted_artifacts,
         };
         let spool = Arc::clone(&spool);
         tokio::task::spawn_blocking(move || {
@@ -314,14 +316,17 @@ fn title_of(source: &Source) -> String {
 }
 
 fn layer_info(title: &str, packed: &Packed, compression: Compression) -> LayerInfo {
-    LayerInfo::workspace_layer(
+    let layer = LayerInfo::titled(
         packed.digest.clone(),
         packed.size,
         compression.media_type(),
         title,
-        &packed.uncompressed_digest,
     )
-    .with_uncompressed_size(packed.uncompressed_size)
+    .with_uncompressed_size(packed.uncompressed_size);
+    match &packed.uncompressed_digest {
+        Some(digest) => layer.with_uncompressed_digest(digest),
+        None => layer,
+    }
 }
 
 /// The tag from `--to`, or else one derived from the content, so the artifact is never an
@@ -439,6 +444,7 @@ async fn push_incremental(
                     whiteouts: changes.whiteouts,
                 }),
                 preserve_mtime: options.preserve_mtime,
+                tar_digest: true,
             },
         )?;
         tracing::info!(

@@ -238,6 +238,8 @@ pub struct PackOptions {
     pub delta: Option<Delta>,
     /// Keep files' mtimes (default 0: the digest then depends on content and modes only).
     pub preserve_mtime: bool,
+    /// Hash the uncompressed tar, for [`Packed::uncompressed_digest`].
+    pub tar_digest: bool,
 }
 
 /// A layer on top of a base: the paths to pack (below the source, `/`-separated; a listed
@@ -257,8 +259,9 @@ pub struct Packed {
     pub digest: String,
     /// Bytes of the compressed blob.
     pub size: u64,
-    /// `sha256:<hex>` of the uncompressed tar (the OCI "diff ID").
-    pub uncompressed_digest: String,
+    /// `sha256:<hex>` of the uncompressed tar (the OCI "diff ID"), with
+    /// [`PackOptions::tar_digest`].
+    pub uncompressed_digest: Option<String>,
     pub uncompressed_size: u64,
     /// Entries other than directories: regular files, symlinks and hard links.
     pub files: u64,

@@ -6,6 +6,8 @@ use std::io::{self, BufWriter};
 use std::path::Path;
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
+
 use crate::core::error::{Error, Kind, ResultExt};
 use crate::core::progress::{Mode, Transfer};
 
@@ -75,7 +77,11 @@ pub fn pack_spooled(
     let file = SpoolWriter::new(file, spool).or_kind(Kind::LocalIo, || {
         format!("cannot read the temporary file {}", temp.path().display())
     })?;
-    let blob = Tee::new(BufWriter::with_capacity(IO_BUFFER, file), None);
+    let blob = Tee::new(
+        BufWriter::with_capacity(IO_BUFFER, file),
+        Sha256::new(),
+        None,
+    );
     let threads = worker_count(options.threads);
     let compressor = Compressor::new(blob, options.compression, threads)
         .or_kind(Kind::LocalIo, || {
@@ -99,7 +105,11 @@ pub fn pack_spooled(
     // Reading and hashing the tree on this thread, feeding the compressor on another.
     let tar_stream = BufWriter::with_capacity(
         IO_BUFFER,
-        Tee::new(WriteBehind::spawn(compressor), Some(progress)),
+        Tee::new(
+            WriteBehind::spawn(compressor),
+            options.tar_digest.then(Sha256::new),
+            Some(progress),
+        ),
     );
     let mut packer = Packer {
         builder: tar::Builder::new(tar_stream),

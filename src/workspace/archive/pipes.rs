@@ -74,34 +74,68 @@ impl<W: Write + Send + 'static> Write for WriteBehind<W> {
 }
 
 /// A writer that hashes and counts what passes through it, and optionally reports progress.
-pub(super) struct Tee<W: Write> {
+/// `H` is [`Sha256`], or `Option<Sha256>` for a digest only some callers want.
+pub(super) struct Tee<W: Write, H: Digester = Sha256> {
     pub(super) inner: W,
-    pub(super) hasher: Sha256,
+    pub(super) hasher: H,
     pub(super) size: u64,
     pub(super) progress: Option<Transfer>,
 }
 
-impl<W: Write> Tee<W> {
-    pub(super) fn new(inner: W, progress: Option<Transfer>) -> Self {
+/// The hash a [`Tee`] keeps of its bytes.
+pub(super) trait Digester {
+    type Digest;
+    fn update(&mut self, bytes: &[u8]);
+    /// `sha256:<hex>`.
+    fn digest(self) -> Self::Digest;
+}
+
+impl Digester for Sha256 {
+    type Digest = String;
+
+    fn update(&mut self, bytes: &[u8]) {
+        Digest::update(self, bytes);
+    }
+
+    fn digest(self) -> String {
+        format!("sha256:{:x}", self.finalize())
+    }
+}
+
+impl Digester for Option<Sha256> {
+    type Digest = Option<String>;
+
+    fn update(&mut self, bytes: &[u8]) {
+        if let Some(hasher) = self {
+            Digest::update(hasher, bytes);
+        }
+    }
+
+    fn digest(self) -> Option<String> {
+        self.map(Digester::digest)
+    }
+}
+
+impl<W: Write, H: Digester> Tee<W, H> {
+    pub(super) fn new(inner: W, hasher: H, progress: Option<Transfer>) -> Self {
         Tee {
             inner,
-            hasher: Sha256::new(),
+            hasher,
             size: 0,
             progress,
         }
     }
 
-    /// The inner writer, `sha256:<hex>` of the bytes written, and their count.
-    pub(super) fn finish(self) -> (W, String, u64) {
+    /// The inner writer, the digest of the bytes written, and their count.
+    pub(super) fn finish(self) -> (W, H::Digest, u64) {
         if let Some(progress) = self.progress {
             progress.finish();
         }
-        let digest = format!("sha256:{:x}", self.hasher.finalize());
-        (self.inner, digest, self.size)
+        (self.inner, self.hasher.digest(), self.size)
     }
 }
 
-impl<W: Write> Write for Tee<W> {
+impl<W: Write, H: Digester> Write for Tee<W, H> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let written = self.inner.write(buf)?;
         self.hasher.update(&buf[..written]);

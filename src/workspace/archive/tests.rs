@@ -103,7 +103,34 @@ fn options(compression: Compression) -> PackOptions {
         threads: 2,
         delta: None,
         preserve_mtime: false,
+        tar_digest: true,
     }
+}
+
+#[test]
+fn the_tar_digest_is_left_out_on_request_and_the_blob_is_the_same() {
+    let source = tempfile::tempdir().unwrap();
+    fs::write(source.path().join("file"), b"content\n").unwrap();
+    let spool = tempfile::tempdir().unwrap();
+    let hashed = pack(source.path(), spool.path(), &options(Compression::Gzip)).unwrap();
+    let unhashed = pack(
+        source.path(),
+        spool.path(),
+        &PackOptions {
+            tar_digest: false,
+            ..options(Compression::Gzip)
+        },
+    )
+    .unwrap();
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(File::open(&hashed.path).unwrap())
+        .read_to_end(&mut tar)
+        .unwrap();
+    let tar_digest = format!("sha256:{:x}", Sha256::digest(&tar));
+    assert_eq!(hashed.uncompressed_digest, Some(tar_digest));
+    assert_eq!(unhashed.uncompressed_digest, None);
+    assert_eq!(unhashed.digest, hashed.digest);
+    assert_eq!(unhashed.uncompressed_size, hashed.uncompressed_size);
 }
 
 const BOTH: [Compression; 2] = [

@@ -34,18 +34,30 @@ impl LayerInfo {
         title: &str,
         uncompressed_digest: &str,
     ) -> LayerInfo {
+        LayerInfo::titled(digest, size, media_type, title)
+            .with_uncompressed_digest(uncompressed_digest)
+    }
+
+    /// A layer annotated with its title only, as a Trusted Artifacts layer is.
+    pub fn titled(
+        digest: impl Into<String>,
+        size: u64,
+        media_type: impl Into<String>,
+        title: &str,
+    ) -> LayerInfo {
         LayerInfo {
             digest: digest.into(),
             size,
             media_type: media_type.into(),
-            annotations: BTreeMap::from([
-                (ANNOTATION_TITLE.to_owned(), title.to_owned()),
-                (
-                    ANNOTATION_UNCOMPRESSED_DIGEST.to_owned(),
-                    uncompressed_digest.to_owned(),
-                ),
-            ]),
+            annotations: BTreeMap::from([(ANNOTATION_TITLE.to_owned(), title.to_owned())]),
         }
+    }
+
+    /// With the [`ANNOTATION_UNCOMPRESSED_DIGEST`] annotation.
+    pub fn with_uncompressed_digest(mut self, digest: &str) -> LayerInfo {
+        self.annotations
+            .insert(ANNOTATION_UNCOMPRESSED_DIGEST.to_owned(), digest.to_owned());
+        self
     }
 
     /// With the [`ANNOTATION_UNCOMPRESSED_SIZE`] annotation.
