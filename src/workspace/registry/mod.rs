@@ -419,8 +419,8 @@ impl Registry {
     where
         S: futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static,
     {
-        // The session opens with the first part: a blob small enough to be one part is only
-        // sent once the caller knows the registry does not have it already.
+        // The session opens with the first part, so a caller that drops this before then (the
+        // registry had the blob) has opened none.
         let mut parts = Box::pin(parts);
         let first = match parts.next().await {
             Some(first) => first.map_err(|error| error.to_string())?,
