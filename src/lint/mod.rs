@@ -225,14 +225,8 @@ fn classify(
         };
         let everything = |_: &str| true;
         let mut sink = rules::Sink::new(&everything);
-        rules::check_schema(&doc, profile, &mut sink);
+        let renames = rules::check_schema(&doc, profile, &mut sink);
         doc.schema_problems = sink.into_diagnostics();
-        let mut json = root.to_json();
-        rules::fold_field_case(&mut json, &doc);
-        let spec = json
-            .get_mut("spec")
-            .map(serde_json::Value::take)
-            .unwrap_or(serde_json::Value::Null);
         let wrong_types = doc
             .schema_problems
             .iter()
@@ -240,7 +234,7 @@ fn classify(
                 Location::Field(path) if d.rule == RuleId::UnknownField => Some(path),
                 _ => None,
             });
-        (doc.resource, doc.decode_errors) = decode(kind, spec, wrong_types);
+        (doc.resource, doc.decode_errors) = decode(kind, spec_json(root), &renames, wrong_types);
         docs.push(doc);
     }
     (docs, skipped)
@@ -263,13 +257,29 @@ fn lenient_metadata(node: &Node) -> Metadata {
     Metadata::default()
 }
 
-/// Decodes a spec into the typed model, leaving out the fields at `wrong_types` and then any
-/// field the model still cannot read, so one bad value never hides the rest of the document.
+/// The document's `spec` as JSON; the last one when it is written twice, as Kubernetes reads it.
+fn spec_json(root: &Node) -> serde_json::Value {
+    root.as_map()
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .find(|(key, _)| key.as_str() == Some("spec"))
+        .map_or(serde_json::Value::Null, |(_, spec)| spec.to_json())
+}
+
+/// Decodes a spec into the typed model: the keys at `renames` first take the names Tekton reads
+/// them by, the fields at `wrong_types` are left out, and then any field the model still cannot
+/// read, so one bad value never hides the rest of the document.
 fn decode<'a>(
     kind: Kind,
     mut spec: serde_json::Value,
+    renames: &[rules::FieldRename],
     wrong_types: impl Iterator<Item = &'a FieldPath>,
 ) -> (Option<Resource>, Vec<String>) {
+    // In the walk's order, parents first: a renamed key's children are found under its new name.
+    for rename in renames {
+        rename_field(&mut spec, &rename.path, rename.to);
+    }
     for path in wrong_types {
         remove_field(&mut spec, path);
     }
@@ -292,34 +302,49 @@ fn decode<'a>(
 }
 
 /// Removes the mapping entry that holds the node at `path` (`spec.steps[0].command[1]` removes
-/// `command` from the first step). Paths start at the document root; `spec` is the root here.
+/// `command` from the first step).
 fn remove_field(spec: &mut serde_json::Value, path: &FieldPath) -> bool {
+    holding_entry(spec, path).is_some_and(|(mapping, key)| mapping.remove(key).is_some())
+}
+
+/// Moves the mapping entry at `path` to the key `to` of the same mapping, replacing what is there.
+fn rename_field(spec: &mut serde_json::Value, path: &FieldPath, to: &str) {
+    if let Some((mapping, key)) = holding_entry(spec, path) {
+        if let Some(value) = mapping.remove(key) {
+            mapping.insert(to.to_string(), value);
+        }
+    }
+}
+
+/// The mapping whose entry holds the node at `path`, and that entry's key: for
+/// `spec.steps[0].command[1]`, the first step and `command`. Paths start at the document root;
+/// `spec` is the root here.
+fn holding_entry<'v, 'p>(
+    spec: &'v mut serde_json::Value,
+    path: &'p FieldPath,
+) -> Option<(&'v mut serde_json::Map<String, serde_json::Value>, &'p str)> {
     use finding::Segment;
     let segments = match path.segments().split_first() {
         Some((Segment::Field(root), rest)) if root == "spec" => rest,
-        _ => return false,
+        _ => return None,
     };
-    let Some(last_field) = segments
-        .iter()
-        .rposition(|s| matches!(s, Segment::Field(_)))
-    else {
-        return false;
-    };
+    let (last_field, key) =
+        segments
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, segment)| match segment {
+                Segment::Field(name) => Some((i, name.as_str())),
+                Segment::Index(_) => None,
+            })?;
     let mut node = spec;
     for segment in &segments[..last_field] {
-        let next = match segment {
+        node = match segment {
             Segment::Field(name) => node.get_mut(name.as_str()),
             Segment::Index(i) => node.get_mut(*i),
-        };
-        match next {
-            Some(next) => node = next,
-            None => return false,
-        }
+        }?;
     }
-    match (&segments[last_field], node.as_object_mut()) {
-        (Segment::Field(name), Some(object)) => object.remove(name).is_some(),
-        _ => false,
-    }
+    Some((node.as_object_mut()?, key))
 }
 
 /// What a lint run found.
@@ -731,5 +756,37 @@ pub(crate) mod testing {
     /// Lints `yaml` as `t.yaml` in `profile`.
     pub fn lint_in(profile: Profile, yaml: &str) -> Vec<Finding> {
         lint_at("t.yaml", yaml, |config| config.options.profile = profile)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_reads_an_embedded_spec_as_tekton_does_without_regard_to_case() {
+        // `Steps` is renamed before the keys inside it, which the walk found under `steps`.
+        let yaml = "apiVersion: tekton.dev/v1
+kind: TaskRun
+metadata:
+  name: t
+spec:
+  taskSpec:
+    Steps:
+      - name: read
+        image: x
+        WorkingDir: /tmp
+        volumeMounts:
+          - name: creds
+            mountpath: /creds
+";
+        let file = SourceFile::parse("t.yaml".into(), yaml.into());
+        let corpus = Corpus::build(vec![file], Profile::Core);
+        let Some(Resource::TaskRun(run)) = &corpus.docs[0].resource else {
+            panic!("{:?}", corpus.docs[0].decode_errors);
+        };
+        let step = &run.task_spec.as_ref().expect("taskSpec").steps[0].container;
+        assert_eq!(step.working_dir.as_deref(), Some("/tmp"));
+        assert_eq!(step.volume_mounts[0].mount_path, "/creds");
     }
 }

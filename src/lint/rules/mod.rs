@@ -258,7 +258,7 @@ pub(crate) fn is_dns_label(name: &str) -> bool {
         && bytes[bytes.len() - 1] != b'-'
 }
 
-pub(crate) use structure::{check_schema, fold_field_case};
+pub(crate) use structure::{check_schema, FieldRename};
 
 /// A Task body: a Task's spec, or one inlined in a Pipeline, TaskRun or PipelineRun.
 pub(crate) struct TaskBody<'a> {

@@ -32,12 +32,17 @@ use crate::tekton::yaml::Node;
 
 pub use duplicate_resource::duplicates;
 use params::{check_params, ParamChecks};
-pub use schema::fold_field_case;
+pub use schema::FieldRename;
 use task_body::{check_step_action, check_task_body, unique_workspace_names};
 
-/// Field names and value types, walked once per document when the corpus is built.
-pub fn check_schema(doc: &TektonDoc, profile: crate::lint::Profile, sink: &mut Sink) {
-    schema::check_field_names(doc, profile, sink);
+/// Field names and value types, walked once per document when the corpus is built; returns the
+/// keys Tekton reads under another name (`field-case`).
+pub fn check_schema(
+    doc: &TektonDoc,
+    profile: crate::lint::Profile,
+    sink: &mut Sink,
+) -> Vec<FieldRename> {
+    schema::check_field_names(doc, profile, sink)
 }
 
 pub fn check(check: &Check, sink: &mut Sink) {

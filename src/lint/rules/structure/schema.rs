@@ -7,8 +7,8 @@
 //! prunes (or, with strict field validation, rejects) `mountpath` before Tekton's Go decoder could
 //! see it. An embedded `taskSpec` or `pipelineSpec` is kept as written
 //! (`x-kubernetes-preserve-unknown-fields`), and there Go's decoder, which matches names without
-//! regard to case, reads `mountpath` as `mountPath`: a `field-case` warning, and the typed model
-//! reads it the same way ([`fold_field_case`]).
+//! regard to case, reads `mountpath` as `mountPath`: a `field-case` warning, and a
+//! [`FieldRename`] the lint applies to the spec so that the typed model reads it the same way.
 //!
 //! Long (about 800 lines of code) because most of it is one flat table of like rows, a field
 //! list per object; split, the table would be harder to compare with Tekton's types.
@@ -698,11 +698,19 @@ const PIPELINE_TASK_RUN_SPEC: &[Field] = &[
     ),
 ];
 
-/// Reports every mapping key of `doc` that its kind and version do not have.
-pub fn check_field_names(doc: &TektonDoc, profile: Profile, sink: &mut Sink) {
-    if !sink.enabled(RuleId::UnknownField) && !sink.enabled(RuleId::V1beta1RemovedField) {
-        return;
-    }
+/// A key Tekton reads under another name: `path` ends in the key as written
+/// (`spec.taskSpec.steps[0].volumeMounts[0].mountpath`), `to` is the field it is read as
+/// (`mountPath`).
+#[derive(Debug, Clone)]
+pub struct FieldRename {
+    pub path: FieldPath,
+    pub to: &'static str,
+}
+
+/// Reports every mapping key of `doc` that its kind and version do not have, and returns the
+/// keys Tekton reads under another name, parents before their children, so that the typed
+/// model can read them the same way. It walks whichever rules are enabled: the model needs that.
+pub fn check_field_names(doc: &TektonDoc, profile: Profile, sink: &mut Sink) -> Vec<FieldRename> {
     let konflux_sources = matches!(profile, Profile::Konflux | Profile::Partner);
     let mut walk = Walk {
         version: Version::of(doc),
@@ -710,60 +718,10 @@ pub fn check_field_names(doc: &TektonDoc, profile: Profile, sink: &mut Sink) {
         konflux_sources,
         embedded: false,
         sink,
+        renames: Vec::new(),
     };
     walk.object(&doc.root, Object::Document(doc.kind), &FieldPath::root());
-}
-
-/// Renames the keys of `root` (the JSON of `doc`) that Tekton's Go decoder matches to a field
-/// without regard to case, inside the embedded specs the API server keeps as written, so the
-/// typed model reads what Tekton reads.
-pub fn fold_field_case(root: &mut serde_json::Value, doc: &TektonDoc) {
-    fold_object(root, Object::Document(doc.kind), Version::of(doc), false);
-}
-
-fn fold_object(json: &mut serde_json::Value, object: Object, version: Version, embedded: bool) {
-    let Some(map) = json.as_object_mut() else {
-        return;
-    };
-    if embedded {
-        let renames: Vec<(String, &'static str)> = map
-            .keys()
-            .filter(|key| object.field(key).is_none())
-            .filter_map(|key| {
-                let field = object.field_ignoring_case(key, version)?;
-                (!map.contains_key(field.name)).then(|| (key.clone(), field.name))
-            })
-            .collect();
-        for (from, to) in renames {
-            if let Some(value) = map.remove(&from) {
-                map.insert(to.to_string(), value);
-            }
-        }
-    }
-    for (key, value) in map.iter_mut() {
-        let Some(field) = object.field(key) else {
-            continue;
-        };
-        let embedded = embedded || is_embedded_spec(field.name);
-        match field.value {
-            Value::Map(inner) => fold_object(value, inner, version, embedded),
-            Value::List(inner) => {
-                for item in value.as_array_mut().into_iter().flatten() {
-                    fold_object(item, inner, version, embedded);
-                }
-            }
-            Value::MapOf(inner) => {
-                for item in value
-                    .as_object_mut()
-                    .into_iter()
-                    .flat_map(|m| m.values_mut())
-                {
-                    fold_object(item, inner, version, embedded);
-                }
-            }
-            Value::Any | Value::Scalar(_) | Value::Dict(_) => {}
-        }
-    }
+    walk.renames
 }
 
 /// A spec embedded in another object, which the CRDs keep as written.
@@ -780,6 +738,8 @@ struct Walk<'a, 's> {
     /// Inside an embedded taskSpec or pipelineSpec (see the module docs).
     embedded: bool,
     sink: &'a mut Sink<'s>,
+    /// The `field-case` keys found so far, in the order the walk met them.
+    renames: Vec<FieldRename>,
 }
 
 impl Walk<'_, '_> {
@@ -800,7 +760,11 @@ impl Walk<'_, '_> {
                             field.name
                         );
                         self.sink
-                            .report(RuleId::FieldCase, Location::Key(here), message);
+                            .report(RuleId::FieldCase, Location::Key(here.clone()), message);
+                        self.renames.push(FieldRename {
+                            path: here,
+                            to: field.name,
+                        });
                         self.field_value(value, field, &path.field(field.name));
                     }
                     None => self.unknown(name, object, path),
