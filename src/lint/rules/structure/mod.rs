@@ -6,7 +6,8 @@
 //! The Task-body rules cover Tasks and StepActions and the Task bodies inlined in Pipelines
 //! (tasks and finally), TaskRuns and PipelineRuns, in `task_body.rs`, with `params.rs` and
 //! `results.rs`; `duplicate_resource.rs` compares documents. Field names are checked against the
-//! schema in `schema.rs`. This file holds the document-level rules and finds the Task bodies.
+//! schema in `schema/` (the field table, and the walk over the YAML). This file holds the
+//! document-level rules and finds the Task bodies.
 
 mod duplicate_resource;
 mod params;
