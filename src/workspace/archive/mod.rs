@@ -1,8 +1,9 @@
 //! Workspace archives: a directory to a deterministic, compressed tarball and back, safely.
 //!
 //! [`pack`] streams a directory (or a single file) through tar and a compressor (fed on a thread
-//! of its own) into a temporary file, hashing both the compressed blob and the uncompressed tar on
-//! the way, so memory stays a few buffers whatever the workspace size. [`stage`] detects the
+//! of its own) into a temporary file, hashing the compressed blob (and, when asked, the
+//! uncompressed tar) on the way, so memory stays a few buffers whatever the workspace size; a
+//! [`Spool`] lets an upload read the file while it grows. [`stage`] detects the
 //! compression, extracts into a private staging directory next to DEST with every entry checked
 //! (decompressing on a thread of its own), and [`Staged::commit`] then moves the result into
 //! DEST, so a rejected or damaged archive, or a download whose digest did not match, leaves DEST
