@@ -10,7 +10,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::process::Command;
 
-use registry_harness::{CuttingProxy, RefusingProxy, TestRegistry};
+use registry_harness::{CuttingProxy, DelayingProxy, RefusingProxy, TestRegistry};
 use support::{run, stepkit, Run};
 
 fn stepkit_ws(registry: &TestRegistry, args: &[&str]) -> Run {
@@ -558,6 +558,40 @@ fn a_registry_without_chunked_uploads_gets_the_finished_file() {
         "{}",
         out.stderr
     );
+    assert_eq!(upload_requests(&registry, &repo, "PATCH"), 0);
+    let pinned = out
+        .stdout
+        .trim()
+        .replacen(&proxy.host(), &registry.host(), 1);
+    let dest = work.path().join("restored");
+    let pulled = stepkit_ws(&registry, &["pull", &pinned, dest.to_str().unwrap()]);
+    assert_eq!(pulled.code, 0, "{pulled:?}");
+    assert_same_tree(&tree, &dest);
+}
+
+#[test]
+fn a_distant_registry_gets_the_finished_blob_in_one_request() {
+    let registry = TestRegistry::start();
+    // 20 ms each way: a 40 ms round trip, past what uploading in parts pays for.
+    let proxy = DelayingProxy::start(registry.port(), std::time::Duration::from_millis(20));
+    let work = tempfile::tempdir().unwrap();
+    let tree = work.path().join("ws");
+    tree_of_several_parts(&tree);
+    let repo = registry.unique_repo("distant");
+    let to = format!("{}/{repo}", proxy.host());
+    let out = stepkit_ws(
+        &registry,
+        &[
+            "push",
+            tree.to_str().unwrap(),
+            "--to",
+            &to,
+            "--insecure-registry",
+            &proxy.host(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("in one request"), "{}", out.stderr);
     assert_eq!(upload_requests(&registry, &repo, "PATCH"), 0);
     let pinned = out
         .stdout

@@ -708,6 +708,52 @@ impl RefusingProxy {
     }
 }
 
+/// A proxy in front of the registry that holds every read for `delay` before passing it on,
+/// both ways: a registry some round trips away.
+pub struct DelayingProxy {
+    port: u16,
+}
+
+impl DelayingProxy {
+    pub fn start(upstream: u16, delay: Duration) -> DelayingProxy {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                let pairs = [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ];
+                for (mut from, mut to) in pairs {
+                    std::thread::spawn(move || {
+                        let mut buf = vec![0; 256 * 1024];
+                        while let Ok(read) = from.read(&mut buf) {
+                            if read == 0 {
+                                break;
+                            }
+                            std::thread::sleep(delay);
+                            if to.write_all(&buf[..read]).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+        DelayingProxy { port }
+    }
+
+    /// `127.0.0.1:<port>`, to use as the registry host.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
 /// Records (and with `hide`, drops) the `Range` header lines of a request head.
 fn rewrite_request(data: &[u8], hide: bool, recorded: &std::sync::Mutex<Vec<String>>) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());

@@ -440,6 +440,18 @@ impl Registry {
         }
     }
 
+    /// The registry's round trip: the quickest of three HEADs (the first may include a token
+    /// exchange).
+    pub async fn round_trip(&self) -> anyhow::Result<Duration> {
+        let mut quickest = Duration::MAX;
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            self.has_blob(EMPTY_CONFIG_DIGEST).await?;
+            quickest = quickest.min(started.elapsed());
+        }
+        Ok(quickest)
+    }
+
     /// Whether the repository holds blob `digest` (a HEAD, retried).
     pub async fn has_blob(&self, digest: &str) -> anyhow::Result<bool> {
         let what = format!("looking for blob {digest} in {}", self.name());
