@@ -580,61 +580,43 @@ impl CuttingProxy {
     pub fn start(upstream: u16, cut_after: usize, hide_ranges: bool) -> CuttingProxy {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::{Arc, Mutex};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let ranges = Arc::new(Mutex::new(Vec::new()));
         let cut = Arc::new(AtomicBool::new(false));
         let recorded = Arc::clone(&ranges);
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { return };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                    return;
-                };
-                let (mut client_in, mut server_out) =
-                    (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let recorded = Arc::clone(&recorded);
-                std::thread::spawn(move || {
-                    let mut buf = vec![0; 64 * 1024];
-                    while let Ok(read) = client_in.read(&mut buf) {
-                        if read == 0 {
-                            break;
-                        }
-                        let request = rewrite_request(&buf[..read], hide_ranges, &recorded);
-                        if server_out.write_all(&request).is_err() {
-                            break;
-                        }
+        let port = start_proxy(upstream, move |client, server| {
+            let recorded = Arc::clone(&recorded);
+            relay(
+                client.try_clone().unwrap(),
+                server.try_clone().unwrap(),
+                move |request| Some(rewrite_request(request, hide_ranges, &recorded)),
+            );
+            let cut = Arc::clone(&cut);
+            let (mut server_in, mut client_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut buf = vec![0; 64 * 1024];
+                let mut passed = 0;
+                while let Ok(read) = server_in.read(&mut buf) {
+                    if read == 0 {
+                        break;
                     }
-                    let _ = server_out.shutdown(std::net::Shutdown::Write);
-                });
-                let cut = Arc::clone(&cut);
-                let (mut server_in, mut client_out) = (server, client);
-                std::thread::spawn(move || {
-                    let mut buf = vec![0; 64 * 1024];
-                    let mut passed = 0;
-                    while let Ok(read) = server_in.read(&mut buf) {
-                        if read == 0 {
-                            break;
-                        }
-                        let mut end = read;
-                        let cutting = !cut.load(Ordering::SeqCst) && passed + read > cut_after;
-                        if cutting {
-                            end = cut_after - passed;
-                        }
-                        if client_out.write_all(&buf[..end]).is_err() {
-                            break;
-                        }
-                        passed += end;
-                        if cutting {
-                            cut.store(true, Ordering::SeqCst);
-                            let _ = client_out.shutdown(std::net::Shutdown::Both);
-                            let _ = server_in.shutdown(std::net::Shutdown::Both);
-                            return;
-                        }
+                    let mut end = read;
+                    let cutting = !cut.load(Ordering::SeqCst) && passed + read > cut_after;
+                    if cutting {
+                        end = cut_after - passed;
                     }
-                    let _ = client_out.shutdown(std::net::Shutdown::Write);
-                });
-            }
+                    if client_out.write_all(&buf[..end]).is_err() {
+                        break;
+                    }
+                    passed += end;
+                    if cutting {
+                        cut.store(true, Ordering::SeqCst);
+                        let _ = client_out.shutdown(std::net::Shutdown::Both);
+                        let _ = server_in.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                }
+                let _ = client_out.shutdown(std::net::Shutdown::Write);
+            });
         });
         CuttingProxy { port, ranges }
     }
@@ -659,45 +641,27 @@ pub struct RefusingProxy {
 
 impl RefusingProxy {
     pub fn start(upstream: u16, method: &'static str) -> RefusingProxy {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let request_start = format!("{method} ");
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { return };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                    return;
-                };
-                let (mut client_in, mut server_out) =
-                    (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let mut refusal_out = client.try_clone().unwrap();
-                let request_start = request_start.clone();
-                std::thread::spawn(move || {
-                    let mut buf = vec![0; 64 * 1024];
-                    while let Ok(read) = client_in.read(&mut buf) {
-                        if read == 0 {
-                            break;
-                        }
-                        if buf[..read].starts_with(request_start.as_bytes()) {
-                            let _ = refusal_out.write_all(
-                                b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                            );
-                            let _ = refusal_out.shutdown(std::net::Shutdown::Both);
-                            let _ = server_out.shutdown(std::net::Shutdown::Both);
-                            return;
-                        }
-                        if server_out.write_all(&buf[..read]).is_err() {
-                            break;
-                        }
+        let port = start_proxy(upstream, move |client, server| {
+            let mut refusal_out = client.try_clone().unwrap();
+            let upstream_end = server.try_clone().unwrap();
+            let request_start = request_start.clone();
+            relay(
+                client.try_clone().unwrap(),
+                server.try_clone().unwrap(),
+                move |request| {
+                    if !request.starts_with(request_start.as_bytes()) {
+                        return Some(request.to_vec());
                     }
-                    let _ = server_out.shutdown(std::net::Shutdown::Write);
-                });
-                let (mut server_in, mut client_out) = (server, client);
-                std::thread::spawn(move || {
-                    let _ = std::io::copy(&mut server_in, &mut client_out);
-                    let _ = client_out.shutdown(std::net::Shutdown::Write);
-                });
-            }
+                    let _ = refusal_out.write_all(
+                    b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                );
+                    let _ = refusal_out.shutdown(std::net::Shutdown::Both);
+                    let _ = upstream_end.shutdown(std::net::Shutdown::Both);
+                    None
+                },
+            );
+            relay(server, client, |answer| Some(answer.to_vec()));
         });
         RefusingProxy { port }
     }
@@ -716,34 +680,17 @@ pub struct DelayingProxy {
 
 impl DelayingProxy {
     pub fn start(upstream: u16, delay: Duration) -> DelayingProxy {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(client) = client else { return };
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                    return;
-                };
-                let pairs = [
-                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
-                    (server, client),
-                ];
-                for (mut from, mut to) in pairs {
-                    std::thread::spawn(move || {
-                        let mut buf = vec![0; 256 * 1024];
-                        while let Ok(read) = from.read(&mut buf) {
-                            if read == 0 {
-                                break;
-                            }
-                            std::thread::sleep(delay);
-                            if to.write_all(&buf[..read]).is_err() {
-                                break;
-                            }
-                        }
-                        let _ = to.shutdown(std::net::Shutdown::Write);
-                    });
-                }
-            }
+        let delayed = move |bytes: &[u8]| {
+            std::thread::sleep(delay);
+            Some(bytes.to_vec())
+        };
+        let port = start_proxy(upstream, move |client, server| {
+            relay(
+                client.try_clone().unwrap(),
+                server.try_clone().unwrap(),
+                delayed,
+            );
+            relay(server, client, delayed);
         });
         DelayingProxy { port }
     }
@@ -752,6 +699,47 @@ impl DelayingProxy {
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
+}
+
+/// Listens on a free port of 127.0.0.1 and, for each client, opens a connection to `upstream`
+/// and hands both to `serve` (client, then server). Returns the port.
+fn start_proxy(upstream: u16, serve: impl Fn(TcpStream, TcpStream) + Send + 'static) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                return;
+            };
+            serve(client, server);
+        }
+    });
+    port
+}
+
+/// On a thread of its own, passes what `from` sends to `to` a read at a time, each through
+/// `pass` (`None` stops), then closes `to` for writing.
+fn relay(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    mut pass: impl FnMut(&[u8]) -> Option<Vec<u8>> + Send + 'static,
+) {
+    std::thread::spawn(move || {
+        let mut buf = vec![0; 256 * 1024];
+        while let Ok(read) = from.read(&mut buf) {
+            if read == 0 {
+                break;
+            }
+            let Some(bytes) = pass(&buf[..read]) else {
+                return;
+            };
+            if to.write_all(&bytes).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
 }
 
 /// Records (and with `hide`, drops) the `Range` header lines of a request head.
