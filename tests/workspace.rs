@@ -532,6 +532,41 @@ fn a_large_blob_is_uploaded_in_parts_while_it_is_packed() {
     }
 }
 
+/// Pushes `tree` to `repo` through the proxy at `proxy_host`; asserts it worked.
+fn push_through(registry: &TestRegistry, proxy_host: &str, tree: &Path, repo: &str) -> Run {
+    let to = format!("{proxy_host}/{repo}");
+    let args = [
+        "push",
+        tree.to_str().unwrap(),
+        "--to",
+        &to,
+        "--insecure-registry",
+        proxy_host,
+    ];
+    let out = stepkit_ws(registry, &args);
+    assert_eq!(out.code, 0, "{out:?}");
+    out
+}
+
+/// Asserts that the reference a push through `proxy_host` printed, pulled straight from the
+/// registry into a directory of `work`, restores `tree`.
+fn assert_restores_from_registry(
+    registry: &TestRegistry,
+    pushed: &Run,
+    proxy_host: &str,
+    tree: &Path,
+    work: &Path,
+) {
+    let pinned = pushed
+        .stdout
+        .trim()
+        .replacen(proxy_host, &registry.host(), 1);
+    let dest = work.join("restored");
+    let pulled = stepkit_ws(registry, &["pull", &pinned, dest.to_str().unwrap()]);
+    assert_eq!(pulled.code, 0, "{pulled:?}");
+    assert_same_tree(tree, &dest);
+}
+
 #[test]
 fn a_registry_without_chunked_uploads_gets_the_finished_file() {
     let registry = TestRegistry::start();
@@ -540,33 +575,14 @@ fn a_registry_without_chunked_uploads_gets_the_finished_file() {
     let tree = work.path().join("ws");
     tree_of_several_parts(&tree);
     let repo = registry.unique_repo("no-chunks");
-    let to = format!("{}/{repo}", proxy.host());
-    let out = stepkit_ws(
-        &registry,
-        &[
-            "push",
-            tree.to_str().unwrap(),
-            "--to",
-            &to,
-            "--insecure-registry",
-            &proxy.host(),
-        ],
-    );
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = push_through(&registry, &proxy.host(), &tree, &repo);
     assert!(
         out.stderr.contains("uploading while packing failed"),
         "{}",
         out.stderr
     );
     assert_eq!(upload_requests(&registry, &repo, "PATCH"), 0);
-    let pinned = out
-        .stdout
-        .trim()
-        .replacen(&proxy.host(), &registry.host(), 1);
-    let dest = work.path().join("restored");
-    let pulled = stepkit_ws(&registry, &["pull", &pinned, dest.to_str().unwrap()]);
-    assert_eq!(pulled.code, 0, "{pulled:?}");
-    assert_same_tree(&tree, &dest);
+    assert_restores_from_registry(&registry, &out, &proxy.host(), &tree, work.path());
 }
 
 #[test]
@@ -578,29 +594,10 @@ fn a_distant_registry_gets_the_finished_blob_in_one_request() {
     let tree = work.path().join("ws");
     tree_of_several_parts(&tree);
     let repo = registry.unique_repo("distant");
-    let to = format!("{}/{repo}", proxy.host());
-    let out = stepkit_ws(
-        &registry,
-        &[
-            "push",
-            tree.to_str().unwrap(),
-            "--to",
-            &to,
-            "--insecure-registry",
-            &proxy.host(),
-        ],
-    );
-    assert_eq!(out.code, 0, "{out:?}");
+    let out = push_through(&registry, &proxy.host(), &tree, &repo);
     assert!(out.stderr.contains("in one request"), "{}", out.stderr);
     assert_eq!(upload_requests(&registry, &repo, "PATCH"), 0);
-    let pinned = out
-        .stdout
-        .trim()
-        .replacen(&proxy.host(), &registry.host(), 1);
-    let dest = work.path().join("restored");
-    let pulled = stepkit_ws(&registry, &["pull", &pinned, dest.to_str().unwrap()]);
-    assert_eq!(pulled.code, 0, "{pulled:?}");
-    assert_same_tree(&tree, &dest);
+    assert_restores_from_registry(&registry, &out, &proxy.host(), &tree, work.path());
 }
 
 #[test]
