@@ -15,7 +15,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
+
+use tokio::task::JoinHandle;
 
 use crate::core::error::Error;
 use crate::core::image_ref::ImageReference;
@@ -246,21 +249,41 @@ async fn pack_and_upload(
     };
     tokio::pin!(packing);
     let round_trip = registry.round_trip().await?;
-    if round_trip > MAX_ROUND_TRIP_FOR_PARTS {
+    let (packed, sent) = if round_trip > MAX_ROUND_TRIP_FOR_PARTS {
         tracing::info!(
             "{} answers in {} ms: uploading the blob once it is packed, in one request",
             registry.repository(),
             round_trip.as_millis()
         );
-        let Some(packed) = packed_or_skipped(source, packing.await)? else {
-            return Ok(None);
-        };
-        let sent = registry
-            .push_blob_file(&packed.path, &packed.digest, packed.size)
-            .await?;
-        return Ok(Some(((title_of(source), packed), sent)));
-    }
-    let upload = registry.push_blob_parts(Arc::clone(&spool).parts(UPLOAD_PART));
+        (packed_or_skipped(source, packing.await)?, None)
+    } else {
+        upload_in_parts(source, registry, spool, packing).await?
+    };
+    let Some(packed) = packed else {
+        return Ok(None);
+    };
+    let sent = match sent {
+        Some(sent) => sent,
+        None => {
+            registry
+                .push_blob_file(&packed.path, &packed.digest, packed.size)
+                .await?
+        }
+    };
+    Ok(Some(((title_of(source), packed), sent)))
+}
+
+/// Uploads the blob in parts as `packing` writes them to `spool`'s file. Returns the packed
+/// blob (`None`: the source was skipped) and whether the parts were committed (`Some(false)`:
+/// the registry had the blob already), or `None` when the finished file is to be uploaded
+/// instead.
+async fn upload_in_parts(
+    source: &Source,
+    registry: &Registry,
+    spool: Arc<Spool>,
+    mut packing: Pin<&mut JoinHandle<anyhow::Result<Packed>>>,
+) -> anyhow::Result<(Option<Packed>, Option<bool>)> {
+    let upload = registry.push_blob_parts(spool.parts(UPLOAD_PART));
     tokio::pin!(upload);
     let mut streamed = None;
     let packed = loop {
@@ -270,7 +293,7 @@ async fn pack_and_upload(
         }
     };
     let Some(packed) = packed_or_skipped(source, packed)? else {
-        return Ok(None);
+        return Ok((None, None));
     };
     let streamed = match streamed {
         Some(result) => result,
@@ -282,36 +305,28 @@ async fn pack_and_upload(
                 packed.digest,
                 registry.repository()
             );
-            return Ok(Some(((title_of(source), packed), false)));
+            return Ok((Some(packed), Some(false)));
         }
         None => upload.await,
     };
-    let sent = match streamed {
+    match streamed {
         Ok((digest, size)) if digest == packed.digest && size == packed.size => {
             tracing::info!(
                 "uploaded blob {digest} ({size} bytes) to {} while packing",
                 registry.repository()
             );
-            true
+            return Ok((Some(packed), Some(true)));
         }
-        Ok((digest, size)) => {
-            tracing::warn!(
-                "the registry received {digest} ({size} bytes) while packing, not the packed {} ({} bytes); uploading the packed file",
-                packed.digest,
-                packed.size
-            );
-            registry
-                .push_blob_file(&packed.path, &packed.digest, packed.size)
-                .await?
-        }
+        Ok((digest, size)) => tracing::warn!(
+            "the registry received {digest} ({size} bytes) while packing, not the packed {} ({} bytes); uploading the packed file",
+            packed.digest,
+            packed.size
+        ),
         Err(reason) => {
-            tracing::info!("uploading while packing failed ({reason}); uploading the packed file");
-            registry
-                .push_blob_file(&packed.path, &packed.digest, packed.size)
-                .await?
+            tracing::info!("uploading while packing failed ({reason}); uploading the packed file")
         }
-    };
-    Ok(Some(((title_of(source), packed), sent)))
+    }
+    Ok((Some(packed), None))
 }
 
 /// The outcome of the packing task: the packed blob, logged, or `None` for a source with
